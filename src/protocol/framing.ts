@@ -1,0 +1,257 @@
+/**
+ * v1 transport framing: magic (4), command (12, NUL-padded ASCII), payload length
+ * (u32 LE), checksum (first 4 bytes of sha256d(payload)).
+ *
+ * `FrameDecoder` turns arbitrarily chunked TCP bytes into frames and typed framing
+ * violations, following Bitcoin Core's V1Transport: a wrong magic or an oversize
+ * length disconnects (checked from the header, before any payload is buffered);
+ * a wrong checksum or an invalid command drops that one message and goes on.
+ */
+import { sha256d } from './hash.js';
+import { MAX_PROTOCOL_MESSAGE_LENGTH } from './limits.js';
+import { findNetworkByMagic, type Network } from './networks.js';
+
+export const HEADER_SIZE = 24;
+export const COMMAND_SIZE = 12;
+
+export interface Frame {
+  command: string;
+  payload: Uint8Array;
+  /** Header + payload bytes on the wire. */
+  wireSize: number;
+}
+
+export type FramingViolationKind =
+  | 'v2-transport' // first bytes are not v1 magic: a BIP324 peer (ElligatorSwift key)
+  | 'wrong-network' // first bytes are another network's magic
+  | 'bad-magic' // later frame with a wrong magic: stream out of sync
+  | 'oversize' // header length above MAX_PROTOCOL_MESSAGE_LENGTH
+  | 'bad-checksum'
+  | 'invalid-command'; // command bytes not printable ASCII followed by NUL padding
+
+export interface FramingViolation {
+  kind: FramingViolationKind;
+  /** Bitcoin Core disconnects for this one. After a fatal violation the decoder accepts no more bytes. */
+  fatal: boolean;
+  detail: string;
+  /** Command from the header where one was read. */
+  command?: string;
+  /** Length claimed by the header, where one was read. */
+  length?: number;
+  /** Byte offset of the frame in the stream. */
+  offset: number;
+}
+
+export type DecodedItem = { type: 'frame'; frame: Frame } | { type: 'violation'; violation: FramingViolation };
+
+const ascii = new TextDecoder('latin1');
+
+/**
+ * Read the command field. Core's IsMessageTypeValid: printable ASCII (0x20..0x7e)
+ * up to the first NUL, and only NULs after it. Returns the text and its validity.
+ */
+export function readCommand(bytes: Uint8Array, at: number): { command: string; valid: boolean } {
+  let end = COMMAND_SIZE;
+  let valid = true;
+  for (let i = 0; i < COMMAND_SIZE; i++) {
+    const c = bytes[at + i]!;
+    if (c === 0) {
+      end = i;
+      for (let j = i + 1; j < COMMAND_SIZE; j++) if (bytes[at + j] !== 0) valid = false;
+      break;
+    }
+    if (c < 0x20 || c > 0x7e) valid = false;
+  }
+  return { command: ascii.decode(bytes.subarray(at, at + end)), valid };
+}
+
+export function encodeFrame(network: Network, command: string, payload: Uint8Array): Uint8Array {
+  if (command.length > COMMAND_SIZE) throw new RangeError(`command '${command}' longer than ${COMMAND_SIZE}`);
+  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, network.magic, false);
+  for (let i = 0; i < command.length; i++) out[4 + i] = command.charCodeAt(i) & 0xff;
+  view.setUint32(16, payload.length, true);
+  out.set(sha256d(payload).subarray(0, 4), 20);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+export interface FrameDecoderOptions {
+  network: Network;
+  /** Treat the first bytes of the stream as a possible BIP324 v2 handshake (true for inbound peers). */
+  detectV2?: boolean;
+  maxMessageLength?: number;
+}
+
+/**
+ * Streaming decoder. Buffered bytes never exceed one header plus one payload whose
+ * length already passed the maximum check, so memory per peer is bounded.
+ */
+export class FrameDecoder {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private streamOffset = 0;
+  private header: { command: string; validCommand: boolean; length: number; checksum: number } | undefined;
+  private dead = false;
+  private readonly maxLength: number;
+
+  constructor(private readonly options: FrameDecoderOptions) {
+    this.maxLength = options.maxMessageLength ?? MAX_PROTOCOL_MESSAGE_LENGTH;
+  }
+
+  /** True after a fatal violation: the connection must be closed. */
+  get closed(): boolean {
+    return this.dead;
+  }
+
+  /** Bytes held waiting for the rest of a frame. */
+  get pending(): number {
+    return this.buffered;
+  }
+
+  /** Feed bytes as they arrive; returns every frame and violation they complete. */
+  push(chunk: Uint8Array): DecodedItem[] {
+    const out: DecodedItem[] = [];
+    if (this.dead || chunk.length === 0) return out;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    for (;;) {
+      if (!this.header) {
+        if (this.buffered < HEADER_SIZE) {
+          // A v2 key never starts with our magic: say so as soon as 4 bytes are in.
+          if (this.streamOffset === 0 && this.buffered >= 4) {
+            const v = this.checkMagic(this.peek(4));
+            if (v) out.push(this.fatal(v));
+          }
+          return out;
+        }
+        const head = this.consume(HEADER_SIZE);
+        const v = this.checkMagic(head);
+        if (v) {
+          out.push(this.fatal(v));
+          return out;
+        }
+        const view = new DataView(head.buffer, head.byteOffset, HEADER_SIZE);
+        const { command, valid } = readCommand(head, 4);
+        const length = view.getUint32(16, true);
+        if (length > this.maxLength) {
+          out.push(
+            this.fatal({
+              kind: 'oversize',
+              fatal: true,
+              detail: `${command}: ${length} bytes > maximum ${this.maxLength}`,
+              command,
+              length,
+              offset: this.streamOffset,
+            }),
+          );
+          return out;
+        }
+        this.header = { command, validCommand: valid, length, checksum: view.getUint32(20, false) };
+      }
+      const h = this.header;
+      if (this.buffered < h.length) return out;
+      const payload = this.consume(h.length);
+      const offset = this.streamOffset;
+      this.streamOffset += HEADER_SIZE + h.length;
+      this.header = undefined;
+      const sum = sha256d(payload);
+      const actual = ((sum[0]! << 24) | (sum[1]! << 16) | (sum[2]! << 8) | sum[3]!) >>> 0;
+      if (actual !== h.checksum) {
+        out.push({
+          type: 'violation',
+          violation: {
+            kind: 'bad-checksum',
+            fatal: false,
+            detail: `${h.command} (${h.length} bytes): expected ${hex32(actual)} was ${hex32(h.checksum)}`,
+            command: h.command,
+            length: h.length,
+            offset,
+          },
+        });
+      } else if (!h.validCommand) {
+        out.push({
+          type: 'violation',
+          violation: {
+            kind: 'invalid-command',
+            fatal: false,
+            detail: `command ${JSON.stringify(h.command)} is not printable ASCII with NUL padding`,
+            command: h.command,
+            length: h.length,
+            offset,
+          },
+        });
+      } else {
+        out.push({ type: 'frame', frame: { command: h.command, payload, wireSize: HEADER_SIZE + h.length } });
+      }
+    }
+  }
+
+  private checkMagic(head: Uint8Array): FramingViolation | undefined {
+    const magic = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
+    if (magic === this.options.network.magic) return undefined;
+    const offset = this.streamOffset;
+    const other = findNetworkByMagic(magic);
+    if (other) {
+      return {
+        kind: 'wrong-network',
+        fatal: true,
+        detail: `magic ${hex32(magic)} is ${other.name}, expected ${this.options.network.name}`,
+        offset,
+      };
+    }
+    if (offset === 0 && this.options.detectV2) {
+      return { kind: 'v2-transport', fatal: true, detail: `first bytes ${hex32(magic)} are not v1 magic: BIP324 v2 handshake`, offset };
+    }
+    return { kind: 'bad-magic', fatal: true, detail: `magic ${hex32(magic)}, expected ${hex32(this.options.network.magic)}`, offset };
+  }
+
+  private fatal(violation: FramingViolation): DecodedItem {
+    this.dead = true;
+    this.chunks = [];
+    this.buffered = 0;
+    return { type: 'violation', violation };
+  }
+
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const out = new Uint8Array(n);
+    let filled = 0;
+    for (const c of this.chunks) {
+      const take = Math.min(c.length, n - filled);
+      out.set(c.subarray(0, take), filled);
+      filled += take;
+      if (filled === n) break;
+    }
+    return out;
+  }
+
+  /** Take `n` buffered bytes: a view when they sit in one chunk, one copy otherwise. */
+  private consume(n: number): Uint8Array {
+    this.buffered -= n;
+    const first = this.chunks[0];
+    if (n === 0) return new Uint8Array(0);
+    if (first && first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const take = Math.min(c.length, n - filled);
+      out.set(c.subarray(0, take), filled);
+      filled += take;
+      if (take === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(take);
+    }
+    return out;
+  }
+}
+
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}
