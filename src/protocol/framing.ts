@@ -85,14 +85,21 @@ export interface FrameDecoderOptions {
 }
 
 /**
- * Streaming decoder. Buffered bytes never exceed one header plus one payload whose
- * length already passed the maximum check, so memory per peer is bounded.
+ * Streaming decoder. Memory per peer is bounded and proportional to what the peer
+ * actually sent: a header is checked before its payload is buffered, and a
+ * payload buffer grows with the bytes received (never allocated from the claimed
+ * length up front). A frame that arrives whole in one chunk is returned as a view
+ * into that chunk, without a copy. Work is linear in the bytes pushed, whatever
+ * the chunking.
  */
 export class FrameDecoder {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
-  private streamOffset = 0;
+  private readonly head = new Uint8Array(HEADER_SIZE);
+  private headFill = 0;
   private header: { command: string; validCommand: boolean; length: number; checksum: number } | undefined;
+  private body: Uint8Array | undefined;
+  private bodyFill = 0;
+  private streamOffset = 0;
+  private magicChecked = false;
   private dead = false;
   private readonly maxLength: number;
 
@@ -107,31 +114,45 @@ export class FrameDecoder {
 
   /** Bytes held waiting for the rest of a frame. */
   get pending(): number {
-    return this.buffered;
+    return this.headFill + this.bodyFill + (this.header ? HEADER_SIZE : 0);
+  }
+
+  /** Bytes currently allocated for a partial payload. */
+  get allocated(): number {
+    return this.body?.length ?? 0;
   }
 
   /** Feed bytes as they arrive; returns every frame and violation they complete. */
   push(chunk: Uint8Array): DecodedItem[] {
     const out: DecodedItem[] = [];
-    if (this.dead || chunk.length === 0) return out;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    for (;;) {
+    let pos = 0;
+    while (!this.dead && pos < chunk.length) {
       if (!this.header) {
-        if (this.buffered < HEADER_SIZE) {
+        let head: Uint8Array;
+        if (this.headFill === 0 && chunk.length - pos >= HEADER_SIZE) {
+          head = chunk.subarray(pos, pos + HEADER_SIZE);
+          pos += HEADER_SIZE;
+        } else {
+          const take = Math.min(HEADER_SIZE - this.headFill, chunk.length - pos);
+          this.head.set(chunk.subarray(pos, pos + take), this.headFill);
+          this.headFill += take;
+          pos += take;
           // A v2 key never starts with our magic: say so as soon as 4 bytes are in.
-          if (this.streamOffset === 0 && this.buffered >= 4) {
-            const v = this.checkMagic(this.peek(4));
+          if (!this.magicChecked && this.headFill >= 4 && this.headFill < HEADER_SIZE) {
+            this.magicChecked = true;
+            const v = this.checkMagic(this.head);
             if (v) out.push(this.fatal(v));
           }
-          return out;
+          if (this.headFill < HEADER_SIZE) continue;
+          this.headFill = 0;
+          head = this.head;
         }
-        const head = this.consume(HEADER_SIZE);
         const v = this.checkMagic(head);
         if (v) {
           out.push(this.fatal(v));
-          return out;
+          break;
         }
+        this.magicChecked = false;
         const view = new DataView(head.buffer, head.byteOffset, HEADER_SIZE);
         const { command, valid } = readCommand(head, 4);
         const length = view.getUint32(16, true);
@@ -146,46 +167,75 @@ export class FrameDecoder {
               offset: this.streamOffset,
             }),
           );
-          return out;
+          break;
         }
         this.header = { command, validCommand: valid, length, checksum: view.getUint32(20, false) };
       }
-      const h = this.header;
-      if (this.buffered < h.length) return out;
-      const payload = this.consume(h.length);
-      const offset = this.streamOffset;
-      this.streamOffset += HEADER_SIZE + h.length;
-      this.header = undefined;
-      const sum = sha256d(payload);
-      const actual = ((sum[0]! << 24) | (sum[1]! << 16) | (sum[2]! << 8) | sum[3]!) >>> 0;
-      if (actual !== h.checksum) {
-        out.push({
-          type: 'violation',
-          violation: {
-            kind: 'bad-checksum',
-            fatal: false,
-            detail: `${h.command} (${h.length} bytes): expected ${hex32(actual)} was ${hex32(h.checksum)}`,
-            command: h.command,
-            length: h.length,
-            offset,
-          },
-        });
-      } else if (!h.validCommand) {
-        out.push({
-          type: 'violation',
-          violation: {
-            kind: 'invalid-command',
-            fatal: false,
-            detail: `command ${JSON.stringify(h.command)} is not printable ASCII with NUL padding`,
-            command: h.command,
-            length: h.length,
-            offset,
-          },
-        });
+      const length = this.header.length;
+      let payload: Uint8Array;
+      if (this.bodyFill === 0 && chunk.length - pos >= length) {
+        payload = chunk.subarray(pos, pos + length);
+        pos += length;
       } else {
-        out.push({ type: 'frame', frame: { command: h.command, payload, wireSize: HEADER_SIZE + h.length } });
+        if (pos === chunk.length) break;
+        const take = Math.min(length - this.bodyFill, chunk.length - pos);
+        this.growBody(this.bodyFill + take, length);
+        this.body!.set(chunk.subarray(pos, pos + take), this.bodyFill);
+        this.bodyFill += take;
+        pos += take;
+        if (this.bodyFill < length) break;
+        payload = this.body!.subarray(0, length);
+        this.body = undefined;
+        this.bodyFill = 0;
       }
+      out.push(this.finishFrame(payload));
     }
+    return out;
+  }
+
+  /** Grow the partial-payload buffer geometrically, never beyond the (already checked) length. */
+  private growBody(needed: number, length: number): void {
+    const cap = this.body?.length ?? 0;
+    if (needed <= cap) return;
+    const next = new Uint8Array(Math.min(length, Math.max(needed, cap * 2, 4096)));
+    if (this.body) next.set(this.body.subarray(0, this.bodyFill));
+    this.body = next;
+  }
+
+  private finishFrame(payload: Uint8Array): DecodedItem {
+    const h = this.header!;
+    const offset = this.streamOffset;
+    this.streamOffset += HEADER_SIZE + h.length;
+    this.header = undefined;
+    const sum = sha256d(payload);
+    const actual = ((sum[0]! << 24) | (sum[1]! << 16) | (sum[2]! << 8) | sum[3]!) >>> 0;
+    if (actual !== h.checksum) {
+      return {
+        type: 'violation',
+        violation: {
+          kind: 'bad-checksum',
+          fatal: false,
+          detail: `${h.command} (${h.length} bytes): expected ${hex32(actual)} was ${hex32(h.checksum)}`,
+          command: h.command,
+          length: h.length,
+          offset,
+        },
+      };
+    }
+    if (!h.validCommand) {
+      return {
+        type: 'violation',
+        violation: {
+          kind: 'invalid-command',
+          fatal: false,
+          detail: `command ${JSON.stringify(h.command)} is not printable ASCII with NUL padding`,
+          command: h.command,
+          length: h.length,
+          offset,
+        },
+      };
+    }
+    return { type: 'frame', frame: { command: h.command, payload, wireSize: HEADER_SIZE + h.length } };
   }
 
   private checkMagic(head: Uint8Array): FramingViolation | undefined {
@@ -209,46 +259,11 @@ export class FrameDecoder {
 
   private fatal(violation: FramingViolation): DecodedItem {
     this.dead = true;
-    this.chunks = [];
-    this.buffered = 0;
+    this.header = undefined;
+    this.body = undefined;
+    this.bodyFill = 0;
+    this.headFill = 0;
     return { type: 'violation', violation };
-  }
-
-  private peek(n: number): Uint8Array {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    const out = new Uint8Array(n);
-    let filled = 0;
-    for (const c of this.chunks) {
-      const take = Math.min(c.length, n - filled);
-      out.set(c.subarray(0, take), filled);
-      filled += take;
-      if (filled === n) break;
-    }
-    return out;
-  }
-
-  /** Take `n` buffered bytes: a view when they sit in one chunk, one copy otherwise. */
-  private consume(n: number): Uint8Array {
-    this.buffered -= n;
-    const first = this.chunks[0];
-    if (n === 0) return new Uint8Array(0);
-    if (first && first.length >= n) {
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const take = Math.min(c.length, n - filled);
-      out.set(c.subarray(0, take), filled);
-      filled += take;
-      if (take === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(take);
-    }
-    return out;
   }
 }
 
