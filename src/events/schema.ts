@@ -44,6 +44,7 @@ const violationKind = z.enum([
   'handshake-timeout',
   'ping-timeout',
   'unsolicited-pong',
+  'service-not-offered',
 ]);
 
 export const EVENT_DATA_SCHEMAS = {

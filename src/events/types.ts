@@ -126,7 +126,9 @@ export type ViolationKind =
   | 'feature-after-verack'
   | 'handshake-timeout'
   | 'ping-timeout'
-  | 'unsolicited-pong';
+  | 'unsolicited-pong'
+  // a request for a service we do not advertise (BIP37 bloom, mempool, BIP157 filters)
+  | 'service-not-offered';
 
 export type ViolationAction = 'disconnect' | 'drop-message' | 'none';
 

@@ -105,6 +105,8 @@ export interface Codec<T> {
   readonly name: string;
   /** Byte size when it is the same for every value. */
   readonly fixedSize?: number;
+  /** Smallest encoding of any value, when larger than one byte: lets a vector reject a count that cannot fit before allocating. */
+  readonly minSize?: number;
   write(w: Writer, value: T): void;
   read(r: Reader): T;
 }

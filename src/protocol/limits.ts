@@ -26,7 +26,7 @@ export const MAX_SCRIPT_ELEMENT_SIZE = 520;
 /** BIP157: cfheaders / cfcheckpt limits (MAX_GETCFHEADERS_SIZE, MAX_GETCFILTERS_SIZE). */
 export const MAX_GETCFHEADERS_SIZE = 2000;
 export const MAX_GETCFILTERS_SIZE = 1000;
-/** reject: Core's old MAX_REJECT_MESSAGE_LENGTH for the message field. */
+/** reject: Core's old MAX_REJECT_MESSAGE_LENGTH, the limit of the reason field. */
 export const MAX_REJECT_MESSAGE_LENGTH = 111;
 /** BIP152 compact blocks carry at most this many short ids / prefilled / indexes (bounded by block weight). */
 export const MAX_CMPCT_ITEMS = 4_000_000 / 6;
@@ -49,3 +49,15 @@ export const SENDHEADERS_VERSION = 70012;
 export const FEEFILTER_VERSION = 70013;
 export const SHORT_IDS_BLOCKS_VERSION = 70014;
 export const WTXID_RELAY_VERSION = 70016;
+
+// Limits derived from the above for fields Core bounds only by the message size.
+/** BIP152 indexes are uint16 in Core (DifferenceFormatter into uint16_t): at most 65535. */
+export const MAX_BIP152_INDEX = 0xffff;
+/** Items in one witness stack: each takes at least its one-byte length prefix. */
+export const MAX_WITNESS_ITEMS = MAX_PROTOCOL_MESSAGE_LENGTH;
+/** merkleblock hashes: 32 bytes each within one message. */
+export const MAX_MERKLEBLOCK_HASHES = MAX_PROTOCOL_MESSAGE_LENGTH / 32;
+/** cfcheckpt filter headers: 32 bytes each within one message. */
+export const MAX_CFCHECKPT_HEADERS = MAX_PROTOCOL_MESSAGE_LENGTH / 32;
+/** A reject message's `message` field is a command name (CMessageHeader::COMMAND_SIZE). */
+export const MAX_REJECT_COMMAND_LENGTH = 12;

@@ -77,7 +77,12 @@ export const bool: Codec<boolean> = {
   fixedSize: 1,
   read(r) {
     r.need(1, 'bool');
-    return r.bytes[r.offset++] !== 0;
+    const b = r.bytes[r.offset]!;
+    // Core reads any non-zero byte as true; only 0 and 1 are canonical, so anything else
+    // is reported (decode stays the inverse of encode).
+    if (b > 1) throw new DecodeError('invalid-value', '', `bool byte ${b}, expected 0 or 1`);
+    r.offset++;
+    return b === 1;
   },
   write(w, value) {
     const at = w.reserve(1);
@@ -140,6 +145,38 @@ export const compactSize: Codec<number> = {
       w.dataView.setUint8(at, 0xff);
       w.dataView.setBigUint64(at + 1, BigInt(value), true);
     }
+  },
+};
+
+/**
+ * CompactSize as a bigint covering the full 64-bit range (BIP155 addrv2 services),
+ * equally strict about minimal encoding.
+ */
+export const compactSizeBig: Codec<bigint> = {
+  name: 'compactSize64',
+  read(r) {
+    r.need(1, 'compactSize');
+    const first = r.bytes[r.offset]!;
+    if (first < 0xfd) {
+      r.offset += 1;
+      return BigInt(first);
+    }
+    if (first !== 0xff) return BigInt(compactSize.read(r));
+    r.need(9, 'compactSize');
+    const value = r.view.getBigUint64(r.offset + 1, true);
+    if (value < 0x100000000n) throw new DecodeError('non-minimal-compact-size', '', `${value} encoded in 9 bytes`);
+    r.offset += 9;
+    return value;
+  },
+  write(w, value) {
+    if (value < 0n || value > 0xffffffffffffffffn) throw new RangeError(`compactSize out of range: ${value}`);
+    if (value <= 0xffffffffn) {
+      compactSize.write(w, Number(value));
+      return;
+    }
+    const at = w.reserve(9);
+    w.dataView.setUint8(at, 0xff);
+    w.dataView.setBigUint64(at + 1, value, true);
   },
 };
 
@@ -216,7 +253,7 @@ export function vector<T>(item: Codec<T>, max: number, name = `${item.name}[]`):
     read(r) {
       const n = readCount(r, max, name);
       // Each item takes at least one byte: a count larger than what is left is a lie.
-      const minItem = item.fixedSize ?? 1;
+      const minItem = item.fixedSize ?? item.minSize ?? 1;
       if (n * minItem > r.remaining) {
         throw new DecodeError('truncated', '', `${name}: ${n} items cannot fit in ${r.remaining} bytes`);
       }

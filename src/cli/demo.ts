@@ -1,0 +1,158 @@
+/**
+ * `peer-observer demo`: the whole pipeline on one machine with nothing else
+ * installed. An observer listens on 127.0.0.1 (a free port), a few simulated
+ * honest peers dial it from different loopback source addresses, and the logger
+ * prints the live stream.
+ */
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/networks.js';
+import { runHonestPeer } from '../simulate/honest-peer.js';
+import { UsageError } from './errors.js';
+import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
+
+export interface DemoOptions {
+  network: NetworkName;
+  peers: number;
+  /** Seconds; run until interrupted when absent. */
+  duration?: number;
+  json: boolean;
+  /** Mean time between two pieces of traffic from one simulated peer. */
+  trafficIntervalMs?: number;
+}
+
+export const MAX_DEMO_PEERS = 200;
+
+const DemoSchema = z
+  .object({
+    network: z.enum(NETWORK_NAMES, { errorMap: () => ({ message: `expected one of ${NETWORK_NAMES.join(', ')}` }) }),
+    peers: z.coerce
+      .number()
+      .int(`expected an integer from 1 to ${MAX_DEMO_PEERS}`)
+      .min(1, `expected an integer from 1 to ${MAX_DEMO_PEERS}`)
+      .max(MAX_DEMO_PEERS, `expected an integer from 1 to ${MAX_DEMO_PEERS}`),
+    duration: z.coerce
+      .number()
+      .positive('expected a number of seconds greater than 0')
+      .max(1e7, 'expected a number of seconds greater than 0')
+      .optional(),
+    json: z.boolean(),
+  })
+  .strict();
+
+const FLAG: Record<string, string> = { network: '--network', peers: '--peers', duration: '--duration', json: '--json' };
+
+/** Validate the flags as commander hands them over; one-line errors naming the flag. */
+export function parseDemoFlags(flags: { network?: string; peers?: string; duration?: string; json?: boolean }): DemoOptions {
+  const raw = { network: flags.network ?? 'regtest', peers: flags.peers ?? '3', duration: flags.duration, json: flags.json ?? false };
+  // z.coerce turns '' and '  ' into 0 and 'x' into NaN; both are reported with the text as typed.
+  for (const key of ['peers', 'duration'] as const) {
+    const v = raw[key];
+    if (v !== undefined && !/^\s*[0-9]+(\.[0-9]+)?\s*$/.test(v)) raw[key] = 'NaN';
+  }
+  const result = DemoSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const key = String(issue.path[0]);
+    const typed = (flags as Record<string, unknown>)[key];
+    const message =
+      issue.code === z.ZodIssueCode.invalid_type && key !== 'network'
+        ? key === 'peers'
+          ? `expected an integer from 1 to ${MAX_DEMO_PEERS}`
+          : 'expected a number of seconds greater than 0'
+        : issue.message;
+    throw new UsageError(`${FLAG[key] ?? key} ${JSON.stringify(typed)}: ${message}`);
+  }
+  const { duration, ...rest } = result.data;
+  return duration !== undefined ? { ...rest, duration } : rest;
+}
+
+/** Loopback source address for simulated peer `i`: 127.0.0.10, .11, ... (all of 127/8 is loopback on Linux). */
+export function demoSourceAddress(i: number): string {
+  const n = 10 + i;
+  return `127.0.${n >> 8}.${n & 255}`;
+}
+
+export async function demo(options: DemoOptions, signal: AbortSignal, io: Io): Promise<void> {
+  const network = networkByName(options.network);
+  const pipeline = await startPipeline({
+    network,
+    nodeId: 'demo',
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    connect: [],
+    json: options.json,
+    io,
+  });
+  const target = pipeline.listening[0]!;
+  io.stderr.write(
+    `peer-observer demo: ${network.name} observer on ${endpointText(target)}, ${options.peers} simulated honest peer(s); ` +
+      `${options.duration !== undefined ? `stopping after ${options.duration}s` : 'Ctrl-C to stop'}\n`,
+  );
+
+  const stopPeers = new AbortController();
+  const stop = () => stopPeers.abort();
+  signal.addEventListener('abort', stop, { once: true });
+  const timer = options.duration !== undefined ? setTimeout(stop, options.duration * 1000) : undefined;
+
+  const peers = Array.from({ length: options.peers }, (_, i) => keepPeer(i));
+  async function keepPeer(i: number): Promise<void> {
+    let localAddress: string | undefined = demoSourceAddress(i);
+    // Stagger the first connections so the stream reads as a story.
+    await sleep(150 * i, stopPeers.signal);
+    while (!stopPeers.signal.aborted) {
+      try {
+        await runHonestPeer({
+          network,
+          host: target.host,
+          port: target.port,
+          ...(localAddress ? { localAddress } : {}),
+          trafficIntervalMs: options.trafficIntervalMs ?? 1500,
+          signal: stopPeers.signal,
+        });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRNOTAVAIL' && localAddress) {
+          // Systems where only 127.0.0.1 is loopback (macOS): dial from the default address.
+          localAddress = undefined;
+          continue;
+        }
+        io.stderr.write(`peer-observer demo: simulated peer ${i + 1}: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+      await sleep(1000, stopPeers.signal);
+    }
+  }
+
+  await aborted(stopPeers.signal);
+  if (timer) clearTimeout(timer);
+  signal.removeEventListener('abort', stop);
+  await Promise.all(peers);
+  // Let the observer read the peers' FINs, so their closes are logged as peer-closed.
+  await sleep(100);
+  await pipeline.stop();
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export function registerDemo(program: Command, context: { signal: AbortSignal; io: Io }): void {
+  program
+    .command('demo')
+    .description('see it work: an observer on 127.0.0.1 and simulated honest peers talking to it, logged live')
+    .option('--network <name>', 'mainnet, testnet3, testnet4, signet or regtest (default: regtest)')
+    .option('--peers <n>', 'how many simulated peers (default: 3)')
+    .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)')
+    .option('--json', 'print one JSON event per line instead of text')
+    .action(async (opts: { network?: string; peers?: string; duration?: string; json?: boolean }) => {
+      await demo(parseDemoFlags(opts), context.signal, context.io);
+    });
+}

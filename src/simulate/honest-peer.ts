@@ -1,0 +1,398 @@
+/**
+ * A simulated honest peer, built on our own codec: it dials an observer over TCP
+ * (from a chosen loopback source address), handshakes like a modern Bitcoin Core
+ * (70016, wtxidrelay, sendaddrv2, verack, then sendheaders/sendcmpct/feefilter),
+ * answers pings and, now and then, sends the kind of traffic an honest node sends:
+ * pings, a few fresh routable addresses, inv of a few wtxids, a getheaders, rarely
+ * a transaction. It decodes everything it receives and counts what it could not.
+ *
+ * Used by `peer-observer demo`, by tests, and as the honest baseline detectors
+ * must stay quiet on.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { Socket, connect } from 'node:net';
+import { DecodeError } from '../protocol/codec.js';
+import { FrameDecoder } from '../protocol/framing.js';
+import { hexToHash } from '../protocol/hash.js';
+import {
+  FEEFILTER_VERSION,
+  PROTOCOL_VERSION,
+  SENDHEADERS_VERSION,
+  SHORT_IDS_BLOCKS_VERSION,
+  WTXID_RELAY_VERSION,
+} from '../protocol/limits.js';
+import { classifyIp, ipFromString } from '../protocol/address.js';
+import { decodeMessage, encodeMessageFrame, isKnown, msg } from '../protocol/messages/index.js';
+import { INV_TYPE, type AddrEntry, type AddrV2Entry, type Message, type Tx } from '../protocol/messages/types.js';
+import type { Network, NetworkName } from '../protocol/networks.js';
+
+/** NODE_NETWORK | NODE_WITNESS | NODE_NETWORK_LIMITED, as a pruned-or-not modern node advertises. */
+const OUR_SERVICES = 1n | 8n | 1024n;
+/** Services in the addresses we pass on: NODE_NETWORK | NODE_WITNESS. */
+const ADDR_SERVICES = 1n | 8n;
+
+/** Genesis block hashes (display order): the locator a fresh node sends. */
+const GENESIS: Readonly<Record<NetworkName, string>> = {
+  mainnet: '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f',
+  testnet3: '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943',
+  testnet4: '00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043',
+  signet: '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6',
+  regtest: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
+};
+
+const USER_AGENTS = ['/Satoshi:27.1.0/', '/Satoshi:28.0.0/', '/Satoshi:26.2.0/', '/Satoshi:27.0.0/'];
+
+export interface HonestPeerOptions {
+  network: Network;
+  host: string;
+  port: number;
+  /** Source address to dial from, e.g. 127.0.0.5 (all of 127.0.0.0/8 is loopback on Linux). */
+  localAddress?: string;
+  userAgent?: string;
+  startHeight?: number;
+  /** Mean time between two pieces of honest traffic. */
+  trafficIntervalMs?: number;
+  /** Give up when the handshake has not completed within this. */
+  handshakeTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Every message sent and received, decoded (for tests and tracing). */
+  onMessage?: (m: Message, dir: 'in' | 'out') => void;
+}
+
+export interface HonestPeerStats {
+  sent: Record<string, number>;
+  received: Record<string, number>;
+  /** Framing violations and payloads that failed to decode, as text. */
+  errors: string[];
+  handshakeComplete: boolean;
+  /** The peer's version message said this. */
+  remoteUserAgent: string | undefined;
+  remoteVersion: number | undefined;
+  /** Round trips of our pings, ms. */
+  pingRttMs: number[];
+}
+
+export type HonestPeerEnd = 'aborted' | 'remote-closed' | 'handshake-timeout' | 'fatal-framing' | 'socket-error';
+
+export interface HonestPeerResult {
+  end: HonestPeerEnd;
+  detail: string;
+  stats: HonestPeerStats;
+}
+
+/** Connect, handshake, talk until aborted or disconnected. Rejects only when the connection cannot be opened. */
+export function runHonestPeer(options: HonestPeerOptions): Promise<HonestPeerResult> {
+  return new HonestPeer(options).run();
+}
+
+class HonestPeer {
+  private readonly decoder: FrameDecoder;
+  private readonly stats: HonestPeerStats = {
+    sent: {},
+    received: {},
+    errors: [],
+    handshakeComplete: false,
+    remoteUserAgent: undefined,
+    remoteVersion: undefined,
+    pingRttMs: [],
+  };
+  private socket: Socket | undefined;
+  private timers = new Set<NodeJS.Timeout>();
+  private gotVerack = false;
+  private wtxidRelay = false;
+  private addrV2 = false;
+  private readonly pings = new Map<bigint, number>();
+  private readonly announced = new Set<string>();
+  private finish!: (r: HonestPeerResult) => void;
+
+  constructor(private readonly o: HonestPeerOptions) {
+    this.decoder = new FrameDecoder({ network: o.network });
+  }
+
+  run(): Promise<HonestPeerResult> {
+    const { signal } = this.o;
+    if (signal?.aborted) return Promise.resolve({ end: 'aborted', detail: 'aborted before start', stats: this.stats });
+    return new Promise<HonestPeerResult>((resolve, reject) => {
+      let opened = false;
+      let settled = false;
+      this.finish = (r) => {
+        if (settled) return;
+        settled = true;
+        this.clearTimers();
+        signal?.removeEventListener('abort', onAbort);
+        resolve(r);
+      };
+      const onAbort = () => {
+        if (!opened) {
+          socket.destroy();
+          this.finish({ end: 'aborted', detail: 'aborted while connecting', stats: this.stats });
+          return;
+        }
+        // A clean close: FIN first, then make sure it is gone.
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+        this.finish({ end: 'aborted', detail: 'stopped', stats: this.stats });
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+
+      const socket = connect({
+        host: this.o.host,
+        port: this.o.port,
+        ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}),
+      });
+      this.socket = socket;
+      socket.setNoDelay(true);
+      socket.on('connect', () => {
+        opened = true;
+        this.sendVersion();
+        this.timer(() => {
+          if (!this.stats.handshakeComplete) {
+            socket.destroy();
+            this.finish({ end: 'handshake-timeout', detail: 'no verack', stats: this.stats });
+          }
+        }, this.o.handshakeTimeoutMs ?? 30_000);
+      });
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.on('error', (err) => {
+        if (!opened) {
+          settled = true;
+          this.clearTimers();
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+          return;
+        }
+        this.finish({ end: 'socket-error', detail: err.message, stats: this.stats });
+      });
+      socket.on('close', () => this.finish({ end: 'remote-closed', detail: 'connection closed', stats: this.stats }));
+    });
+  }
+
+  private timer(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private send(m: Message): void {
+    const s = this.socket;
+    if (!s || s.destroyed || s.writableEnded) return;
+    s.write(encodeMessageFrame(this.o.network, m));
+    this.stats.sent[m.command] = (this.stats.sent[m.command] ?? 0) + 1;
+    this.o.onMessage?.(m, 'out');
+  }
+
+  private sendVersion(): void {
+    const s = this.socket!;
+    const remote = s.remoteAddress ?? this.o.host;
+    this.send(
+      msg('version', {
+        version: PROTOCOL_VERSION,
+        services: OUR_SERVICES,
+        timestamp: BigInt(Math.floor(Date.now() / 1000)),
+        receiver: { services: 0n, ip: safeIp(remote), port: s.remotePort ?? this.o.port },
+        // Like Core: we do not know our own address, so the sender field is empty.
+        sender: { services: OUR_SERVICES, ip: new Uint8Array(16), port: 0 },
+        nonce: randomNonce(),
+        userAgent: this.o.userAgent ?? USER_AGENTS[randomInt(USER_AGENTS.length)]!,
+        startHeight: this.o.startHeight ?? 0,
+        relay: true,
+      }),
+    );
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const item of this.decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
+      if (item.type === 'violation') {
+        this.stats.errors.push(`${item.violation.kind}: ${item.violation.detail}`);
+        if (item.violation.fatal) {
+          this.socket?.destroy();
+          this.finish({ end: 'fatal-framing', detail: item.violation.detail, stats: this.stats });
+          return;
+        }
+        continue;
+      }
+      let m: Message;
+      try {
+        m = decodeMessage(item.frame.command, item.frame.payload);
+      } catch (err) {
+        this.stats.errors.push(err instanceof DecodeError ? err.message : String(err));
+        continue;
+      }
+      this.stats.received[m.command] = (this.stats.received[m.command] ?? 0) + 1;
+      this.o.onMessage?.(m, 'in');
+      this.handle(m);
+    }
+  }
+
+  private handle(m: Message): void {
+    if (!isKnown(m)) return;
+    switch (m.command) {
+      case 'version':
+        this.stats.remoteVersion = m.payload.version;
+        this.stats.remoteUserAgent = m.payload.userAgent;
+        // BIP339 / BIP155 announcements go between version and verack, only to peers that know them.
+        if (m.payload.version >= WTXID_RELAY_VERSION) {
+          this.send(msg('wtxidrelay', {}));
+          this.send(msg('sendaddrv2', {}));
+        }
+        this.send(msg('verack', {}));
+        break;
+      case 'wtxidrelay':
+        this.wtxidRelay = true;
+        break;
+      case 'sendaddrv2':
+        this.addrV2 = true;
+        break;
+      case 'verack':
+        if (this.gotVerack) break;
+        this.gotVerack = true;
+        this.stats.handshakeComplete = true;
+        {
+          const v = this.stats.remoteVersion ?? 0;
+          if (v >= SENDHEADERS_VERSION) this.send(msg('sendheaders', {}));
+          if (v >= SHORT_IDS_BLOCKS_VERSION) this.send(msg('sendcmpct', { announce: false, version: 2n }));
+          if (v >= FEEFILTER_VERSION) this.send(msg('feefilter', { feeRate: 1000n }));
+        }
+        this.sendPing();
+        this.sendGetheaders();
+        this.scheduleTraffic();
+        break;
+      case 'ping':
+        this.send(msg('pong', { nonce: m.payload.nonce }));
+        break;
+      case 'pong': {
+        const sentAt = this.pings.get(m.payload.nonce);
+        if (sentAt !== undefined) {
+          this.pings.delete(m.payload.nonce);
+          this.stats.pingRttMs.push(performance.now() - sentAt);
+        }
+        break;
+      }
+      case 'getdata': {
+        // We announced made-up transactions: say we do not have them, as a node would for an evicted tx.
+        const missing = m.payload.items.filter((i) => this.announced.has(Buffer.from(i.hash).toString('hex')));
+        if (missing.length > 0) this.send(msg('notfound', { items: missing }));
+        break;
+      }
+      default:
+        break; // an honest peer has nothing to say to the rest
+    }
+  }
+
+  private scheduleTraffic(): void {
+    const mean = this.o.trafficIntervalMs ?? 2000;
+    this.timer(
+      () => {
+        this.sendSomething();
+        this.scheduleTraffic();
+      },
+      Math.max(10, Math.round(mean * (0.5 + Math.random()))),
+    );
+  }
+
+  private sendSomething(): void {
+    const r = Math.random();
+    if (r < 0.3) this.sendInv();
+    else if (r < 0.5) this.sendAddresses();
+    else if (r < 0.75) this.sendPing();
+    else if (r < 0.9) this.sendGetheaders();
+    else this.send(msg('tx', randomTx()));
+  }
+
+  private sendPing(): void {
+    const nonce = randomNonce();
+    this.pings.set(nonce, performance.now());
+    if (this.pings.size > 100) this.pings.delete(this.pings.keys().next().value!);
+    this.send(msg('ping', { nonce }));
+  }
+
+  private sendGetheaders(): void {
+    this.send(
+      msg('getheaders', { version: PROTOCOL_VERSION, locator: [hexToHash(GENESIS[this.o.network.name])], stop: new Uint8Array(32) }),
+    );
+  }
+
+  private sendInv(): void {
+    const items = Array.from({ length: randomInt(1, 5) }, () => {
+      const hash = new Uint8Array(randomBytes(32));
+      this.announced.add(Buffer.from(hash).toString('hex'));
+      return { type: this.wtxidRelay ? INV_TYPE.wtx : INV_TYPE.tx, hash };
+    });
+    if (this.announced.size > 1000) this.announced.clear();
+    this.send(msg('inv', { items }));
+  }
+
+  private sendAddresses(): void {
+    const now = Math.floor(Date.now() / 1000);
+    const port = this.o.network.defaultPort;
+    const n = randomInt(1, 4);
+    if (this.addrV2) {
+      const entries: AddrV2Entry[] = Array.from({ length: n }, () => ({
+        time: now - randomInt(0, 3 * 3600),
+        services: ADDR_SERVICES,
+        networkId: 1,
+        addr: randomRoutableIpv4(),
+        port,
+      }));
+      this.send(msg('addrv2', { entries }));
+    } else {
+      const entries: AddrEntry[] = Array.from({ length: n }, () => {
+        const v4 = randomRoutableIpv4();
+        const ip = new Uint8Array(16);
+        ip[10] = 0xff;
+        ip[11] = 0xff;
+        ip.set(v4, 12);
+        return { time: now - randomInt(0, 3 * 3600), services: ADDR_SERVICES, ip, port };
+      });
+      this.send(msg('addr', { entries }));
+    }
+  }
+}
+
+function randomNonce(): bigint {
+  return randomBytes(8).readBigUInt64LE();
+}
+
+function safeIp(text: string): Uint8Array {
+  try {
+    return ipFromString(text.startsWith('::ffff:') ? text.slice(7) : text);
+  } catch {
+    return new Uint8Array(16);
+  }
+}
+
+/** A public IPv4 address (4 bytes), never private, reserved or loopback. */
+export function randomRoutableIpv4(): Uint8Array {
+  for (;;) {
+    const b = new Uint8Array(randomBytes(4));
+    const ip16 = new Uint8Array(16);
+    ip16[10] = 0xff;
+    ip16[11] = 0xff;
+    ip16.set(b, 12);
+    if (classifyIp(ip16) === 'routable') return b;
+  }
+}
+
+/** A plausible one-input, two-output segwit (P2WPKH) transaction with made-up keys and signature. */
+export function randomTx(): Tx {
+  const p2wpkh = () => new Uint8Array([0x00, 0x14, ...randomBytes(20)]);
+  const signature = new Uint8Array([0x30, 0x44, ...randomBytes(68), 0x01]);
+  const pubkey = new Uint8Array([0x02 + randomInt(2), ...randomBytes(32)]);
+  return {
+    version: 2,
+    inputs: [{ prevTxid: new Uint8Array(randomBytes(32)), prevIndex: randomInt(4), scriptSig: new Uint8Array(0), sequence: 0xfffffffd }],
+    outputs: [
+      { value: BigInt(randomInt(10_000, 50_000_000)), scriptPubKey: p2wpkh() },
+      { value: BigInt(randomInt(10_000, 50_000_000)), scriptPubKey: p2wpkh() },
+    ],
+    witnesses: [[signature, pubkey]],
+    lockTime: 0,
+  };
+}

@@ -1,0 +1,375 @@
+/**
+ * One peer's session: the version handshake, the ping schedule, our answers, and
+ * the events that record all of it. It drives a Connection and applies the rules
+ * in policy.ts; it owns the peer's two timers (handshake, ping) and nothing else
+ * grows with what the peer sends.
+ */
+import type { Socket } from 'node:net';
+import type { Frame, FramingViolation } from '../../protocol/framing.js';
+import type { Network } from '../../protocol/networks.js';
+import type { Message, Version } from '../../protocol/messages/types.js';
+import { formatEndpoint, ipFromString, ipToString, netgroupOf } from '../../protocol/address.js';
+import { serviceNames } from '../../protocol/services.js';
+import { summarizeMessage } from '../../events/summary.js';
+import { isKnown } from '../../protocol/messages/index.js';
+import type { CloseReason, ConnDirection, ConnRef, ViolationKind } from '../../events/types.js';
+import { Connection, type Incoming } from './connection.js';
+import type { EventSink, ObserverCounters } from './emit.js';
+import type { ObserverLimits } from './limits.js';
+import { PingTracker, randomNonce } from './ping.js';
+import {
+  afterVerack,
+  afterVersion,
+  answerGetdata,
+  BIP0031_VERSION,
+  gate,
+  malformed,
+  obsolete,
+  ourVersion,
+  serviceNotOffered,
+  type Verdict,
+} from './policy.js';
+
+export interface PeerContext {
+  network: Network;
+  limits: ObserverLimits;
+  sink: EventSink;
+  counters: ObserverCounters;
+  userAgent: string;
+  /** Nonces of our outbound handshakes in progress: an inbound version carrying one is ourselves. */
+  ownNonces: Set<bigint>;
+  /** Called once when the peer is gone, after connection.closed was emitted. */
+  onClosed(peer: Peer, reason: CloseReason): void;
+}
+
+export interface PeerInfo {
+  id: number;
+  direction: ConnDirection;
+  remoteIp: string;
+  remotePort: number;
+  local: string;
+}
+
+export class Peer {
+  readonly conn: ConnRef;
+  readonly netgroup: string;
+  readonly connection: Connection;
+  private readonly openedMs = performance.now();
+  private readonly ping = new PingTracker();
+  private readonly ourNonce = randomNonce();
+  private peerVersion: Version | undefined;
+  private complete = false;
+  private wtxidRelay = false;
+  private addrV2 = false;
+  private closed = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: PeerContext,
+    socket: Socket,
+    readonly info: PeerInfo,
+  ) {
+    this.conn = { id: info.id, direction: info.direction, remote: formatEndpoint(info.remoteIp, info.remotePort) };
+    this.netgroup = safeNetgroup(info.remoteIp);
+    this.connection = new Connection(
+      socket,
+      { network: ctx.network, detectV2: info.direction === 'inbound', maxSendBufferBytes: ctx.limits.maxSendBufferBytes },
+      {
+        onIncoming: (item) => this.incoming(item),
+        onEnd: (reason, detail) => this.finish(reason, detail),
+        onInternalError: (error) => this.disconnect('socket-error', `internal error: ${errorText(error)}`),
+      },
+    );
+    ctx.sink.emit('connection.opened', {
+      conn: this.conn,
+      local: info.local,
+      network: ctx.network.name,
+      netgroup: this.netgroup,
+      transport: 'v1',
+    });
+    this.handshakeTimer = setTimeout(() => this.handshakeTimeout(), ctx.limits.handshakeTimeoutMs).unref();
+    if (info.direction === 'outbound') {
+      // We open with our version; its nonce lets our listener spot a connection to ourselves.
+      ctx.ownNonces.add(this.ourNonce);
+      this.sendVersion();
+    }
+  }
+
+  get handshakeComplete(): boolean {
+    return this.complete;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Close from our side with a reason; emits connection.closed once. */
+  disconnect(reason: CloseReason, detail: string): void {
+    if (this.closed) return;
+    this.connection.close();
+    this.finish(reason, detail);
+  }
+
+  private finish(reason: CloseReason, detail: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.handshakeTimer);
+    clearTimeout(this.pingTimer);
+    this.ctx.ownNonces.delete(this.ourNonce);
+    const c = this.connection;
+    this.ctx.counters.closedBytesIn += c.bytesIn;
+    this.ctx.counters.closedBytesOut += c.bytesOut;
+    this.ctx.counters.closedSendPauses += c.sendPauses;
+    this.ctx.sink.emit('connection.closed', {
+      conn: this.conn,
+      network: this.ctx.network.name,
+      netgroup: this.netgroup,
+      reason,
+      detail,
+      durationMs: Math.round((performance.now() - this.openedMs) * 1000) / 1000,
+      handshakeComplete: this.complete,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      messagesIn: c.framesIn,
+      messagesOut: c.framesOut,
+    });
+    this.ctx.onClosed(this, reason);
+  }
+
+  // ---- incoming ----
+
+  private incoming(item: Incoming): void {
+    if (item.type === 'framing') return this.framing(item.violation);
+    this.ctx.counters.framesIn++;
+    const command = item.frame.command;
+    if (item.type === 'message') this.recordMessage('in', item.message, item.frame.payload.length);
+
+    const verdict =
+      gate({ versionReceived: this.peerVersion !== undefined, complete: this.complete }, command) ?? serviceNotOffered(command);
+    if (verdict) return this.violation(verdict, command, item.frame.payload.length);
+    if (item.type === 'malformed')
+      return this.violation(malformed(command, item.error, this.info.direction), command, item.frame.payload.length);
+    this.handle(item.message, item.frame);
+  }
+
+  private framing(v: FramingViolation): void {
+    const verdict: Verdict = { kind: v.kind, action: v.fatal ? 'disconnect' : 'drop-message', detail: v.detail };
+    this.violation(verdict, v.command, v.length);
+  }
+
+  private handle(m: Message, _frame: Frame): void {
+    if (!isKnown(m)) return; // kept as a message event, counted; Core ignores unknown commands
+    switch (m.command) {
+      case 'version':
+        return this.onVersion(m.payload);
+      case 'verack':
+        return this.onVerack();
+      case 'wtxidrelay':
+        // Core: honoured only when the common version knows it; ignored otherwise.
+        if (this.peerVersion && this.peerVersion.version >= 70016) this.wtxidRelay = true;
+        return;
+      case 'sendaddrv2':
+        this.addrV2 = true;
+        return;
+      case 'ping':
+        // BIP31: only peers above 60000 expect a pong.
+        if (this.peerVersion && this.peerVersion.version > BIP0031_VERSION)
+          this.send({ command: 'pong', payload: { nonce: m.payload.nonce } });
+        return;
+      case 'pong':
+        return this.onPong(m.payload.nonce);
+      case 'getdata': {
+        const answer = answerGetdata(m.payload.items);
+        if (answer) this.send(answer);
+        return;
+      }
+      case 'getheaders':
+        // Core with too little chain work answers an empty headers message, "to tell
+        // the peer to go away but not treat us as unresponsive". That is us: height 0.
+        this.send({ command: 'headers', payload: { headers: [] } });
+        return;
+      case 'getaddr':
+        // Not answered. Core answers inbound getaddr from its address manager, and
+        // sends nothing when that is empty; ours is empty by design: a honeypot must
+        // never relay the addresses it hears (an addr flood would go through us).
+        // Core ignores getaddr from outbound peers altogether (fingerprinting).
+        return;
+      default:
+        // addr, inv, tx, headers, block, feefilter, notfound, ...: observed, never relayed.
+        return;
+    }
+  }
+
+  private onVersion(v: Version): void {
+    this.peerVersion = v;
+    const nowSec = Math.floor(Date.now() / 1000);
+    this.ctx.sink.emit('handshake.version', {
+      conn: this.conn,
+      version: v.version,
+      services: v.services.toString(),
+      serviceNames: serviceNames(v.services),
+      userAgent: v.userAgent ?? '',
+      startHeight: v.startHeight ?? null,
+      relay: v.relay ?? true,
+      nonce: (v.nonce ?? 0n).toString(),
+      timeOffsetSec: Number(v.timestamp) - nowSec,
+      receiver: endpointText(v.receiver.ip, v.receiver.port),
+      sender: v.sender ? endpointText(v.sender.ip, v.sender.port) : null,
+    });
+    const old = obsolete(v.version);
+    if (old) return this.violation(old, 'version');
+    // Core checks the nonce of inbound versions against its own pending outbound ones.
+    if (this.info.direction === 'inbound' && v.nonce !== undefined && this.ctx.ownNonces.has(v.nonce)) {
+      return this.violation({ kind: 'self-connection', action: 'disconnect', detail: `nonce ${v.nonce} is ours` }, 'version');
+    }
+    if (this.info.direction === 'inbound') this.sendVersion();
+    for (const m of afterVersion(v.version)) this.send(m);
+  }
+
+  private onVerack(): void {
+    if (this.complete) return; // Core: "ignoring redundant verack"
+    this.complete = true;
+    clearTimeout(this.handshakeTimer);
+    this.ctx.ownNonces.delete(this.ourNonce);
+    this.ctx.counters.handshakesCompleted++;
+    this.ctx.sink.emit('handshake.complete', {
+      conn: this.conn,
+      elapsedMs: Math.round((performance.now() - this.openedMs) * 1000) / 1000,
+      wtxidRelay: this.wtxidRelay,
+      addrV2: this.addrV2,
+    });
+    for (const m of afterVerack(this.peerVersion!.version, this.info.direction)) this.send(m);
+    this.pingTick();
+  }
+
+  private onPong(nonce: bigint): void {
+    const r = this.ping.pong(nonce, performance.now());
+    if (r.kind === 'latency') {
+      this.ctx.sink.emit('ping.latency', { conn: this.conn, nonce: r.nonce.toString(), latencyMs: Math.round(r.latencyMs * 1000) / 1000 });
+      this.schedulePing();
+      return;
+    }
+    const detail =
+      r.kind === 'unsolicited'
+        ? `pong ${r.nonce} without ping`
+        : r.kind === 'mismatch'
+          ? `pong ${r.nonce}, expected ${r.expected}`
+          : `pong nonce zero, expected ${r.expected}: ping cancelled`;
+    this.violation({ kind: 'unsolicited-pong', action: 'none', detail }, 'pong', 8);
+    if (r.kind === 'zero') this.schedulePing();
+  }
+
+  // ---- timers ----
+
+  private handshakeTimeout(): void {
+    if (this.closed || this.complete) return;
+    const stage = this.peerVersion ? 'no verack' : this.connection.bytesIn > 0 ? 'no version' : 'no bytes';
+    this.violation({ kind: 'handshake-timeout', action: 'disconnect', detail: `${stage} after ${this.ctx.limits.handshakeTimeoutMs} ms` });
+  }
+
+  /** Send a ping when one is due, drop the peer when its ping timed out, then re-arm. */
+  private pingTick(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    const { pingIntervalMs, pingTimeoutMs } = this.ctx.limits;
+    if (this.ping.timedOut(now, pingTimeoutMs)) {
+      return this.violation({
+        kind: 'ping-timeout',
+        action: 'disconnect',
+        detail: `no pong for ${Math.round(this.ping.waitingMs(now))} ms`,
+      });
+    }
+    if (this.ping.due(now, pingIntervalMs)) {
+      const nonce = this.ping.start(now);
+      this.send({ command: 'ping', payload: { nonce } });
+    }
+    this.schedulePing();
+  }
+
+  private schedulePing(): void {
+    if (this.closed) return;
+    clearTimeout(this.pingTimer);
+    const { pingIntervalMs, pingTimeoutMs } = this.ctx.limits;
+    const delay = this.ping.outstanding ? pingTimeoutMs - this.ping.waitingMs(performance.now()) : pingIntervalMs;
+    this.pingTimer = setTimeout(() => this.pingTick(), Math.max(1, delay)).unref();
+  }
+
+  // ---- outgoing and records ----
+
+  private sendVersion(): void {
+    const ip = safeIp(this.info.remoteIp);
+    this.send(
+      ourVersion({ nonce: this.ourNonce, peerIp: ip, peerPort: this.info.remotePort, userAgent: this.ctx.userAgent, nowMs: Date.now() }),
+    );
+  }
+
+  private send(m: Message): void {
+    const r = this.connection.send(m);
+    if (r.ok) {
+      this.ctx.counters.framesOut++;
+      this.recordMessage('out', m, r.size);
+    } else if (r.reason === 'send-buffer-full') {
+      this.ctx.counters.sendDrops++;
+    }
+  }
+
+  private recordMessage(dir: 'in' | 'out', m: Message, size: number): void {
+    const known = isKnown(m);
+    if (!known && dir === 'in') this.ctx.counters.unknownCommands++;
+    let payload;
+    try {
+      payload = summarizeMessage(m);
+    } catch (error) {
+      payload = { error: `summary failed: ${errorText(error)}` };
+    }
+    this.ctx.sink.emit('message', { conn: this.conn, dir, command: m.command, size, known, payload });
+  }
+
+  private violation(v: Verdict, command?: string, size?: number): void {
+    this.ctx.counters.violation(v.kind);
+    this.ctx.sink.emit('violation', {
+      conn: this.conn,
+      kind: v.kind,
+      action: v.action,
+      detail: v.detail,
+      ...(command !== undefined ? { command } : {}),
+      ...(size !== undefined ? { size } : {}),
+    });
+    if (v.action === 'disconnect') this.disconnect(closeReasonFor(v.kind), `${v.kind}: ${v.detail}`);
+  }
+}
+
+function closeReasonFor(kind: ViolationKind): CloseReason {
+  if (kind === 'handshake-timeout') return 'handshake-timeout';
+  if (kind === 'ping-timeout') return 'ping-timeout';
+  return 'protocol-violation';
+}
+
+function safeIp(text: string): Uint8Array {
+  try {
+    return ipFromString(text);
+  } catch {
+    return new Uint8Array(16);
+  }
+}
+
+function safeNetgroup(ipText: string): string {
+  try {
+    return netgroupOf(ipText);
+  } catch {
+    return 'unknown';
+  }
+}
+
+function endpointText(ip: Uint8Array, port: number): string {
+  try {
+    return formatEndpoint(ipToString(ip), port);
+  } catch {
+    return `?:${port}`;
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
