@@ -207,6 +207,7 @@ console.log(
       ['ramp time (first connect to last verack)', `${fmt(ramped.seconds, 2)} s`],
       ['handshakes per second (ramp, incl. TCP connect)', fmt(handshakesPerSecond, 0)],
       ['observer CPU during ramp', `${fmt((serverCpu.user + serverCpu.system) / 1e6, 2)} s`],
+      ['handshakes per observer CPU-second (load-independent)', fmt(ramped.handshaken / ((serverCpu.user + serverCpu.system) / 1e6), 0)],
       ['client process CPU during ramp', `${fmt(ramped.cpuSeconds, 2)} s`],
       [
         'observer RSS before observer / idle / held',
@@ -236,6 +237,7 @@ console.log(
       rampSeconds: ramped.seconds,
       handshakesPerSecond,
       observerCpuSeconds: (serverCpu.user + serverCpu.system) / 1e6,
+      handshakesPerObserverCpuSecond: ramped.handshaken / ((serverCpu.user + serverCpu.system) / 1e6),
       clientCpuSeconds: ramped.cpuSeconds,
       rssIdleBytes: rss0,
       rssHeldBytes: rss1,

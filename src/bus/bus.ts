@@ -7,6 +7,8 @@ import type { EventType, ObserverEvent } from '../events/types.js';
 export interface SubscribeOptions {
   /** Only these event types; all when omitted. */
   types?: readonly EventType[];
+  /** Only events from these observers (node ids); all when omitted. */
+  nodeIds?: readonly string[];
   /** Maximum events queued for this subscriber before new ones are dropped (and counted). */
   maxQueue?: number;
 }

@@ -11,6 +11,7 @@
  */
 import { EVENT_TYPES, type EventType, type ObserverEvent } from '../events/types.js';
 import type { Bus, SubscribeOptions, Subscription } from './bus.js';
+import { QueuedSubscription, type SubscriberStats } from './queue.js';
 
 export const DEFAULT_MAX_QUEUE = 100_000;
 
@@ -19,17 +20,7 @@ export interface EmbeddedBusOptions {
   maxQueue?: number;
 }
 
-export interface SubscriberStats {
-  id: number;
-  /** The types subscribed to, or `null` for all. */
-  types: EventType[] | null;
-  maxQueue: number;
-  queued: number;
-  received: number;
-  dropped: number;
-  /** Events still queued when the subscriber unsubscribed. */
-  discarded: number;
-}
+export type { SubscriberStats };
 
 export interface BusStats {
   /** Events accepted by `publish`. */
@@ -47,165 +38,10 @@ export interface BusStats {
   subscribers: SubscriberStats[];
 }
 
-/** A FIFO over a plain array with a moving head: O(1) push and shift, compacted as it drains. */
-class Fifo<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head];
-    this.items[this.head++] = undefined;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
-}
-
-class EmbeddedSubscription implements Subscription, AsyncIterator<ObserverEvent> {
-  private readonly queue = new Fifo<ObserverEvent>();
-  private waiter: ((r: IteratorResult<ObserverEvent>) => void) | undefined;
-  private emptyWaiters: (() => void)[] = [];
-  /** No more events will be queued; the iterator ends once the queue is empty. */
-  private ending = false;
-  private done = false;
-  private resolveClosed!: () => void;
-  readonly closed: Promise<void>;
-  received = 0;
-  dropped = 0;
-  discarded = 0;
-
-  constructor(
-    readonly id: number,
-    readonly types: EventType[] | null,
-    readonly maxQueue: number,
-    private readonly onEnd: (s: EmbeddedSubscription) => void,
-  ) {
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-  }
-
-  get queued(): number {
-    return this.queue.length;
-  }
-
-  /** Called by the bus; never blocks. Returns false when the event was dropped. */
-  offer(event: ObserverEvent): boolean {
-    if (this.ending) return false;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      this.received++;
-      w({ value: event, done: false });
-      return true;
-    }
-    if (this.queue.length >= this.maxQueue) {
-      this.dropped++;
-      return false;
-    }
-    this.queue.push(event);
-    return true;
-  }
-
-  next(): Promise<IteratorResult<ObserverEvent>> {
-    const event = this.queue.shift();
-    if (event !== undefined) {
-      this.received++;
-      if (this.queue.length === 0) this.notifyEmpty();
-      return Promise.resolve({ value: event, done: false });
-    }
-    this.notifyEmpty();
-    if (this.ending) {
-      this.finish();
-      return Promise.resolve({ value: undefined, done: true });
-    }
-    if (this.waiter) return Promise.reject(new Error('subscription: next() called while a previous next() is pending'));
-    return new Promise((resolve) => (this.waiter = resolve));
-  }
-
-  /** `break` in a for-await loop ends the subscription. */
-  return(): Promise<IteratorResult<ObserverEvent>> {
-    this.unsubscribe();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<ObserverEvent> {
-    return this;
-  }
-
-  /** Stop now: what is still queued is discarded (it was never promised to anyone else). */
-  unsubscribe(): void {
-    if (this.done) return;
-    this.ending = true;
-    this.discarded += this.queue.length;
-    this.queue.clear();
-    this.finish();
-  }
-
-  /** Stop accepting events; the iterator ends after the queue is taken. */
-  end(): void {
-    if (this.ending) return;
-    this.ending = true;
-    if (this.queue.length === 0) this.finish();
-  }
-
-  /** Resolves once the subscriber has taken everything queued (or the subscription ended). */
-  whenEmpty(): Promise<void> {
-    if (this.queue.length === 0 || this.done) return Promise.resolve();
-    return new Promise((resolve) => this.emptyWaiters.push(resolve));
-  }
-
-  stats(): SubscriberStats {
-    return {
-      id: this.id,
-      types: this.types,
-      maxQueue: this.maxQueue,
-      queued: this.queued,
-      received: this.received,
-      dropped: this.dropped,
-      discarded: this.discarded,
-    };
-  }
-
-  private notifyEmpty(): void {
-    const waiters = this.emptyWaiters;
-    this.emptyWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  private finish(): void {
-    if (this.done) return;
-    this.done = true;
-    this.notifyEmpty();
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.({ value: undefined, done: true });
-    this.onEnd(this);
-    this.resolveClosed();
-  }
-}
-
 export class EmbeddedBus implements Bus {
-  private readonly byType = new Map<EventType, Set<EmbeddedSubscription>>(EVENT_TYPES.map((t) => [t, new Set()]));
-  private readonly all = new Set<EmbeddedSubscription>();
-  private readonly live = new Set<EmbeddedSubscription>();
+  private readonly byType = new Map<EventType, Set<QueuedSubscription>>(EVENT_TYPES.map((t) => [t, new Set()]));
+  private readonly all = new Set<QueuedSubscription>();
+  private readonly live = new Set<QueuedSubscription>();
   private readonly defaultMaxQueue: number;
   private nextId = 1;
   private isClosed = false;
@@ -240,8 +76,12 @@ export class EmbeddedBus implements Bus {
     if (types) {
       for (const t of types) if (!this.byType.has(t)) throw new Error(`subscribe: unknown event type '${t}'`);
     }
-    const sub = new EmbeddedSubscription(this.nextId++, types, checkMaxQueue(options.maxQueue ?? this.defaultMaxQueue), (s) =>
-      this.remove(s),
+    const sub = new QueuedSubscription(
+      this.nextId++,
+      types,
+      checkMaxQueue(options.maxQueue ?? this.defaultMaxQueue),
+      (s) => this.remove(s),
+      options.nodeIds?.length ? new Set(options.nodeIds) : null,
     );
     this.live.add(sub);
     if (types) for (const t of types) this.byType.get(t)!.add(sub);
@@ -276,7 +116,7 @@ export class EmbeddedBus implements Bus {
     return { published: this.published, delivered, dropped, discarded, rejected: this.rejected, queued, subscribers };
   }
 
-  private remove(sub: EmbeddedSubscription): void {
+  private remove(sub: QueuedSubscription): void {
     if (!this.live.delete(sub)) return;
     this.endedReceived += sub.received;
     this.endedDropped += sub.dropped;

@@ -34,6 +34,7 @@ async function peer(network: NetworkName, port: number, ms: number, localAddress
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), ms);
   try {
+    // A refused connection may be reset before the peer even sees it open: that is a result here, not a failure.
     return await runHonestPeer({
       network: NETWORKS[network],
       host: '127.0.0.1',
@@ -42,6 +43,20 @@ async function peer(network: NetworkName, port: number, ms: number, localAddress
       signal: ac.signal,
       ...(localAddress ? { localAddress } : {}),
     });
+  } catch (err) {
+    return {
+      end: 'socket-error',
+      detail: String(err),
+      stats: {
+        sent: {},
+        received: {},
+        errors: [],
+        handshakeComplete: false,
+        remoteUserAgent: undefined,
+        remoteVersion: undefined,
+        pingRttMs: [],
+      },
+    };
   } finally {
     clearTimeout(timer);
   }

@@ -74,6 +74,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   }
   writeFileSync(conf, lines.join('\n') + '\n');
   const child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Never outlive the test process, even when a test fails before stop().
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-4000);

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { makeEvent } from '../../src/events/envelope.js';
+import type { ObserverEvent } from '../../src/events/types.js';
+import { NatsBus } from '../../src/bus/nats.js';
+import { subjectsFor } from '../../src/bus/subjects.js';
+import type { Subscription } from '../../src/bus/bus.js';
+import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+
+function ping(nodeId: string, i: number): ObserverEvent {
+  return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
+    conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1000' },
+    nonce: (2n ** 64n - 1n - BigInt(i)).toString(),
+    latencyMs: i / 1000,
+  });
+}
+
+function violation(nodeId: string, i: number): ObserverEvent {
+  return makeEvent({ nodeId, source: 'test' }, 'violation', {
+    conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1000' },
+    kind: 'bad-checksum',
+    action: 'drop-message',
+    detail: `case ${i}`,
+  });
+}
+
+/** Take n events without ending the subscription (a `break` in for-await would end it). */
+async function take(sub: Subscription, n: number, timeoutMs = 10_000): Promise<ObserverEvent[]> {
+  const it = sub[Symbol.asyncIterator]();
+  const out: ObserverEvent[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < n) {
+    const left = deadline - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      it.next(),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), Math.max(0, left)))),
+    ]);
+    clearTimeout(timer);
+    if (r === 'timeout' || r.done) break;
+    out.push(r.value);
+  }
+  return out;
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('NATS bus (real nats-server)', { timeout: 60_000 }, () => {
+  let server: NatsServer;
+  before(async () => {
+    server = await startNatsServer();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('delivers every event of three observers to one consumer, exactly, tagged and in order', async () => {
+    const consumer = await NatsBus.connect({ servers: [server.url] });
+    const sub = consumer.subscribe();
+    const publishers = await Promise.all(['obs-1', 'obs-2', 'obs.3'].map(() => NatsBus.connect({ servers: [server.url] })));
+    await consumer.drain(); // the subscription is registered on the server
+    const perNode = 2000;
+    const received = take(sub, 3 * perNode);
+    ['obs-1', 'obs-2', 'obs.3'].forEach((node, k) => {
+      for (let i = 0; i < perNode; i++) publishers[k]!.publish(ping(node, i));
+    });
+    await Promise.all(publishers.map((p) => p.drain()));
+    const events = await received;
+    assert.equal(events.length, 3 * perNode);
+    for (const node of ['obs-1', 'obs-2', 'obs.3']) {
+      const mine = events.filter((e) => e.nodeId === node);
+      assert.equal(mine.length, perNode, node);
+      assert.deepEqual(
+        mine.map((e) => e.type === 'ping.latency' && e.data.conn.id),
+        Array.from({ length: perNode }, (_, i) => i),
+        `${node}: in order`,
+      );
+      const last = mine.at(-1)!;
+      assert.equal(last.type === 'ping.latency' && last.data.nonce, (2n ** 64n - 1n - BigInt(perNode - 1)).toString(), '64-bit exact');
+    }
+    const s = consumer.stats();
+    assert.deepEqual([s.received, s.decoded, s.rejected], [3 * perNode, 3 * perNode, 0]);
+    for (const p of publishers) assert.deepEqual([p.stats().published, p.stats().sent, p.stats().dropped], [perNode, perNode, 0]);
+    await Promise.all([...publishers, consumer].map((b) => b.close()));
+  });
+
+  it('filters by type and node on the server', async () => {
+    assert.deepEqual(subjectsFor({ types: ['violation'], nodeIds: ['fra.1'] }), ['po.v1.fra~1.violation']);
+    const consumer = await NatsBus.connect({ servers: [server.url] });
+    const sub = consumer.subscribe({ types: ['violation'], nodeIds: ['obs-2'] });
+    const pub = await NatsBus.connect({ servers: [server.url] });
+    await consumer.drain();
+    for (let i = 0; i < 50; i++) {
+      pub.publish(ping('obs-2', i));
+      pub.publish(violation('obs-1', i));
+      pub.publish(violation('obs-2', i));
+    }
+    await pub.drain();
+    const got = await take(sub, 50);
+    assert.ok(got.every((e) => e.type === 'violation' && e.nodeId === 'obs-2'));
+    await pub.close();
+    await consumer.drain();
+    assert.equal(consumer.stats().received, 50, 'nothing else crossed the wire to this consumer');
+    await consumer.close();
+  });
+
+  it('counts and drops messages that are not valid events', async () => {
+    const consumer = await NatsBus.connect({ servers: [server.url] });
+    const sub = consumer.subscribe();
+    await consumer.drain();
+    const raw = await connect({ servers: server.url });
+    raw.publish('po.v1.evil.message', new TextEncoder().encode('{"v":1,"type":"message"}'));
+    raw.publish('po.v1.evil.message', new Uint8Array([0xff, 0x00]));
+    raw.publish('po.v1.good.ping.latency', new TextEncoder().encode(JSON.stringify(ping('good', 1))));
+    await raw.flush();
+    const [e] = await take(sub, 1);
+    assert.equal(e!.nodeId, 'good');
+    const s = consumer.stats();
+    assert.deepEqual([s.received, s.decoded, s.rejected], [3, 1, 2]);
+    assert.match(s.lastError ?? '', /rejected message on po\.v1\.evil\.message/);
+    await raw.close();
+    await consumer.close();
+  });
+
+  it('buffers while the server is down, delivers what fits on reconnect, and counts the rest exactly', async () => {
+    let srv = await startNatsServer();
+    try {
+      const bus = await NatsBus.connect({ servers: [srv.url], publishBuffer: 300, reconnectTimeWaitMs: 50 });
+      const sub = bus.subscribe({ types: ['ping.latency'] });
+      await bus.drain();
+      for (let i = 0; i < 100; i++) bus.publish(ping('obs-1', i));
+      assert.equal((await take(sub, 100)).length, 100);
+
+      await srv.stop('SIGKILL');
+      await until(() => !bus.stats().connected, 'the client to notice the server is gone');
+      for (let i = 100; i < 600; i++) bus.publish(ping('obs-1', i));
+      let s = bus.stats();
+      assert.deepEqual([s.buffered, s.dropped], [300, 200]);
+
+      srv = await srv.restart();
+      const got = await take(sub, 300, 15_000);
+      assert.deepEqual(
+        got.map((e) => e.type === 'ping.latency' && e.data.conn.id),
+        Array.from({ length: 300 }, (_, i) => 100 + i),
+        'the first 300 published while down, in order',
+      );
+      s = bus.stats();
+      assert.equal(s.published, s.sent + s.buffered + s.dropped);
+      assert.deepEqual([s.published, s.sent, s.buffered, s.dropped, s.reconnects], [600, 400, 0, 200, 1]);
+      await bus.close();
+    } finally {
+      await srv.stop('SIGKILL');
+    }
+  });
+});
