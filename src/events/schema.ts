@@ -9,6 +9,11 @@ import { EVENT_TYPES, SCHEMA_VERSION, type EventDataByType, type EventType, type
 
 const u64Decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'a u64 as a decimal string');
 const count = z.number().int().nonnegative();
+/** Raw payloads: at most a maximal message (4,000,000 bytes) in base64. */
+const base64 = z
+  .string()
+  .max(Math.ceil(4_000_000 / 3) * 4)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
 const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
 );
@@ -65,7 +70,15 @@ export const EVENT_DATA_SCHEMAS = {
     })
     .strict(),
   message: z
-    .object({ conn: connRef, dir: z.enum(['in', 'out']), command: z.string().max(12), size: count, known: z.boolean(), payload: jsonValue })
+    .object({
+      conn: connRef,
+      dir: z.enum(['in', 'out']),
+      command: z.string().max(12),
+      size: count,
+      known: z.boolean(),
+      payload: jsonValue,
+      raw: base64.optional(),
+    })
     .strict(),
   'handshake.version': z
     .object({
@@ -94,6 +107,7 @@ export const EVENT_DATA_SCHEMAS = {
       detail: z.string(),
       command: z.string().optional(),
       size: count.optional(),
+      raw: base64.optional(),
     })
     .strict(),
   'pipeline.counters': z.object({ stage: z.string(), counters: z.record(z.string(), z.number()) }).strict(),

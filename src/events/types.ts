@@ -72,6 +72,12 @@ export interface MessageEvent {
    * every entry (at most 1000). See docs/events.md.
    */
   payload: JsonValue;
+  /**
+   * The payload exactly as received (base64), present when the source records raw
+   * payloads (`--record-raw`); up to 4,000,000 bytes. Lets an archive be decoded
+   * again by a newer codec, and keeps evidence byte for byte.
+   */
+  raw?: string;
 }
 
 /** Facts from the peer's version message. */
@@ -140,6 +146,8 @@ export interface ProtocolViolation {
   command?: string;
   /** Size claimed or carried, where known. */
   size?: number;
+  /** The offending payload as received (base64), when the source records raw payloads and had one. */
+  raw?: string;
 }
 
 /** Periodic counters from a pipeline stage: nothing is lost silently. */

@@ -29,6 +29,8 @@ export interface ObserverOptions {
   signal?: AbortSignal;
   /** The user agent in our version message. */
   userAgent?: string;
+  /** Keep each received payload (base64) in its message/violation event (default false: summaries only). */
+  recordRaw?: boolean;
 }
 
 export interface ObserverStats {
@@ -89,6 +91,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     sink,
     counters,
     userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+    recordRaw: options.recordRaw ?? false,
     ownNonces: new Set(),
     onClosed(peer: Peer, _reason: CloseReason) {
       peers.delete(peer);

@@ -36,6 +36,8 @@ export interface PeerContext {
   sink: EventSink;
   counters: ObserverCounters;
   userAgent: string;
+  /** Keep every received payload (base64) in its message or violation event, for the archive and forensics. */
+  recordRaw: boolean;
   /** Nonces of our outbound handshakes in progress: an inbound version carrying one is ourselves. */
   ownNonces: Set<bigint>;
   /** Called once when the peer is gone, after connection.closed was emitted. */
@@ -143,13 +145,13 @@ export class Peer {
     if (item.type === 'framing') return this.framing(item.violation);
     this.ctx.counters.framesIn++;
     const command = item.frame.command;
-    if (item.type === 'message') this.recordMessage('in', item.message, item.frame.payload.length);
+    if (item.type === 'message') this.recordMessage('in', item.message, item.frame.payload.length, item.frame.payload);
 
     const verdict =
       gate({ versionReceived: this.peerVersion !== undefined, complete: this.complete }, command) ?? serviceNotOffered(command);
     if (verdict) return this.violation(verdict, command, item.frame.payload.length);
     if (item.type === 'malformed')
-      return this.violation(malformed(command, item.error, this.info.direction), command, item.frame.payload.length);
+      return this.violation(malformed(command, item.error, this.info.direction), command, item.frame.payload.length, item.frame.payload);
     this.handle(item.message, item.frame);
   }
 
@@ -314,7 +316,8 @@ export class Peer {
     }
   }
 
-  private recordMessage(dir: 'in' | 'out', m: Message, size: number): void {
+  /** `raw`: the payload as received, kept in the event when the observer records raw payloads. */
+  private recordMessage(dir: 'in' | 'out', m: Message, size: number, raw?: Uint8Array): void {
     const known = isKnown(m);
     if (!known && dir === 'in') this.ctx.counters.unknownCommands++;
     let payload;
@@ -323,10 +326,18 @@ export class Peer {
     } catch (error) {
       payload = { error: `summary failed: ${errorText(error)}` };
     }
-    this.ctx.sink.emit('message', { conn: this.conn, dir, command: m.command, size, known, payload });
+    this.ctx.sink.emit('message', {
+      conn: this.conn,
+      dir,
+      command: m.command,
+      size,
+      known,
+      payload,
+      ...(raw && this.ctx.recordRaw ? { raw: toBase64(raw) } : {}),
+    });
   }
 
-  private violation(v: Verdict, command?: string, size?: number): void {
+  private violation(v: Verdict, command?: string, size?: number, raw?: Uint8Array): void {
     this.ctx.counters.violation(v.kind);
     this.ctx.sink.emit('violation', {
       conn: this.conn,
@@ -335,6 +346,7 @@ export class Peer {
       detail: v.detail,
       ...(command !== undefined ? { command } : {}),
       ...(size !== undefined ? { size } : {}),
+      ...(raw && this.ctx.recordRaw ? { raw: toBase64(raw) } : {}),
     });
     if (v.action === 'disconnect') this.disconnect(closeReasonFor(v.kind), `${v.kind}: ${v.detail}`);
   }
@@ -372,4 +384,8 @@ function endpointText(ip: Uint8Array, port: number): string {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
