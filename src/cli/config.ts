@@ -23,6 +23,8 @@ export interface RunConfig {
   connect: Endpoint[];
   json: boolean;
   limits: { maxConnections?: number; maxPerIp?: number; handshakeTimeoutMs?: number };
+  /** NATS server URLs to publish to; empty: the embedded bus and the logger in this process. */
+  nats: string[];
 }
 
 /** What each layer may set; every key is optional. */
@@ -36,6 +38,8 @@ export interface ConfigLayer {
   maxPerIp?: number;
   /** Seconds. */
   handshakeTimeout?: number;
+  /** NATS server URLs (one server, or several of a cluster). */
+  nats?: string[];
 }
 
 type Key = keyof ConfigLayer;
@@ -51,6 +55,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   maxConnections: { flag: '--max-connections', env: 'PEER_OBSERVER_MAX_CONNECTIONS', kind: 'number' },
   maxPerIp: { flag: '--max-per-ip', env: 'PEER_OBSERVER_MAX_PER_IP', kind: 'number' },
   handshakeTimeout: { flag: '--handshake-timeout', env: 'PEER_OBSERVER_HANDSHAKE_TIMEOUT', kind: 'number' },
+  nats: { flag: '--nats', env: 'PEER_OBSERVER_NATS', kind: 'list' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -70,6 +75,35 @@ function endpoint(opts: { allowPortZero: boolean }) {
     }
   });
 }
+
+/**
+ * A NATS server URL: `nats://host:port`, `tls://host:port`, or `host[:port]`
+ * (taken as nats://, port 4222 when omitted). Returned normalised.
+ */
+export function parseNatsUrl(text: string): string {
+  const trimmed = text.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `nats://${trimmed}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new Error('expected a NATS URL like nats://host:4222');
+  }
+  if (url.protocol !== 'nats:' && url.protocol !== 'tls:') throw new Error(`expected a nats:// or tls:// URL, not ${url.protocol}//`);
+  if (!url.hostname) throw new Error('expected a NATS URL like nats://host:4222');
+  if (url.pathname !== '' && url.pathname !== '/') throw new Error('expected a NATS URL without a path, like nats://host:4222');
+  const auth = url.username ? `${url.username}${url.password ? `:${url.password}` : ''}@` : '';
+  return `${url.protocol}//${auth}${url.host}`;
+}
+
+const natsUrl = z.string().transform((text, ctx): string => {
+  try {
+    return parseNatsUrl(text);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: err instanceof Error ? err.message : String(err) });
+    return z.NEVER;
+  }
+});
 
 const int = (max: number) =>
   z
@@ -92,6 +126,7 @@ export const LayerSchema = z
       .number({ invalid_type_error: 'expected a number of seconds' })
       .min(0.001, 'expected a number of seconds from 0.001 to 86400')
       .max(86_400, 'expected a number of seconds from 0.001 to 86400'),
+    nats: z.array(natsUrl, { invalid_type_error: 'expected a list of NATS URLs' }),
   })
   .partial()
   .strict();
@@ -230,5 +265,13 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   if (merged.maxConnections !== undefined) limits.maxConnections = merged.maxConnections;
   if (merged.maxPerIp !== undefined) limits.maxPerIp = merged.maxPerIp;
   if (merged.handshakeTimeout !== undefined) limits.handshakeTimeoutMs = Math.round(merged.handshakeTimeout * 1000);
-  return { network, nodeId: merged.nodeId ?? defaultNodeId(), listen, connect, json: merged.json ?? false, limits };
+  return {
+    network,
+    nodeId: merged.nodeId ?? defaultNodeId(),
+    listen,
+    connect,
+    json: merged.json ?? false,
+    limits,
+    nats: merged.nats ?? [],
+  };
 }

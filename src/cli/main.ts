@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
+import { registerLog } from './log.js';
 import type { Io } from './pipeline.js';
 import { registerRun } from './run.js';
 
@@ -32,6 +33,7 @@ export function buildProgram(context: MainContext): Command {
     .showSuggestionAfterError(true);
   registerRun(program, context);
   registerDemo(program, context);
+  registerLog(program, context);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

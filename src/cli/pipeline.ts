@@ -1,11 +1,15 @@
 /**
- * The wiring `run` and `demo` share: an embedded bus, the logger on it, the p2p
- * observer publishing into it, and the bus's own counters as events. Stopping
- * goes in order: the observer (its last events), the bus counters, then the bus,
- * which lets the logger print everything still queued.
+ * The wiring `run` and `demo` share: a bus, the p2p observer publishing into it,
+ * and the bus's own counters as events. openBus() is the one place that picks
+ * the bus: the embedded one with the logger on it (everything in one process),
+ * or NATS when servers are given (consumers run elsewhere: `peer-observer log`).
+ * Stopping goes in order: the observer (its last events), the bus counters, then
+ * the bus, which lets the logger print, or NATS take, everything still queued.
  */
 import type { Writable } from 'node:stream';
+import type { Bus } from '../bus/bus.js';
 import { EmbeddedBus, busCounters } from '../bus/embedded.js';
+import { NatsBus } from '../bus/nats.js';
 import { startLogger } from '../consumers/logger/logger.js';
 import { makeEvent } from '../events/envelope.js';
 import type { Network } from '../protocol/networks.js';
@@ -27,22 +31,62 @@ export interface PipelineOptions {
   limits?: Partial<ObserverLimits>;
   /** How often the bus publishes its counters. */
   countersIntervalMs?: number;
+  /** NATS server URLs: publish there instead of logging here. Empty or absent: embedded bus + logger. */
+  nats?: string[];
   io: Io;
 }
 
 export interface Pipeline {
-  bus: EmbeddedBus;
+  bus: Bus;
   listening: Endpoint[];
   /** Idempotent. */
   stop(): Promise<void>;
 }
 
-export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+/** The bus the observer publishes into, its counters, and how to shut it down. */
+interface OpenBus {
+  bus: Bus;
+  counters(): { stage: string; counters: Record<string, number> };
+  /** Close the bus and wait until what was published is delivered (printed, or handed to NATS). */
+  close(): Promise<void>;
+}
+
+async function openBus(options: PipelineOptions): Promise<OpenBus> {
+  if (options.nats?.length) {
+    let bus: NatsBus;
+    try {
+      bus = await NatsBus.connect({ servers: options.nats, name: `peer-observer run ${options.nodeId}` });
+    } catch (err) {
+      throw new RuntimeError(describeError(err));
+    }
+    return {
+      bus,
+      counters: () => ({ stage: 'bus.nats', counters: bus.counterValues() }),
+      async close() {
+        await bus.close();
+        const s = bus.stats();
+        options.io.stderr.write(
+          `peer-observer: nats: published=${s.published} sent=${s.sent} buffered=${s.buffered} dropped=${s.dropped} reconnects=${s.reconnects}\n`,
+        );
+      },
+    };
+  }
   const bus = new EmbeddedBus();
   const logger = startLogger(bus, options.io.stdout, { json: options.json });
+  return {
+    bus,
+    counters: () => ({ stage: 'bus', counters: busCounters(bus.stats()) }),
+    async close() {
+      await bus.close();
+      await logger.done;
+    },
+  };
+}
+
+export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const { bus, counters, close } = await openBus(options);
   const origin = { nodeId: options.nodeId, source: 'bus' };
-  const publishBusCounters = () =>
-    bus.publish(makeEvent(origin, 'pipeline.counters', { stage: 'bus', counters: busCounters(bus.stats()) }));
+  const publishBusCounters = () => bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
 
   let observer;
   try {
@@ -55,8 +99,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       publish: (e) => bus.publish(e),
     });
   } catch (err) {
-    await bus.close();
-    await logger.done;
+    await close();
     throw new RuntimeError(describeError(err));
   }
   const timer = setInterval(publishBusCounters, options.countersIntervalMs ?? 10_000).unref();
@@ -67,8 +110,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       clearInterval(timer);
       await observer.stop();
       publishBusCounters();
-      await bus.close();
-      await logger.done;
+      await close();
     })());
   return { bus, listening: observer.listening, stop };
 }

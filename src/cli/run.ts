@@ -1,6 +1,7 @@
 /**
- * `peer-observer run`: the observer node with the logger on an embedded bus,
- * until SIGINT/SIGTERM.
+ * `peer-observer run`: the observer node until SIGINT/SIGTERM, with the logger
+ * on an embedded bus, or, with `--nats`, publishing its events to NATS for
+ * consumers in other processes (`peer-observer log --nats ...`).
  */
 import type { Command } from 'commander';
 import { networkByName } from '../protocol/networks.js';
@@ -16,17 +17,28 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     connect: config.connect,
     json: config.json,
     limits: config.limits,
+    nats: config.nats,
     io,
   });
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
-  io.stderr.write(`peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}\n`);
+  const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
+  io.stderr.write(`peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}${nats}\n`);
   await aborted(signal);
   await pipeline.stop();
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/** Repeatable and comma-separated: `--nats a --nats b` or `--nats a,b`. */
+export function collectList(value: string, previous: string[] | undefined): string[] {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  return [...(previous ?? []), ...(items.length ? items : [value])];
 }
 
 export function registerRun(program: Command, context: { signal: AbortSignal; io: Io; env: NodeJS.ProcessEnv }): void {
@@ -46,6 +58,11 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     .option('--max-connections <n>', 'most inbound peers at once (default: 125)')
     .option('--max-per-ip <n>', 'most inbound peers from one IP address (default: 8)')
     .option('--handshake-timeout <seconds>', 'drop a peer that has not completed version/verack by then (default: 60)')
+    .option(
+      '--nats <url>',
+      'publish events to this NATS server instead of printing them (repeatable or comma-separated for a cluster)',
+      collectList,
+    )
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

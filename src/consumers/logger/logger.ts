@@ -14,6 +14,8 @@ export interface LoggerOptions {
   json?: boolean;
   /** Only these event types; all when omitted. */
   types?: readonly EventType[];
+  /** Only events from these observers (node ids); all when omitted. */
+  nodeIds?: readonly string[];
   maxQueue?: number;
 }
 
@@ -33,6 +35,7 @@ export function formatLine(event: ObserverEvent, json: boolean): string {
 export function startLogger(bus: Bus, out: Writable, options: LoggerOptions = {}): Logger {
   const subscription = bus.subscribe({
     ...(options.types ? { types: options.types } : {}),
+    ...(options.nodeIds ? { nodeIds: options.nodeIds } : {}),
     ...(options.maxQueue !== undefined ? { maxQueue: options.maxQueue } : {}),
   });
   const state = { lines: 0 };

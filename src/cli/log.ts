@@ -1,0 +1,89 @@
+/**
+ * `peer-observer log --nats URL`: the logger as its own process. It subscribes
+ * to NATS (filtered on the server by node ids and event types), prints one line
+ * per event until SIGINT/SIGTERM, then one line of counters on stderr:
+ * received, decoded, rejected (not valid events) and dropped (queue full).
+ */
+import type { Command } from 'commander';
+import { NatsBus } from '../bus/nats.js';
+import { startLogger } from '../consumers/logger/logger.js';
+import { EVENT_TYPES, type EventType } from '../events/types.js';
+import { parseNatsUrl } from './config.js';
+import { RuntimeError, UsageError, describeError } from './errors.js';
+import { aborted, type Io } from './pipeline.js';
+import { collectList } from './run.js';
+
+export interface LogOptions {
+  nats: string[];
+  json: boolean;
+  /** Only events from these observers; all when empty. */
+  nodeIds: string[];
+  /** Only these event types; all when empty. */
+  types: EventType[];
+}
+
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Validate the flags as commander hands them over; one-line errors naming the flag. */
+export function parseLogFlags(flags: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] }): LogOptions {
+  if (!flags.nats?.length) throw new UsageError('--nats <url> is required (the NATS server the observers publish to)');
+  const nats = flags.nats.map((u) => {
+    try {
+      return parseNatsUrl(u);
+    } catch (err) {
+      throw new UsageError(`--nats ${JSON.stringify(u)}: ${(err as Error).message}`);
+    }
+  });
+  const nodeIds = flags.nodeId ?? [];
+  for (const id of nodeIds) {
+    if (!NODE_ID.test(id)) throw new UsageError(`--node-id ${JSON.stringify(id)}: expected 1-64 letters, digits, ".", "_" or "-"`);
+  }
+  const types = (flags.type ?? []).map((t) => {
+    if (!(EVENT_TYPES as readonly string[]).includes(t)) {
+      throw new UsageError(`--type ${JSON.stringify(t)}: expected one of ${EVENT_TYPES.join(', ')}`);
+    }
+    return t as EventType;
+  });
+  return { nats, json: flags.json ?? false, nodeIds, types };
+}
+
+export async function log(options: LogOptions, signal: AbortSignal, io: Io): Promise<void> {
+  let bus: NatsBus;
+  try {
+    bus = await NatsBus.connect({ servers: options.nats, name: 'peer-observer log' });
+  } catch (err) {
+    throw new RuntimeError(describeError(err));
+  }
+  const logger = startLogger(bus, io.stdout, {
+    json: options.json,
+    ...(options.types.length ? { types: options.types } : {}),
+    ...(options.nodeIds.length ? { nodeIds: options.nodeIds } : {}),
+  });
+  // The subscription is on the server once a flush round-trips: only then say we are ready.
+  await bus.drain();
+  const what = [
+    options.nodeIds.length ? `node ${options.nodeIds.join(', ')}` : 'all nodes',
+    options.types.length ? `types ${options.types.join(', ')}` : 'all types',
+  ].join('; ');
+  io.stderr.write(`peer-observer: logging from NATS at ${options.nats.join(', ')} (${what})\n`);
+  await aborted(signal);
+  await bus.close();
+  await logger.done;
+  const s = bus.stats();
+  io.stderr.write(
+    `peer-observer: log: received=${s.received} decoded=${s.decoded} rejected=${s.rejected} dropped=${s.subscriberDropped}\n`,
+  );
+}
+
+export function registerLog(program: Command, context: { signal: AbortSignal; io: Io }): void {
+  program
+    .command('log')
+    .description('print the events observers publish to NATS, until interrupted; counters on stderr at exit')
+    .option('--nats <url>', 'the NATS server to read from (repeatable or comma-separated for a cluster)', collectList)
+    .option('--json', 'print one JSON event per line instead of text')
+    .option('--node-id <id>', 'only events from this observer (repeatable)', collectList)
+    .option('--type <type>', `only this event type (repeatable; ${EVENT_TYPES.join(', ')})`, collectList)
+    .action(async (opts: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] }) => {
+      await log(parseLogFlags(opts), context.signal, context.io);
+    });
+}
