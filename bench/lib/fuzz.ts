@@ -20,7 +20,7 @@ import { FrameDecoder, HEADER_SIZE, type DecodedItem } from '../../src/protocol/
 import { decodeMessage, encodePayload, isKnown } from '../../src/protocol/messages/index.js';
 import { MAX_PROTOCOL_MESSAGE_LENGTH } from '../../src/protocol/limits.js';
 import { NETWORKS, type Network } from '../../src/protocol/networks.js';
-import { encodeFrames, everyCommandMessages, fixtureFrames, generatedFrames, type CorpusFrame } from './corpus.js';
+import { concat, encodeFrames, everyCommandMessages, fixtureFrames, generatedFrames, type CorpusFrame } from './corpus.js';
 import { Rng } from './rng.js';
 
 /**
@@ -145,18 +145,6 @@ function join({ head, payload }: Parts, fix: { length: boolean; checksum: boolea
   if (fix.length) view.setUint32(16, payload.length, true);
   if (fix.checksum) out.set(sha256d4(payload), 20);
   out.set(payload, HEADER_SIZE);
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 

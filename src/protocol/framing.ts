@@ -7,7 +7,7 @@
  * length disconnects (checked from the header, before any payload is buffered);
  * a wrong checksum or an invalid command drops that one message and goes on.
  */
-import { sha256d } from './hash.js';
+import { sha256d, sha256dChecksum } from './hash.js';
 import { MAX_PROTOCOL_MESSAGE_LENGTH } from './limits.js';
 import { findNetworkByMagic, type Network } from './networks.js';
 
@@ -44,8 +44,6 @@ export interface FramingViolation {
 
 export type DecodedItem = { type: 'frame'; frame: Frame } | { type: 'violation'; violation: FramingViolation };
 
-const ascii = new TextDecoder('latin1');
-
 /**
  * Read the command field. Core's IsMessageTypeValid: printable ASCII (0x20..0x7e)
  * up to the first NUL, and only NULs after it. Returns the text and its validity.
@@ -62,7 +60,44 @@ export function readCommand(bytes: Uint8Array, at: number): { command: string; v
     }
     if (c < 0x20 || c > 0x7e) valid = false;
   }
-  return { command: ascii.decode(bytes.subarray(at, at + end)), valid };
+  let command = '';
+  for (let i = 0; i < end; i++) command += String.fromCharCode(bytes[at + i]!);
+  return { command, valid };
+}
+
+/**
+ * Command strings of valid commands, keyed by the field's three little-endian
+ * words: the same few commands arrive on every connection, so the common case
+ * is a lookup with no string built and no allocation (and the same string every
+ * time, which keeps later property lookups by command fast). Direct-mapped and
+ * bounded: a slot is overwritten on a miss, so junk commands cost only the slow
+ * path.
+ */
+interface CommandSlot {
+  w0: number;
+  w1: number;
+  w2: number;
+  command: string;
+}
+const COMMAND_CACHE_SLOTS = 256;
+const commandCache = new Array<CommandSlot | undefined>(COMMAND_CACHE_SLOTS).fill(undefined);
+
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/** The command of a header at `at` (magic first), or undefined when the field is not a valid command. */
+function cachedCommand(head: Uint8Array, at: number): string | undefined {
+  const w0 = u32le(head, at);
+  const w1 = u32le(head, at + 4);
+  const w2 = u32le(head, at + 8);
+  const slot = (Math.imul(w0 ^ Math.imul(w1, 0x9e3779b1) ^ Math.imul(w2, 0x85ebca6b), 0x27d4eb2f) >>> 24) % COMMAND_CACHE_SLOTS;
+  const hit = commandCache[slot];
+  if (hit !== undefined && hit.w0 === w0 && hit.w1 === w1 && hit.w2 === w2) return hit.command;
+  const { command, valid } = readCommand(head, at);
+  if (!valid) return undefined;
+  commandCache[slot] = { w0, w1, w2, command };
+  return command;
 }
 
 export function encodeFrame(network: Network, command: string, payload: Uint8Array): Uint8Array {
@@ -153,9 +188,10 @@ export class FrameDecoder {
           break;
         }
         this.magicChecked = false;
-        const view = new DataView(head.buffer, head.byteOffset, HEADER_SIZE);
-        const { command, valid } = readCommand(head, 4);
-        const length = view.getUint32(16, true);
+        let command = cachedCommand(head, 4);
+        let valid = true;
+        if (command === undefined) ({ command, valid } = readCommand(head, 4));
+        const length = u32le(head, 16);
         if (length > this.maxLength) {
           out.push(
             this.fatal({
@@ -169,7 +205,8 @@ export class FrameDecoder {
           );
           break;
         }
-        this.header = { command, validCommand: valid, length, checksum: view.getUint32(20, false) };
+        const checksum = ((head[20]! << 24) | (head[21]! << 16) | (head[22]! << 8) | head[23]!) >>> 0;
+        this.header = { command, validCommand: valid, length, checksum };
       }
       const length = this.header.length;
       let payload: Uint8Array;
@@ -193,11 +230,16 @@ export class FrameDecoder {
     return out;
   }
 
-  /** Grow the partial-payload buffer geometrically, never beyond the (already checked) length. */
+  /**
+   * Grow the partial-payload buffer to twice what has been received (at least
+   * 4 KiB), never beyond the (already checked) length: memory stays within 2× what
+   * the peer sent, and a frame spread over a few socket reads is copied about once
+   * rather than once per read.
+   */
   private growBody(needed: number, length: number): void {
     const cap = this.body?.length ?? 0;
     if (needed <= cap) return;
-    const next = new Uint8Array(Math.min(length, Math.max(needed, cap * 2, 4096)));
+    const next = new Uint8Array(Math.min(length, Math.max(needed * 2, 4096)));
     if (this.body) next.set(this.body.subarray(0, this.bodyFill));
     this.body = next;
   }
@@ -207,8 +249,7 @@ export class FrameDecoder {
     const offset = this.streamOffset;
     this.streamOffset += HEADER_SIZE + h.length;
     this.header = undefined;
-    const sum = sha256d(payload);
-    const actual = ((sum[0]! << 24) | (sum[1]! << 16) | (sum[2]! << 8) | sum[3]!) >>> 0;
+    const actual = sha256dChecksum(payload);
     if (actual !== h.checksum) {
       return {
         type: 'violation',

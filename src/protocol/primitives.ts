@@ -3,12 +3,12 @@
  * length-prefixed field takes a named maximum that is checked before anything is
  * allocated: lengths from a peer are never trusted.
  */
-import { type Codec, DecodeError, type Reader, type Writer } from './codec.js';
+import { type Codec, DecodeError, type Reader, toBigint, type Writer } from './codec.js';
 
 function fixedInt<T>(
   name: string,
   size: number,
-  get: (v: DataView, at: number) => T,
+  get: (r: Reader, at: number) => T,
   set: (v: DataView, at: number, value: T) => void,
 ): Codec<T> {
   return {
@@ -16,7 +16,7 @@ function fixedInt<T>(
     fixedSize: size,
     read(r: Reader): T {
       r.need(size, name);
-      const value = get(r.view, r.offset);
+      const value = get(r, r.offset);
       r.offset += size;
       return value;
     },
@@ -30,45 +30,45 @@ function fixedInt<T>(
 export const u8 = fixedInt<number>(
   'u8',
   1,
-  (v, at) => v.getUint8(at),
+  (r, at) => r.bytes[at]!,
   (v, at, x) => v.setUint8(at, x),
 );
 export const u16le = fixedInt<number>(
   'u16le',
   2,
-  (v, at) => v.getUint16(at, true),
+  (r, at) => r.bytes[at]! | (r.bytes[at + 1]! << 8),
   (v, at, x) => v.setUint16(at, x, true),
 );
 /** Ports in network addresses are big-endian. */
 export const u16be = fixedInt<number>(
   'u16be',
   2,
-  (v, at) => v.getUint16(at, false),
+  (r, at) => r.u16beAt(at),
   (v, at, x) => v.setUint16(at, x, false),
 );
 export const u32le = fixedInt<number>(
   'u32le',
   4,
-  (v, at) => v.getUint32(at, true),
+  (r, at) => r.u32At(at),
   (v, at, x) => v.setUint32(at, x, true),
 );
 export const i32le = fixedInt<number>(
   'i32le',
   4,
-  (v, at) => v.getInt32(at, true),
+  (r, at) => r.i32At(at),
   (v, at, x) => v.setInt32(at, x, true),
 );
 /** 64-bit values are bigint so they stay exact. */
 export const u64le = fixedInt<bigint>(
   'u64le',
   8,
-  (v, at) => v.getBigUint64(at, true),
+  (r, at) => r.u64At(at),
   (v, at, x) => v.setBigUint64(at, x, true),
 );
 export const i64le = fixedInt<bigint>(
   'i64le',
   8,
-  (v, at) => v.getBigInt64(at, true),
+  (r, at) => r.i64At(at),
   (v, at, x) => v.setBigInt64(at, x, true),
 );
 
@@ -90,42 +90,11 @@ export const bool: Codec<boolean> = {
   },
 };
 
-/**
- * CompactSize, strict: non-minimal encodings are rejected, as Bitcoin Core does
- * ("non-canonical ReadCompactSize()"). Values above 2^53 cannot be a valid count
- * anywhere in the protocol and are reported as too large.
- */
+/** CompactSize, strict (see `Reader.compactSize`). */
 export const compactSize: Codec<number> = {
   name: 'compactSize',
   read(r) {
-    r.need(1, 'compactSize');
-    const first = r.bytes[r.offset]!;
-    if (first < 0xfd) {
-      r.offset += 1;
-      return first;
-    }
-    const size = first === 0xfd ? 2 : first === 0xfe ? 4 : 8;
-    r.need(1 + size, 'compactSize');
-    const at = r.offset + 1;
-    let value: number;
-    let min: number;
-    if (size === 2) {
-      value = r.view.getUint16(at, true);
-      min = 0xfd;
-    } else if (size === 4) {
-      value = r.view.getUint32(at, true);
-      min = 0x10000;
-    } else {
-      const big = r.view.getBigUint64(at, true);
-      if (big > BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw new DecodeError('too-large', '', `compactSize ${big} exceeds any protocol limit`);
-      }
-      value = Number(big);
-      min = 0x100000000;
-    }
-    if (value < min) throw new DecodeError('non-minimal-compact-size', '', `${value} encoded in ${size + 1} bytes`);
-    r.offset += 1 + size;
-    return value;
+    return r.compactSize();
   },
   write(w, value) {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`compactSize out of range: ${value}`);
@@ -157,13 +126,9 @@ export const compactSizeBig: Codec<bigint> = {
   read(r) {
     r.need(1, 'compactSize');
     const first = r.bytes[r.offset]!;
-    if (first < 0xfd) {
-      r.offset += 1;
-      return BigInt(first);
-    }
-    if (first !== 0xff) return BigInt(compactSize.read(r));
+    if (first !== 0xff) return toBigint(r.compactSize());
     r.need(9, 'compactSize');
-    const value = r.view.getBigUint64(r.offset + 1, true);
+    const value = r.u64At(r.offset + 1);
     if (value < 0x100000000n) throw new DecodeError('non-minimal-compact-size', '', `${value} encoded in 9 bytes`);
     r.offset += 9;
     return value;

@@ -5,21 +5,22 @@ import { compactSize, compactSizeBig, vector } from '../primitives.js';
 import { rethrow } from './common.js';
 import { ADDRV2_NETWORK, type Addr, type AddrEntry, type AddrV2, type AddrV2Entry } from './types.js';
 
+const ADDR_ENTRY_SIZE = 30;
+
+/** One entry at `at`, already known to be in bounds: one object literal with every key. */
+function readAddrEntryAt(r: Reader, at: number): AddrEntry {
+  return { time: r.u32At(at), services: r.u64At(at + 4), ip: r.bytesAt(at + 12, 16), port: r.u16beAt(at + 28) };
+}
+
 /** time (u32), services (u64), address (16), port (u16 big-endian). */
 export const addrEntry: Codec<AddrEntry> = {
   name: 'addrEntry',
   fixedSize: 30,
   read(r) {
-    r.need(30, 'addrEntry');
+    r.need(ADDR_ENTRY_SIZE, 'addrEntry');
     const at = r.offset;
-    const e: AddrEntry = {
-      time: r.view.getUint32(at, true),
-      services: r.view.getBigUint64(at + 4, true),
-      ip: r.bytes.subarray(at + 12, at + 28),
-      port: r.view.getUint16(at + 28, false),
-    };
-    r.offset = at + 30;
-    return e;
+    r.offset = at + ADDR_ENTRY_SIZE;
+    return readAddrEntryAt(r, at);
   },
   write(w, e) {
     if (e.ip.length !== 16) throw new RangeError(`addrEntry.ip: expected 16 bytes, got ${e.ip.length}`);
@@ -33,11 +34,21 @@ export const addrEntry: Codec<AddrEntry> = {
 
 const addrEntries = vector(addrEntry, MAX_ADDR_TO_SEND, 'entries');
 
+/** As `vector(addrEntry)`, but with the count checked against the bytes left first, the entries need no further checks. */
+function readAddrEntries(r: Reader): AddrEntry[] {
+  const n = r.count(MAX_ADDR_TO_SEND, ADDR_ENTRY_SIZE, 'entries');
+  const out = new Array<AddrEntry>(n);
+  let at = r.offset;
+  for (let i = 0; i < n; i++, at += ADDR_ENTRY_SIZE) out[i] = readAddrEntryAt(r, at);
+  r.offset = at;
+  return out;
+}
+
 export const addr: Codec<Addr> = {
   name: 'addr',
   read(r) {
     try {
-      return { entries: addrEntries.read(r) };
+      return { entries: readAddrEntries(r) };
     } catch (e) {
       throw rethrow(e, 'entries');
     }
@@ -60,13 +71,17 @@ function need(r: Reader, n: number, field: string): void {
   if (n > r.remaining) throw new DecodeError('truncated', field, `${field} needs ${n} bytes, ${r.remaining} left`);
 }
 
+/** ADDRV2_SIZES as a plain array by network id (-1: unknown network, any length up to the maximum). */
+const ADDRV2_SIZE_BY_ID: readonly number[] = Array.from({ length: 256 }, (_, id) => ADDRV2_SIZES[id] ?? -1);
+const MAX_ADDRV2_BYTES = MAX_ADDRV2_SIZE;
+
 /** time (u32), services (CompactSize), network id (u8), address (CompactSize-prefixed, ≤ 512), port (u16 BE). */
 export const addrV2Entry: Codec<AddrV2Entry> = {
   name: 'addrV2Entry',
   minSize: 9,
   read(r) {
     need(r, 4, 'time');
-    const time = r.view.getUint32(r.offset, true);
+    const time = r.u32At(r.offset);
     r.offset += 4;
     let services: bigint;
     try {
@@ -78,10 +93,10 @@ export const addrV2Entry: Codec<AddrV2Entry> = {
     const networkId = r.bytes[r.offset++]!;
     let addrBytes: Uint8Array;
     try {
-      const n = compactSize.read(r);
-      if (n > MAX_ADDRV2_SIZE) throw new DecodeError('too-large', '', `address of ${n} bytes > maximum ${MAX_ADDRV2_SIZE}`);
-      const want = ADDRV2_SIZES[networkId];
-      if (want !== undefined && n !== want) {
+      const n = r.compactSize();
+      if (n > MAX_ADDRV2_BYTES) throw new DecodeError('too-large', '', `address of ${n} bytes > maximum ${MAX_ADDRV2_BYTES}`);
+      const want = ADDRV2_SIZE_BY_ID[networkId]!;
+      if (want >= 0 && n !== want) {
         throw new DecodeError('invalid-value', '', `network ${networkId} address with length ${n} (should be ${want})`);
       }
       addrBytes = r.take(n, 'addr');
@@ -89,7 +104,7 @@ export const addrV2Entry: Codec<AddrV2Entry> = {
       throw rethrow(e, 'addr');
     }
     need(r, 2, 'port');
-    const port = r.view.getUint16(r.offset, false);
+    const port = r.u16beAt(r.offset);
     r.offset += 2;
     return { time, services, networkId, addr: addrBytes, port };
   },
@@ -112,11 +127,24 @@ export const addrV2Entry: Codec<AddrV2Entry> = {
 
 const addrV2Entries = vector(addrV2Entry, MAX_ADDR_TO_SEND, 'entries');
 
+/** As `vector(addrV2Entry)` without the generic vector's indirect call and try/catch per item. */
+function readAddrV2Entries(r: Reader): AddrV2Entry[] {
+  const n = r.count(MAX_ADDR_TO_SEND, addrV2Entry.minSize!, 'entries');
+  const out = new Array<AddrV2Entry>(n);
+  let i = 0;
+  try {
+    for (; i < n; i++) out[i] = addrV2Entry.read(r);
+  } catch (e) {
+    throw rethrow(e, `[${i}]`);
+  }
+  return out;
+}
+
 export const addrv2: Codec<AddrV2> = {
   name: 'addrv2',
   read(r) {
     try {
-      return { entries: addrV2Entries.read(r) };
+      return { entries: readAddrV2Entries(r) };
     } catch (e) {
       throw rethrow(e, 'entries');
     }

@@ -2,7 +2,7 @@
 import { type Codec, DecodeError } from '../codec.js';
 import { MAX_HEADERS_RESULTS, MAX_LOCATOR_SZ, MAX_MERKLEBLOCK_HASHES, MAX_PROTOCOL_MESSAGE_LENGTH, MAX_TX_ITEMS } from '../limits.js';
 import { compactSize, hash256, struct, u32le, varBytes, vector } from '../primitives.js';
-import { BLOCK_HEADER_SIZE, blockHeader, readBoundedCount, rethrow } from './common.js';
+import { BLOCK_HEADER_SIZE, blockHeader, rethrow } from './common.js';
 import { MIN_TX_SIZE, readTx, writeTx } from './tx.js';
 import type { Block, BlockHeader, BlockLocator, Headers, MerkleBlock, Tx } from './types.js';
 
@@ -14,7 +14,7 @@ export const headers: Codec<Headers> = {
   read(r) {
     let n: number;
     try {
-      n = readBoundedCount(r, MAX_HEADERS_RESULTS, BLOCK_HEADER_SIZE + 1, 'headers');
+      n = r.count(MAX_HEADERS_RESULTS, BLOCK_HEADER_SIZE + 1, 'headers');
     } catch (e) {
       throw rethrow(e, 'headers');
     }
@@ -27,7 +27,7 @@ export const headers: Codec<Headers> = {
       }
       let txCount: number;
       try {
-        txCount = compactSize.read(r);
+        txCount = r.compactSize();
       } catch (e) {
         throw rethrow(e, `headers[${i}].txCount`);
       }
@@ -60,7 +60,7 @@ export const getblocks: Codec<BlockLocator> = struct<BlockLocator>('getblocks', 
 export const txVector: Codec<Tx[]> = {
   name: 'txs',
   read(r) {
-    const n = readBoundedCount(r, MAX_TX_ITEMS, MIN_TX_SIZE, 'txs');
+    const n = r.count(MAX_TX_ITEMS, MIN_TX_SIZE, 'txs');
     const out = new Array<Tx>(n);
     for (let i = 0; i < n; i++) {
       try {

@@ -10,17 +10,12 @@ export function rethrow(e: unknown, path: string): unknown {
 
 /** Read a CompactSize count, check it against a named maximum and against the bytes left (`minItem` each). */
 export function readBoundedCount(r: Reader, max: number, minItem: number, what: string): number {
-  const n = compactSize.read(r);
-  if (n > max) throw new DecodeError('too-many-items', '', `${what}: ${n} > maximum ${max}`);
-  if (n * minItem > r.remaining) throw new DecodeError('truncated', '', `${what}: ${n} items cannot fit in ${r.remaining} bytes`);
-  return n;
+  return r.count(max, minItem, what);
 }
 
 /** CompactSize-prefixed bytes as a view, length checked against `max` before anything else. */
 export function readVarBytes(r: Reader, max: number, what: string): Uint8Array {
-  const n = compactSize.read(r);
-  if (n > max) throw new DecodeError('too-large', '', `${what}: ${n} bytes > maximum ${max}`);
-  return r.take(n, what);
+  return r.varBytes(max, what);
 }
 
 export function writeVarBytes(w: Writer, value: Uint8Array): void {
@@ -46,18 +41,16 @@ export const blockHeader: Codec<BlockHeader> = {
   read(r) {
     r.need(BLOCK_HEADER_SIZE, 'header');
     const at = r.offset;
-    const v = r.view;
-    const b = r.bytes;
-    const h: BlockHeader = {
-      version: v.getInt32(at, true),
-      prevBlock: b.subarray(at + 4, at + 36),
-      merkleRoot: b.subarray(at + 36, at + 68),
-      time: v.getUint32(at + 68, true),
-      bits: v.getUint32(at + 72, true),
-      nonce: v.getUint32(at + 76, true),
-    };
     r.offset = at + BLOCK_HEADER_SIZE;
-    return h;
+    // One object literal with every key: one hidden class for all headers.
+    return {
+      version: r.i32At(at),
+      prevBlock: r.bytesAt(at + 4, 32),
+      merkleRoot: r.bytesAt(at + 36, 32),
+      time: r.u32At(at + 68),
+      bits: r.u32At(at + 72),
+      nonce: r.u32At(at + 76),
+    };
   },
   write(w, h) {
     const at = w.reserve(BLOCK_HEADER_SIZE);

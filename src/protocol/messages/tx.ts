@@ -8,7 +8,7 @@
 import { type Codec, DecodeError, type Reader, Writer } from '../codec.js';
 import { MAX_SCRIPT_SIZE, MAX_TX_ITEMS, MAX_WITNESS_ITEMS } from '../limits.js';
 import { compactSize } from '../primitives.js';
-import { readBoundedCount, readVarBytes, rethrow, writeVarBytes } from './common.js';
+import { rethrow, writeVarBytes } from './common.js';
 import type { Tx, TxIn, TxOut } from './types.js';
 
 /** prevout (36) + empty script (1) + sequence (4). */
@@ -18,8 +18,18 @@ const MIN_OUTPUT_SIZE = 9;
 /** version + empty vin + empty vout + locktime. */
 export const MIN_TX_SIZE = 10;
 
+// Limits copied to module constants: read once, not through the import binding per item.
+const MAX_ITEMS = MAX_TX_ITEMS;
+const MAX_SCRIPT = MAX_SCRIPT_SIZE;
+const MAX_STACK = MAX_WITNESS_ITEMS;
+
+/**
+ * The readers below build each input/output with one object literal and read
+ * fixed-size fields at known offsets after one bounds check; `field` tracks
+ * where we are so that a failure still reports `[i].field`.
+ */
 function readInputs(r: Reader): TxIn[] {
-  const n = readBoundedCount(r, MAX_TX_ITEMS, MIN_INPUT_SIZE, 'inputs');
+  const n = r.count(MAX_ITEMS, MIN_INPUT_SIZE, 'inputs');
   const out = new Array<TxIn>(n);
   let i = 0;
   let field = 'prevTxid';
@@ -28,16 +38,14 @@ function readInputs(r: Reader): TxIn[] {
       field = 'prevTxid';
       r.need(36, 'prevout');
       const at = r.offset;
-      const prevTxid = r.bytes.subarray(at, at + 32);
-      const prevIndex = r.view.getUint32(at + 32, true);
       r.offset = at + 36;
       field = 'scriptSig';
-      const scriptSig = readVarBytes(r, MAX_SCRIPT_SIZE, 'scriptSig');
+      const scriptSig = r.varBytes(MAX_SCRIPT, 'scriptSig');
       field = 'sequence';
       r.need(4, 'sequence');
-      const sequence = r.view.getUint32(r.offset, true);
-      r.offset += 4;
-      out[i] = { prevTxid, prevIndex, scriptSig, sequence };
+      const seqAt = r.offset;
+      r.offset = seqAt + 4;
+      out[i] = { prevTxid: r.bytesAt(at, 32), prevIndex: r.u32At(at + 32), scriptSig, sequence: r.u32At(seqAt) };
     }
   } catch (e) {
     throw rethrow(e, `[${i}].${field}`);
@@ -46,7 +54,7 @@ function readInputs(r: Reader): TxIn[] {
 }
 
 function readOutputs(r: Reader): TxOut[] {
-  const n = readBoundedCount(r, MAX_TX_ITEMS, MIN_OUTPUT_SIZE, 'outputs');
+  const n = r.count(MAX_ITEMS, MIN_OUTPUT_SIZE, 'outputs');
   const out = new Array<TxOut>(n);
   let i = 0;
   let field = 'value';
@@ -54,10 +62,10 @@ function readOutputs(r: Reader): TxOut[] {
     for (; i < n; i++) {
       field = 'value';
       r.need(8, 'value');
-      const value = r.view.getBigInt64(r.offset, true);
-      r.offset += 8;
+      const at = r.offset;
+      r.offset = at + 8;
       field = 'scriptPubKey';
-      out[i] = { value, scriptPubKey: readVarBytes(r, MAX_SCRIPT_SIZE, 'scriptPubKey') };
+      out[i] = { value: r.i64At(at), scriptPubKey: r.varBytes(MAX_SCRIPT, 'scriptPubKey') };
     }
   } catch (e) {
     throw rethrow(e, `[${i}].${field}`);
@@ -66,23 +74,15 @@ function readOutputs(r: Reader): TxOut[] {
 }
 
 function readWitness(r: Reader): Uint8Array[] {
-  const n = readBoundedCount(r, MAX_WITNESS_ITEMS, 1, 'witness');
+  const n = r.count(MAX_STACK, 1, 'witness');
   const stack = new Array<Uint8Array>(n);
   let i = 0;
   try {
-    for (; i < n; i++) stack[i] = readVarBytes(r, MAX_SCRIPT_SIZE, 'witness item');
+    for (; i < n; i++) stack[i] = r.varBytes(MAX_SCRIPT, 'witness item');
   } catch (e) {
     throw rethrow(e, `[${i}]`);
   }
   return stack;
-}
-
-function section<T>(r: Reader, path: string, read: (r: Reader) => T): T {
-  try {
-    return read(r);
-  } catch (e) {
-    throw rethrow(e, path);
-  }
 }
 
 /** Like `Reader.need`, with the field as the error path. */
@@ -92,41 +92,55 @@ function need(r: Reader, n: number, field: string): void {
 
 export function readTx(r: Reader): Tx {
   need(r, 4, 'version');
-  const version = r.view.getUint32(r.offset, true);
+  const version = r.u32At(r.offset);
   r.offset += 4;
-  let inputs = section(r, 'inputs', readInputs);
-  let outputs: TxOut[] = [];
-  let flags = 0;
-  if (inputs.length === 0) {
-    // Either an empty input vector or the segwit marker: the next byte decides.
-    need(r, 1, 'flag');
-    flags = r.bytes[r.offset++]!;
-    if (flags !== 0) {
-      inputs = section(r, 'inputs', readInputs);
-      outputs = section(r, 'outputs', readOutputs);
+  let path = 'inputs';
+  try {
+    let inputs = readInputs(r);
+    let outputs: TxOut[] = [];
+    let flags = 0;
+    if (inputs.length === 0) {
+      // Either an empty input vector or the segwit marker: the next byte decides.
+      path = '';
+      need(r, 1, 'flag');
+      flags = r.bytes[r.offset++]!;
+      if (flags !== 0) {
+        path = 'inputs';
+        inputs = readInputs(r);
+        path = 'outputs';
+        outputs = readOutputs(r);
+      }
+    } else {
+      path = 'outputs';
+      outputs = readOutputs(r);
     }
-  } else {
-    outputs = section(r, 'outputs', readOutputs);
-  }
-  let witnesses: Uint8Array[][] | undefined;
-  if (flags & 1) {
-    flags ^= 1;
-    witnesses = new Array<Uint8Array[]>(inputs.length);
-    let any = false;
-    for (let i = 0; i < inputs.length; i++) {
-      const stack = section(r, `witnesses[${i}]`, readWitness);
-      if (stack.length > 0) any = true;
-      witnesses[i] = stack;
+    let witnesses: Uint8Array[][] | undefined;
+    if (flags & 1) {
+      flags ^= 1;
+      witnesses = new Array<Uint8Array[]>(inputs.length);
+      let any = false;
+      for (let i = 0; i < inputs.length; i++) {
+        path = `witnesses[${i}]`;
+        const stack = readWitness(r);
+        if (stack.length > 0) any = true;
+        witnesses[i] = stack;
+      }
+      path = '';
+      if (!any)
+        throw new DecodeError('invalid-value', 'witnesses', 'superfluous witness record: segwit flag set but every witness is empty');
     }
-    if (!any) throw new DecodeError('invalid-value', 'witnesses', 'superfluous witness record: segwit flag set but every witness is empty');
+    path = '';
+    if (flags !== 0) throw new DecodeError('invalid-value', 'flag', `unknown transaction optional data (flag ${flags})`);
+    need(r, 4, 'lockTime');
+    const lockTime = r.u32At(r.offset);
+    r.offset += 4;
+    const tx: Tx = { version, inputs, outputs, lockTime };
+    if (witnesses) tx.witnesses = witnesses;
+    return tx;
+  } catch (e) {
+    // Errors raised here already carry their full path (path ''); those from a section get its name.
+    throw path ? rethrow(e, path) : e;
   }
-  if (flags !== 0) throw new DecodeError('invalid-value', 'flag', `unknown transaction optional data (flag ${flags})`);
-  need(r, 4, 'lockTime');
-  const lockTime = r.view.getUint32(r.offset, true);
-  r.offset += 4;
-  const tx: Tx = { version, inputs, outputs, lockTime };
-  if (witnesses) tx.witnesses = witnesses;
-  return tx;
 }
 
 /** True when the tx is written in the segwit form: witnesses given and at least one stack non-empty. */
