@@ -81,6 +81,7 @@ export function summarizeMessage(m: Message): JsonValue {
         userAgent: v.userAgent ?? null,
         startHeight: v.startHeight ?? null,
         relay: v.relay ?? null,
+        ...(v.relayByte !== undefined ? { relayByte: v.relayByte } : {}),
       };
     }
     case 'verack':
@@ -145,7 +146,11 @@ export function summarizeMessage(m: Message): JsonValue {
     case 'feefilter':
       return { feeRate: m.payload.feeRate.toString() };
     case 'sendcmpct':
-      return { announce: m.payload.announce, version: m.payload.version.toString() };
+      return {
+        announce: m.payload.announce,
+        version: m.payload.version.toString(),
+        ...(m.payload.announceByte !== undefined ? { announceByte: m.payload.announceByte } : {}),
+      };
     case 'cmpctblock': {
       const c = m.payload;
       return {

@@ -61,14 +61,17 @@ const version: fc.Arbitrary<Version> = fc
     userAgent: latin1(256),
     startHeight: i32,
     relay: fc.boolean(),
+    relayByte: fc.option(fc.integer({ min: 2, max: 255 }), { nil: undefined }),
     cut: fc.integer({ min: 0, max: 4 }),
   })
-  .map(({ cut, sender, nonce, userAgent, startHeight, relay, ...base }): Version => {
+  .map(({ cut, sender, nonce, userAgent, startHeight, relay, relayByte, ...base }): Version => {
     const v: Version = { ...base };
     if (cut >= 1) Object.assign(v, { sender, nonce });
     if (cut >= 2) v.userAgent = userAgent;
     if (cut >= 3) v.startHeight = startHeight;
     if (cut >= 4) v.relay = relay;
+    // A non-canonical relay byte (Core reads it as true) is kept as sent.
+    if (cut >= 4 && relayByte !== undefined) Object.assign(v, { relay: true, relayByte });
     return v;
   });
 
@@ -107,7 +110,10 @@ export const PAYLOADS: { [K in KnownCommand]: fc.Arbitrary<Payloads[K]> } = {
   tx,
   mempool: empty,
   feefilter: fc.record({ feeRate: i64 }),
-  sendcmpct: fc.record({ announce: fc.boolean(), version: u64 }),
+  sendcmpct: fc.oneof(
+    fc.record({ announce: fc.boolean(), version: u64 }),
+    fc.record({ announce: fc.constant(true), announceByte: fc.integer({ min: 2, max: 255 }), version: u64 }),
+  ),
   cmpctblock: fc.record({
     header,
     nonce: u64,

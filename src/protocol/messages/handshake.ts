@@ -1,7 +1,7 @@
 /** The handshake family: version, verack, ping/pong, feature negotiation (BIP130, BIP133, BIP152, BIP155, BIP339). */
 import { type Codec, type Reader, type Writer } from '../codec.js';
 import { MAX_SUBVERSION_LENGTH } from '../limits.js';
-import { bool, empty, i32le, i64le, struct, u64le, varString } from '../primitives.js';
+import { empty, i32le, i64le, struct, u8, u64le, varString } from '../primitives.js';
 import { rethrow } from './common.js';
 import type { Empty, FeeFilter, NetAddr, Ping, SendCmpct, Version } from './types.js';
 
@@ -59,7 +59,13 @@ export const version: Codec<Version> = {
     }
     if (r.remaining > 0) v.userAgent = field(r, userAgent, 'userAgent');
     if (r.remaining > 0) v.startHeight = field(r, i32le, 'startHeight');
-    if (r.remaining > 0) v.relay = field(r, bool, 'relay');
+    if (r.remaining > 0) {
+      // Core reads the relay byte as `byte != 0`: accept any byte as Core does, and
+      // keep a non-canonical one so the value re-encodes exactly and shows as a fingerprint.
+      const b = field(r, u8, 'relay');
+      v.relay = b !== 0;
+      if (b > 1) v.relayByte = b;
+    }
     return v;
   },
   write(w: Writer, v) {
@@ -85,7 +91,7 @@ export const version: Codec<Version> = {
     if (last < 2) return;
     i32le.write(w, v.startHeight!);
     if (last < 3) return;
-    bool.write(w, v.relay!);
+    u8.write(w, canonicalOr(v.relay!, v.relayByte, 'version.relay'));
   },
 };
 
@@ -119,4 +125,25 @@ export const pong: Codec<Ping> = nonceMessage('pong');
 export const feefilter: Codec<FeeFilter> = struct<FeeFilter>('feefilter', { feeRate: i64le });
 
 /** BIP152: high-bandwidth flag and compact block version. */
-export const sendcmpct: Codec<SendCmpct> = struct<SendCmpct>('sendcmpct', { announce: bool, version: u64le });
+/** sendcmpct (BIP152). Like Core, any non-zero announce byte means true; a non-canonical one is kept (see version's relay). */
+export const sendcmpct: Codec<SendCmpct> = {
+  name: 'sendcmpct',
+  fixedSize: 9,
+  read(r) {
+    const b = field(r, u8, 'announce');
+    const out: SendCmpct = { announce: b !== 0, version: field(r, u64le, 'version') };
+    if (b > 1) out.announceByte = b;
+    return out;
+  },
+  write(w, v) {
+    u8.write(w, canonicalOr(v.announce, v.announceByte, 'sendcmpct.announce'));
+    u64le.write(w, v.version);
+  },
+};
+
+/** The byte for a bool: 0/1, or the non-canonical byte a peer sent (which must agree with the bool). */
+function canonicalOr(value: boolean, byte: number | undefined, what: string): number {
+  if (byte === undefined) return value ? 1 : 0;
+  if (!Number.isInteger(byte) || byte < 2 || byte > 255 || !value) throw new RangeError(`${what}: byte ${byte} does not encode ${value}`);
+  return byte;
+}

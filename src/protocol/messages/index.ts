@@ -5,7 +5,7 @@
  * strictly (every byte consumed) and fail with a `DecodeError` whose path starts
  * with the command, e.g. `addrv2.entries[3].addr`.
  */
-import { type Codec, DecodeError, decode, encode } from '../codec.js';
+import { type Codec, DecodeError, Reader, decode, encode } from '../codec.js';
 import { encodeFrame } from '../framing.js';
 import type { Network } from '../networks.js';
 import { addr, addrv2 } from './addr.js';
@@ -72,6 +72,23 @@ export function decodeMessage(command: string, payload: Uint8Array): Message {
   const codec = CODECS[command] as Codec<unknown>;
   try {
     return { command, payload: decode(codec, payload) } as KnownMessage;
+  } catch (e) {
+    throw e instanceof DecodeError ? e.within(command) : e;
+  }
+}
+
+/**
+ * Decode a payload's message and report the bytes after it instead of failing on
+ * them. Bitcoin Core reads what it needs and ignores the rest, so an observer that
+ * behaves like Core processes such a message (and records the extra bytes); strict
+ * `decodeMessage` stays the default everywhere else.
+ */
+export function decodeMessagePrefix(command: string, payload: Uint8Array): { message: Message; trailing: number } {
+  if (!isKnownCommand(command)) return { message: { command, payload, unknown: true }, trailing: 0 };
+  const codec = CODECS[command] as Codec<unknown>;
+  const r = new Reader(payload);
+  try {
+    return { message: { command, payload: codec.read(r) } as KnownMessage, trailing: r.remaining };
   } catch (e) {
     throw e instanceof DecodeError ? e.within(command) : e;
   }

@@ -27,6 +27,8 @@ export interface Version {
   startHeight?: number;
   /** BIP37 fRelay; absent means true. */
   relay?: boolean;
+  /** The relay byte when the peer sent something other than 0 or 1 (Core reads any non-zero byte as true). */
+  relayByte?: number;
 }
 
 export interface Ping {
@@ -139,6 +141,8 @@ export interface FeeFilter {
 
 export interface SendCmpct {
   announce: boolean;
+  /** The announce byte when the peer sent something other than 0 or 1 (Core reads it as true). */
+  announceByte?: number;
   version: bigint;
 }
 

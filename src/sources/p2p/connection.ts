@@ -13,7 +13,8 @@ import type { Socket } from 'node:net';
 import { FrameDecoder, type Frame, type FramingViolation } from '../../protocol/framing.js';
 import type { Network } from '../../protocol/networks.js';
 import type { Message } from '../../protocol/messages/types.js';
-import { decodeMessage, encodeMessageFrame } from '../../protocol/messages/index.js';
+import { DecodeError } from '../../protocol/codec.js';
+import { decodeMessage, decodeMessagePrefix, encodeMessageFrame } from '../../protocol/messages/index.js';
 
 export interface ConnectionOptions {
   network: Network;
@@ -23,7 +24,8 @@ export interface ConnectionOptions {
 }
 
 export type Incoming =
-  | { type: 'message'; message: Message; frame: Frame }
+  /** `trailing`: bytes after the message, ignored as Core ignores them (0 for a well-formed payload). */
+  | { type: 'message'; message: Message; frame: Frame; trailing: number }
   | { type: 'malformed'; frame: Frame; error: unknown }
   | { type: 'framing'; violation: FramingViolation };
 
@@ -133,14 +135,18 @@ export class Connection {
           continue;
         }
         this.framesIn++;
-        let message: Message;
+        let decoded: { message: Message; trailing: number };
         try {
-          message = decodeMessage(item.frame.command, item.frame.payload);
+          decoded = { message: decodeMessage(item.frame.command, item.frame.payload), trailing: 0 };
         } catch (error) {
-          this.handlers.onIncoming({ type: 'malformed', frame: item.frame, error });
-          continue;
+          const prefix = error instanceof DecodeError && error.code === 'trailing-bytes' ? decodePrefix(item.frame) : undefined;
+          if (!prefix) {
+            this.handlers.onIncoming({ type: 'malformed', frame: item.frame, error });
+            continue;
+          }
+          decoded = prefix;
         }
-        this.handlers.onIncoming({ type: 'message', message, frame: item.frame });
+        this.handlers.onIncoming({ type: 'message', ...decoded, frame: item.frame });
       }
     } catch (error) {
       this.handlers.onInternalError(error);
@@ -154,5 +160,14 @@ export class Connection {
     if (!err) this.handlers.onEnd('peer-closed', 'peer closed the connection');
     else if (err.code && PEER_GONE.has(err.code)) this.handlers.onEnd('peer-closed', err.code);
     else this.handlers.onEnd('socket-error', err.message);
+  }
+}
+
+/** The message before a payload's trailing bytes (the strict decode already failed only on those). */
+function decodePrefix(frame: Frame): { message: Message; trailing: number } | undefined {
+  try {
+    return decodeMessagePrefix(frame.command, frame.payload);
+  } catch {
+    return undefined;
   }
 }

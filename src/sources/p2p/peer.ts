@@ -27,6 +27,7 @@ import {
   obsolete,
   ourVersion,
   serviceNotOffered,
+  trailingBytes,
   type Verdict,
 } from './policy.js';
 
@@ -152,6 +153,7 @@ export class Peer {
     if (verdict) return this.violation(verdict, command, item.frame.payload.length);
     if (item.type === 'malformed')
       return this.violation(malformed(command, item.error, this.info.direction), command, item.frame.payload.length, item.frame.payload);
+    if (item.trailing > 0) this.violation(trailingBytes(command, item.trailing), command, item.frame.payload.length, item.frame.payload);
     this.handle(item.message, item.frame);
   }
 

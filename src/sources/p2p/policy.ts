@@ -196,6 +196,19 @@ export function malformed(command: string, error: unknown, direction: ConnDirect
   return { kind: 'malformed-payload', action: 'drop-message', detail: `${command}: ${detail}` };
 }
 
+/**
+ * Bytes after a complete message: Core deserializes what it needs and ignores the
+ * rest, so the message is processed; the extra bytes are recorded (a fingerprint,
+ * or a smuggling attempt) with no action.
+ */
+export function trailingBytes(command: string, trailing: number): Verdict {
+  return {
+    kind: 'malformed-payload',
+    action: 'none',
+    detail: `${command}: ${trailing} trailing bytes ignored, as Bitcoin Core ignores them`,
+  };
+}
+
 /** Version below Core's MIN_PEER_PROTO_VERSION: "peer using obsolete version", disconnect. */
 export function obsolete(peerVersion: number): Verdict | undefined {
   if (peerVersion >= MIN_PEER_PROTO_VERSION) return undefined;

@@ -212,3 +212,17 @@ test('a connection to ourselves is detected by the version nonce and dropped', a
   assert.equal(closed.data.reason, 'protocol-violation');
   assert.equal(log.of('handshake.complete').length, 0);
 });
+
+test('a relay byte other than 0/1 is read as true, as Core reads it: the handshake completes and the byte is recorded', async (t) => {
+  const o = await startTestObserver();
+  t.after(() => o.stop());
+  const peer = await TestPeer.connect(o.port);
+  t.after(() => peer.close());
+  await peer.handshake(versionMessage({ relay: true, relayByte: 0x02 }));
+  const hv = await o.log.waitFor('handshake.version');
+  assert.equal(hv.data.relay, true);
+  await o.log.waitFor('handshake.complete');
+  const m = await o.log.waitFor('message', (e) => e.data.dir === 'in' && e.data.command === 'version');
+  assert.equal((m.data.payload as { relayByte?: number }).relayByte, 2);
+  assert.deepEqual(o.log.of('violation'), []);
+});

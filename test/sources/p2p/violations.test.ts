@@ -247,3 +247,18 @@ test('pings repeat every interval once answered; an unsolicited pong is recorded
   assert.equal(v.data.action, 'none');
   await staysOpen(peer);
 });
+
+test('trailing bytes after a message: processed as Core does (pong answered), recorded with no action', async (t) => {
+  const { o, peer } = await connected(t);
+  await peer.handshake();
+  const ping = new Uint8Array(8 + 3);
+  ping.set([1, 2, 3, 4, 5, 6, 7, 8]);
+  peer.sendRaw(encodeFrame(REGTEST, 'ping', ping));
+  const pong = await peer.waitFor('pong');
+  assert.equal((pong as Extract<Message, { command: 'pong' }>).payload.nonce, 0x0807060504030201n);
+  const v = await o.log.waitFor('violation', (e) => e.data.command === 'ping');
+  assert.equal(v.data.kind, 'malformed-payload');
+  assert.equal(v.data.action, 'none');
+  assert.match(v.data.detail, /3 trailing bytes ignored/);
+  await staysOpen(peer);
+});
