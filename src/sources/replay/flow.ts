@@ -1,0 +1,369 @@
+/**
+ * One captured TCP connection as the observer would have recorded it. The
+ * listening side (the server) is "us": the connection is `inbound`, what the
+ * client sent is `in`, what the server sent is `out` — the view of the node the
+ * capture was taken beside. Each direction's reassembled bytes go through a
+ * FrameDecoder (v2 detection on the client's side, as for a live inbound peer)
+ * and decodeMessage; the events are those the live p2p source emits for what it
+ * observes (connection.opened/closed, message, violation, handshake.version,
+ * handshake.complete, ping.latency), timed by the capture.
+ *
+ * Violations are about the peer: the client's framing and payload errors become
+ * violation events; the server's are counted (`serverViolations`) only.
+ * After a gap (bytes the capture lost) or when the capture starts mid-stream, the
+ * decoder resynchronises on the next plausible header (magic, valid command,
+ * length within the maximum); the bytes skipped are counted.
+ */
+import { makeEvent, type EventOrigin } from '../../events/envelope.js';
+import { summarizeMessage } from '../../events/summary.js';
+import type { CloseReason, ConnRef, EventDataByType, EventType, ObserverEvent } from '../../events/types.js';
+import { FrameDecoder, HEADER_SIZE, readCommand, type DecodedItem } from '../../protocol/framing.js';
+import { MAX_PROTOCOL_MESSAGE_LENGTH } from '../../protocol/limits.js';
+import { decodeMessage, isKnown } from '../../protocol/messages/index.js';
+import type { KnownMessage } from '../../protocol/messages/types.js';
+import type { Network } from '../../protocol/networks.js';
+import { serviceNames } from '../../protocol/services.js';
+import { formatEndpoint, ipToString } from '../../protocol/address.js';
+import { malformed } from '../p2p/policy.js';
+import { StreamReassembler, type ReorderLimits, type StreamChunk } from './reassembly.js';
+
+export interface FlowContext {
+  network: Network;
+  origin: EventOrigin;
+  recordRaw: boolean;
+  reorder: ReorderLimits;
+  counters: FlowCounters;
+}
+
+/** Counters a flow adds to as it goes (the replay's stats). */
+export interface FlowCounters {
+  messages: number;
+  violations: number;
+  /** Framing or payload errors in what the server sent (not reported as violations). */
+  serverViolations: number;
+  /** Bytes skipped looking for a header after a gap or a mid-stream start. */
+  resyncSkippedBytes: number;
+  /** Bytes after a fatal framing error (the decoder takes no more). */
+  bytesAfterFatal: number;
+}
+
+/** Pings of ours (the server's) awaiting a pong, per flow. */
+const MAX_OUTSTANDING_PINGS = 16;
+
+class Side {
+  readonly reasm: StreamReassembler;
+  decoder: FrameDecoder;
+  syncing: boolean;
+  /** Up to HEADER_SIZE - 1 bytes kept across chunks while looking for a header. */
+  carry: Uint8Array = new Uint8Array(0);
+  bytes = 0;
+  frames = 0;
+  fatal = false;
+
+  constructor(
+    readonly endpoint: string,
+    private readonly network: Network,
+    private readonly detectV2: boolean,
+    reorder: ReorderLimits,
+  ) {
+    this.reasm = new StreamReassembler(reorder);
+    this.decoder = new FrameDecoder({ network, detectV2 });
+    this.syncing = false;
+  }
+
+  /** Start over on the next plausible header (after a gap, or mid-stream). */
+  resync(): void {
+    if (this.fatal) return;
+    this.decoder = new FrameDecoder({ network: this.network, detectV2: false });
+    this.syncing = true;
+    this.carry = new Uint8Array(0);
+  }
+
+  /** Bytes held by this side: reorder buffer and partial frame. */
+  get buffered(): number {
+    return this.reasm.bufferedBytes + this.decoder.allocated + this.carry.length;
+  }
+
+  /** Feed stream bytes; returns decoded items and the number of bytes skipped while resyncing. */
+  push(bytes: Uint8Array): { items: DecodedItem[]; skipped: number } {
+    if (!this.syncing) return { items: this.decoder.push(bytes), skipped: 0 };
+    let joined = bytes;
+    if (this.carry.length > 0) {
+      joined = new Uint8Array(this.carry.length + bytes.length);
+      joined.set(this.carry);
+      joined.set(bytes, this.carry.length);
+    }
+    const at = findHeader(joined, this.network.magic);
+    if (at < 0) {
+      // A header may start in the last 23 bytes: keep them, the rest is skipped.
+      const keep = Math.min(joined.length, HEADER_SIZE - 1);
+      this.carry = joined.slice(joined.length - keep);
+      return { items: [], skipped: joined.length - keep };
+    }
+    this.syncing = false;
+    this.carry = new Uint8Array(0);
+    return { items: this.decoder.push(joined.subarray(at)), skipped: at };
+  }
+}
+
+/** The first offset where a plausible v1 header starts, or -1. */
+export function findHeader(bytes: Uint8Array, magic: number): number {
+  const m0 = magic >>> 24;
+  for (let i = 0; i + HEADER_SIZE <= bytes.length; i++) {
+    if (bytes[i] !== m0) continue;
+    const word = ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
+    if (word !== magic) continue;
+    if (!readCommand(bytes, i + 4).valid) continue;
+    const length = (bytes[i + 16]! | (bytes[i + 17]! << 8) | (bytes[i + 18]! << 16) | (bytes[i + 19]! << 24)) >>> 0;
+    if (length <= MAX_PROTOCOL_MESSAGE_LENGTH) return i;
+  }
+  return -1;
+}
+
+export interface FlowEndpoints {
+  clientIp: Uint8Array;
+  clientPort: number;
+  serverIp: Uint8Array;
+  serverPort: number;
+}
+
+export class Flow {
+  readonly conn: ConnRef;
+  readonly netgroup: string;
+  readonly client: Side;
+  readonly server: Side;
+  lastUs: number;
+  closed = false;
+  private peerVersion: number | undefined;
+  private complete = false;
+  private wtxidRelay = false;
+  private addrV2 = false;
+  private readonly pings = new Map<bigint, number>();
+  private fatalDetail: string | undefined;
+
+  constructor(
+    private readonly ctx: FlowContext,
+    id: number,
+    ends: FlowEndpoints,
+    netgroup: string,
+    readonly openedUs: number,
+    out: ObserverEvent[],
+  ) {
+    const clientText = formatEndpoint(ipToString(ends.clientIp), ends.clientPort);
+    const serverText = formatEndpoint(ipToString(ends.serverIp), ends.serverPort);
+    this.conn = { id, direction: 'inbound', remote: clientText };
+    this.netgroup = netgroup;
+    this.client = new Side(clientText, ctx.network, true, ctx.reorder);
+    this.server = new Side(serverText, ctx.network, false, ctx.reorder);
+    this.lastUs = openedUs;
+    this.emit(out, 'connection.opened', openedUs, {
+      conn: this.conn,
+      local: serverText,
+      network: ctx.network.name,
+      netgroup,
+      transport: 'v1',
+    });
+  }
+
+  /** Bytes this flow holds (reorder buffers and partial frames). */
+  get buffered(): number {
+    return this.client.buffered + this.server.buffered;
+  }
+
+  /** One TCP segment of one side (`seq` of its first payload byte). */
+  segment(
+    side: Side,
+    seq: number,
+    length: number,
+    payload: Uint8Array | undefined,
+    fin: boolean,
+    timeUs: number,
+    out: ObserverEvent[],
+  ): void {
+    const started = side.reasm.started;
+    const chunks = side.reasm.segment(seq, length, payload, fin);
+    // No SYN: the first byte seen is somewhere inside a frame, most likely.
+    if (!started && side.reasm.midStream) side.resync();
+    this.chunks(side, chunks, timeUs, out);
+  }
+
+  /** Reassembled chunks of one side, in stream order. */
+  chunks(side: Side, chunks: StreamChunk[], timeUs: number, out: ObserverEvent[]): void {
+    for (const c of chunks) {
+      if (c.type === 'gap') {
+        side.resync();
+        continue;
+      }
+      side.bytes += c.bytes.length;
+      if (side.fatal) {
+        this.ctx.counters.bytesAfterFatal += c.bytes.length;
+        continue;
+      }
+      const { items, skipped } = side.push(c.bytes);
+      this.ctx.counters.resyncSkippedBytes += skipped;
+      for (const item of items) this.item(side, item, timeUs, out);
+    }
+  }
+
+  /** Emit connection.closed (once). */
+  close(reason: CloseReason, detail: string, timeUs: number, out: ObserverEvent[]): void {
+    if (this.closed) return;
+    this.closed = true;
+    const r: CloseReason = this.fatalDetail !== undefined && reason === 'peer-closed' ? 'protocol-violation' : reason;
+    this.emit(out, 'connection.closed', timeUs, {
+      conn: this.conn,
+      network: this.ctx.network.name,
+      netgroup: this.netgroup,
+      reason: r,
+      detail: r === 'protocol-violation' ? `${this.fatalDetail}; then ${detail}` : detail,
+      durationMs: Math.max(0, timeUs - this.openedUs) / 1000,
+      handshakeComplete: this.complete,
+      bytesIn: this.client.bytes,
+      bytesOut: this.server.bytes,
+      messagesIn: this.client.frames,
+      messagesOut: this.server.frames,
+    });
+  }
+
+  private item(side: Side, item: DecodedItem, timeUs: number, out: ObserverEvent[]): void {
+    const fromPeer = side === this.client;
+    if (item.type === 'violation') {
+      const v = item.violation;
+      if (v.fatal) side.fatal = true;
+      if (!fromPeer) {
+        this.ctx.counters.serverViolations++;
+        return;
+      }
+      if (v.fatal) this.fatalDetail ??= `${v.kind}: ${v.detail}`;
+      this.ctx.counters.violations++;
+      this.emit(out, 'violation', timeUs, {
+        conn: this.conn,
+        kind: v.kind,
+        action: v.fatal ? 'disconnect' : 'drop-message',
+        detail: v.detail,
+        ...(v.command !== undefined ? { command: v.command } : {}),
+        ...(v.length !== undefined ? { size: v.length } : {}),
+      });
+      return;
+    }
+    const frame = item.frame;
+    side.frames++;
+    let message;
+    try {
+      message = decodeMessage(frame.command, frame.payload);
+    } catch (error) {
+      if (!fromPeer) {
+        this.ctx.counters.serverViolations++;
+        return;
+      }
+      const verdict = malformed(frame.command, error, 'inbound');
+      if (verdict.action === 'disconnect') this.fatalDetail ??= `${verdict.kind}: ${verdict.detail}`;
+      this.ctx.counters.violations++;
+      this.emit(out, 'violation', timeUs, {
+        conn: this.conn,
+        kind: verdict.kind,
+        action: verdict.action,
+        detail: verdict.detail,
+        command: frame.command,
+        size: frame.payload.length,
+        ...(this.ctx.recordRaw ? { raw: toBase64(frame.payload) } : {}),
+      });
+      return;
+    }
+    let payload;
+    try {
+      payload = summarizeMessage(message);
+    } catch (error) {
+      payload = { error: `summary failed: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    this.ctx.counters.messages++;
+    this.emit(out, 'message', timeUs, {
+      conn: this.conn,
+      dir: fromPeer ? 'in' : 'out',
+      command: message.command,
+      size: frame.payload.length,
+      known: isKnown(message),
+      payload,
+      ...(this.ctx.recordRaw ? { raw: toBase64(frame.payload) } : {}),
+    });
+    if (isKnown(message)) this.session(fromPeer, message, timeUs, out);
+  }
+
+  /** What the live source derives from the session: the peer's version, handshake, ping latency. */
+  private session(fromPeer: boolean, m: KnownMessage, timeUs: number, out: ObserverEvent[]): void {
+    if (!fromPeer) {
+      if (m.command === 'ping') {
+        if (this.pings.size >= MAX_OUTSTANDING_PINGS) this.pings.delete(this.pings.keys().next().value!);
+        this.pings.set(m.payload.nonce, timeUs);
+      }
+      return;
+    }
+    switch (m.command) {
+      case 'version': {
+        if (this.peerVersion !== undefined) return;
+        const v = m.payload;
+        this.peerVersion = v.version;
+        this.emit(out, 'handshake.version', timeUs, {
+          conn: this.conn,
+          version: v.version,
+          services: v.services.toString(),
+          serviceNames: serviceNames(v.services),
+          userAgent: v.userAgent ?? '',
+          startHeight: v.startHeight ?? null,
+          relay: v.relay ?? true,
+          nonce: (v.nonce ?? 0n).toString(),
+          // Against the capture's clock, as the live source compares with its own.
+          timeOffsetSec: Number(v.timestamp) - Math.floor(timeUs / 1_000_000),
+          receiver: endpointText(v.receiver.ip, v.receiver.port),
+          sender: v.sender ? endpointText(v.sender.ip, v.sender.port) : null,
+        });
+        return;
+      }
+      case 'wtxidrelay':
+        if (!this.complete && this.peerVersion !== undefined && this.peerVersion >= 70016) this.wtxidRelay = true;
+        return;
+      case 'sendaddrv2':
+        if (!this.complete) this.addrV2 = true;
+        return;
+      case 'verack':
+        if (this.complete || this.peerVersion === undefined) return;
+        this.complete = true;
+        this.emit(out, 'handshake.complete', timeUs, {
+          conn: this.conn,
+          elapsedMs: Math.max(0, timeUs - this.openedUs) / 1000,
+          wtxidRelay: this.wtxidRelay,
+          addrV2: this.addrV2,
+        });
+        return;
+      case 'pong': {
+        const sent = this.pings.get(m.payload.nonce);
+        if (sent === undefined) return;
+        this.pings.delete(m.payload.nonce);
+        this.emit(out, 'ping.latency', timeUs, {
+          conn: this.conn,
+          nonce: m.payload.nonce.toString(),
+          latencyMs: Math.max(0, timeUs - sent) / 1000,
+        });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private emit<T extends EventType>(out: ObserverEvent[], type: T, timeUs: number, data: EventDataByType[T]): void {
+    out.push(makeEvent(this.ctx.origin, type, data, timeUs) as ObserverEvent);
+  }
+}
+
+function endpointText(ip: Uint8Array, port: number): string {
+  try {
+    return formatEndpoint(ipToString(ip), port);
+  } catch {
+    return `?:${port}`;
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
