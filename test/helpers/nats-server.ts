@@ -108,3 +108,109 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   };
   return server;
 }
+
+/** One line a test publisher (nats-publisher.ts) printed. */
+export interface PublisherLine {
+  state?: 'connected' | 'disconnected';
+  progress?: number;
+  done?: boolean;
+  stats: Record<string, number | boolean | string | null>;
+}
+
+export interface PublisherProcess {
+  child: ChildProcess;
+  lines: PublisherLine[];
+  last(): PublisherLine | undefined;
+  /** Wait until a printed line satisfies `pred`; returns it. */
+  until(pred: (l: PublisherLine) => boolean, what: string, timeoutMs?: number): Promise<PublisherLine>;
+  exited: Promise<number | null>;
+  /** SIGKILL if still running; resolves once it has exited. */
+  kill(): Promise<void>;
+}
+
+const PUBLISHER = new URL('./nats-publisher.ts', import.meta.url).pathname;
+
+/** Start test/helpers/nats-publisher.ts as its own process (a NatsBus publisher at a steady rate). */
+export function startPublisher(options: {
+  servers: string[];
+  nodeId: string;
+  count: number;
+  batch: number;
+  intervalMs: number;
+  publishBuffer?: number;
+  reconnectTimeWaitMs?: number;
+}): PublisherProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', PUBLISHER, JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<number | null>((resolve) =>
+    // 'close', not 'exit': stdout has been read to the end.
+    child.once('close', (code) => {
+      process.off('exit', killOnExit);
+      resolve(code);
+    }),
+  );
+  let done = false;
+  void exited.then(() => (done = true));
+  const lines: PublisherLine[] = [];
+  let partial = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    const parts = (partial + s).split('\n');
+    partial = parts.pop()!;
+    for (const p of parts) lines.push(JSON.parse(p) as PublisherLine);
+  });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-4000)));
+  return {
+    child,
+    lines,
+    last: () => lines.at(-1),
+    async until(pred, what, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (let seen = 0; ;) {
+        for (; seen < lines.length; seen++) if (pred(lines[seen]!)) return lines[seen]!;
+        if (done && seen === lines.length) throw new Error(`publisher exited before ${what}: ${err}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for publisher ${what}: ${err}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    exited,
+    async kill() {
+      if (!done) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/**
+ * `n` nats-servers on loopback joined by routes (a full mesh: each lists every
+ * other's cluster port). The routes connect in the background; a test proves
+ * the cluster formed by sending a message across it.
+ */
+export async function startCluster(n: number, options: { maxPayload?: number } = {}): Promise<NatsServer[]> {
+  const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
+  const clusterPorts = await Promise.all(Array.from({ length: n }, () => freePort()));
+  const servers: NatsServer[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      servers.push(
+        await startNatsServer({
+          ...options,
+          port: ports[i]!,
+          clusterPort: clusterPorts[i]!,
+          clusterName: 'po-test',
+          routes: clusterPorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`),
+        }),
+      );
+    }
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+    throw e;
+  }
+  return servers;
+}

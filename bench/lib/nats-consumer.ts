@@ -1,0 +1,48 @@
+/**
+ * bench/pipeline's NATS consumer, run as its own process: subscribes through a
+ * NatsBus, prints `ready`, then takes `expected` events of node `bench`
+ * (stopping early after `idleMs` without one) and prints one JSON line with
+ * the receipt times and latency percentiles (receipt − event.timeUs, µs).
+ *
+ *   node --import tsx bench/lib/nats-consumer.ts '{"url":"nats://...","expected":N,"idleMs":5000}'
+ */
+import { NatsBus } from '../../src/bus/nats.js';
+import { nowUs } from '../../src/events/envelope.js';
+
+const opts = JSON.parse(process.argv[2] ?? '{}') as { url: string; expected: number; idleMs: number };
+const bus = await NatsBus.connect({ servers: [opts.url], name: 'bench consumer' });
+const sub = bus.subscribe({ nodeIds: ['bench'], maxQueue: 10_000_000 });
+await bus.drain();
+process.stdout.write('ready\n');
+
+const latencies = new Float64Array(opts.expected);
+let n = 0;
+let firstUs = 0;
+let lastUs = 0;
+const it = sub[Symbol.asyncIterator]();
+while (n < opts.expected) {
+  let timer: NodeJS.Timeout | undefined;
+  const r = await Promise.race([it.next(), new Promise<'idle'>((res) => (timer = setTimeout(() => res('idle'), opts.idleMs)))]);
+  clearTimeout(timer);
+  if (r === 'idle' || r.done) break;
+  const t = nowUs();
+  if (n === 0) firstUs = t;
+  lastUs = t;
+  latencies[n++] = t - r.value.timeUs;
+}
+const sorted = latencies.subarray(0, n).sort();
+const pct = (p: number) => (n ? sorted[Math.min(n - 1, Math.floor(p * n))]! : NaN);
+const s = bus.stats();
+process.stdout.write(
+  JSON.stringify({
+    received: n,
+    firstUs,
+    lastUs,
+    p50Us: pct(0.5),
+    p99Us: pct(0.99),
+    maxUs: n ? sorted[n - 1] : NaN,
+    bus: { received: s.received, decoded: s.decoded, rejected: s.rejected, duplicates: s.duplicates, dropped: s.subscriberDropped },
+  }) + '\n',
+);
+await bus.close();
+process.exit(0);

@@ -1,0 +1,290 @@
+/**
+ * bench/pipeline: events/s and latency (publish timestamp → consumer receipt)
+ * through the buses, with realistic events: message events built from the
+ * codec corpus (Bitcoin Core recordings + generated traffic) with their JSON
+ * summaries, one in `--raw-every` also carrying the raw payload (base64).
+ *
+ *   npm run bench:pipeline -- [--kind message|ping] [--events 200000] [--rate 20000] [--paced-seconds 3] [--raw-every 10] [--only embedded|nats|archive]
+ *
+ * Paths: embedded bus → a consumer in this process; NATS (a real nats-server
+ * started here) → a NatsBus consumer in another process (bench/lib/nats-consumer.ts);
+ * embedded bus → the SQLite archive (src/consumers/archive). Each is run
+ * saturated (publish as fast as the loop allows, 1000 events per turn) and,
+ * except the archive, paced at `--rate`. Latency is receipt time minus the
+ * event's timeUs, set at publish; for the archive it is the commit time of
+ * each batch's last event. Prints a table and one `BENCH_JSON ` line.
+ * A benchmark script, never a test: nothing here asserts a time.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { EmbeddedBus } from '../src/bus/embedded.js';
+import { NatsBus } from '../src/bus/nats.js';
+import { startArchive } from '../src/consumers/archive/consumer.js';
+import { nowUs } from '../src/events/envelope.js';
+import { summarizeMessage } from '../src/events/summary.js';
+import type { ObserverEvent } from '../src/events/types.js';
+import { encodeEvent } from '../src/events/wire.js';
+import { decodeMessage } from '../src/protocol/messages/index.js';
+import { startNatsServer } from '../test/helpers/nats-server.js';
+import { fixtureFrames, generatedFrames } from './lib/corpus.js';
+import { fmt, machine, table } from './lib/stats.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    rate: { type: 'string', default: '20000' },
+    'paced-seconds': { type: 'string', default: '3' },
+    'raw-every': { type: 'string', default: '10' },
+    only: { type: 'string' },
+    /** `message` (realistic, default) or `ping` (small ping.latency events: the transport without the schema's cost). */
+    kind: { type: 'string', default: 'message' },
+  },
+});
+const N = Number(opts.events);
+const RATE = Number(opts.rate);
+const PACED = Math.round(RATE * Number(opts['paced-seconds']));
+const RAW_EVERY = Number(opts['raw-every']);
+const CHUNK = 1000;
+
+// ---- events -----------------------------------------------------------------
+
+const frames = [...fixtureFrames(), ...generatedFrames(1)];
+const pool: ObserverEvent[] = frames.map((f, k) => {
+  const m = decodeMessage(f.command, f.payload);
+  return {
+    v: 1,
+    type: 'message',
+    nodeId: 'bench',
+    timeUs: 0,
+    source: 'p2p',
+    data: {
+      conn: { id: k % 50, direction: 'inbound', remote: `198.51.100.${k % 250}:8333` },
+      dir: 'in',
+      command: f.command,
+      size: f.payload.length,
+      known: !('unknown' in m),
+      payload: summarizeMessage(m),
+      ...(RAW_EVERY > 0 && k % RAW_EVERY === 0 ? { raw: Buffer.from(f.payload).toString('base64') } : {}),
+    },
+  } as ObserverEvent;
+});
+if (opts.kind === 'ping') {
+  pool.length = 0;
+  for (let k = 0; k < 1000; k++) {
+    pool.push({
+      v: 1,
+      type: 'ping.latency',
+      nodeId: 'bench',
+      timeUs: 0,
+      source: 'p2p',
+      data: { conn: { id: k, direction: 'inbound', remote: `198.51.100.${k % 250}:8333` }, nonce: '18446744073709551615', latencyMs: 1.5 },
+    });
+  }
+}
+const poolBytes = pool.reduce((s, e) => s + encodeEvent(e).length, 0);
+const withRaw = pool.filter((e) => e.type === 'message' && e.data.raw !== undefined).length;
+
+const stamp = (k: number): ObserverEvent => ({ ...pool[k % pool.length]!, timeUs: nowUs() });
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+/** Publish `count` events: saturated (CHUNK per loop turn) or paced at `rate`/s. Returns the first publish time. */
+async function publishAll(publish: (e: ObserverEvent) => void, count: number, rate?: number): Promise<number> {
+  const t0 = nowUs();
+  for (let k = 0; k < count;) {
+    if (rate) {
+      const due = Math.min(count, Math.floor(((nowUs() - t0) / 1e6) * rate) + 1);
+      for (; k < due; k++) publish(stamp(k));
+      await new Promise((r) => setTimeout(r, 1));
+    } else {
+      for (const end = Math.min(count, k + CHUNK); k < end; k++) publish(stamp(k));
+      await turn();
+    }
+  }
+  return t0;
+}
+
+interface Result {
+  path: string;
+  mode: string;
+  events: number;
+  delivered: number;
+  eventsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  note: string;
+}
+
+function percentiles(lat: Float64Array, n: number): { p50: number; p99: number; max: number } {
+  const s = lat.subarray(0, n).sort();
+  const at = (p: number) => (n ? s[Math.min(n - 1, Math.floor(p * n))]! : NaN);
+  return { p50: at(0.5), p99: at(0.99), max: n ? s[n - 1]! : NaN };
+}
+
+async function embedded(count: number, rate?: number): Promise<Result> {
+  const bus = new EmbeddedBus({ maxQueue: 10_000_000 });
+  const sub = bus.subscribe();
+  const lat = new Float64Array(count);
+  let n = 0;
+  let last = 0;
+  const consumer = (async () => {
+    for await (const e of sub) {
+      last = nowUs();
+      lat[n++] = last - e.timeUs;
+      if (n === count) break;
+    }
+  })();
+  const t0 = await publishAll((e) => bus.publish(e), count, rate);
+  await consumer;
+  await bus.close();
+  const p = percentiles(lat, n);
+  return row('embedded → consumer', rate, count, n, t0, last, p, `dropped ${bus.stats().dropped}`);
+}
+
+async function archive(count: number): Promise<Result> {
+  const dir = mkdtempSync(join(tmpdir(), 'po-bench-archive-'));
+  try {
+    const bus = new EmbeddedBus({ maxQueue: 10_000_000 });
+    const lat: number[] = [];
+    let last = 0;
+    const a = startArchive(bus, {
+      dataDir: dir,
+      maxQueue: 10_000_000,
+      onCommit: ({ last: e }) => {
+        last = nowUs();
+        lat.push(last - e.timeUs);
+      },
+    });
+    const t0 = await publishAll((e) => bus.publish(e), count);
+    await bus.close();
+    await a.done;
+    const c = a.counters();
+    const p = percentiles(Float64Array.from(lat), lat.length);
+    return row(
+      'embedded → archive (SQLite)',
+      undefined,
+      count,
+      c.written,
+      t0,
+      last,
+      p,
+      `${c.batches} batches, ${(c.fileBytes / 2 ** 20).toFixed(0)} MiB, dropped ${c.dropped}`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function nats(url: string, count: number, rate?: number): Promise<Result> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      new URL('./lib/nats-consumer.ts', import.meta.url).pathname,
+      JSON.stringify({ url, expected: count, idleMs: 5000 }),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    },
+  );
+  try {
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const ready = await lines.next();
+    if (ready.value !== 'ready') throw new Error(`consumer: ${String(ready.value)}`);
+    const bus = await NatsBus.connect({ servers: [url], name: 'bench publisher' });
+    const t0 = await publishAll((e) => bus.publish(e), count, rate);
+    const result = JSON.parse(String((await lines.next()).value)) as {
+      received: number;
+      lastUs: number;
+      p50Us: number;
+      p99Us: number;
+      maxUs: number;
+      bus: Record<string, number>;
+    };
+    await bus.close();
+    const s = bus.stats();
+    return row(
+      'NATS → consumer process',
+      rate,
+      count,
+      result.received,
+      t0,
+      result.lastUs,
+      { p50: result.p50Us, p99: result.p99Us, max: result.maxUs },
+      `publisher acked ${s.acked} dropped ${s.dropped}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}`,
+    );
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+function row(
+  path: string,
+  rate: number | undefined,
+  events: number,
+  delivered: number,
+  t0: number,
+  last: number,
+  p: { p50: number; p99: number; max: number },
+  note: string,
+): Result {
+  return {
+    path,
+    mode: rate ? `paced ${rate}/s` : 'saturated',
+    events,
+    delivered,
+    eventsPerSec: delivered / ((last - t0) / 1e6),
+    p50Ms: p.p50 / 1000,
+    p99Ms: p.p99 / 1000,
+    maxMs: p.max / 1000,
+    note,
+  };
+}
+
+// ---- run ----------------------------------------------------------------------
+
+const m = await machine();
+console.log(`bench/pipeline: ${m.nproc} CPU ${m.cpu}, node ${m.node}, load ${m.load.toFixed(2)}, ${m.date}`);
+console.log(
+  `events: pool of ${pool.length} ${opts.kind} events (${withRaw} with raw payload), mean ${fmt(poolBytes / pool.length, 0)} B as JSON; ${N} per saturated run, ${PACED} per paced run`,
+);
+const results: Result[] = [];
+const want = (p: string) => !opts.only || opts.only === p;
+if (want('embedded')) {
+  results.push(await embedded(N));
+  results.push(await embedded(PACED, RATE));
+}
+if (want('nats')) {
+  const server = await startNatsServer();
+  try {
+    results.push(await nats(server.url, N));
+    results.push(await nats(server.url, PACED, RATE));
+  } finally {
+    await server.stop('SIGKILL');
+  }
+}
+if (want('archive')) results.push(await archive(N));
+
+console.log(
+  table(
+    ['path', 'mode', 'events', 'delivered', 'events/s', 'p50 ms', 'p99 ms', 'max ms', 'note'],
+    results.map((r) => [
+      r.path,
+      r.mode,
+      String(r.events),
+      String(r.delivered),
+      fmt(r.eventsPerSec, 0),
+      fmt(r.p50Ms, 2),
+      fmt(r.p99Ms, 2),
+      fmt(r.maxMs, 1),
+      r.note,
+    ]),
+  ),
+);
+console.log('BENCH_JSON ' + JSON.stringify({ machine: m, poolEvents: pool.length, meanBytes: poolBytes / pool.length, results }));
