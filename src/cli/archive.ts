@@ -1,0 +1,104 @@
+/**
+ * `peer-observer archive --nats URL --data-dir DIR`: the archive as its own
+ * process. It subscribes to everything on NATS, writes it to SQLite in batches
+ * (consumers/archive/), applies retention, publishes its counters as
+ * `pipeline.counters` (stage `archive`) every 10 s, and prints them at exit.
+ */
+import type { Command } from 'commander';
+import { NatsBus } from '../bus/nats.js';
+import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
+import { parseDataDir, parseRetention } from './archive-flags.js';
+import { defaultNodeId, parseNatsUrl } from './config.js';
+import { RuntimeError, UsageError, describeError } from './errors.js';
+import { aborted, type Io } from './pipeline.js';
+import { collectList } from './run.js';
+
+export interface ArchiveCommandOptions {
+  nats: string[];
+  dataDir: string;
+  retentionDays?: number;
+  maxDbMb?: number;
+  /** How often counters are published on the bus. */
+  countersIntervalMs?: number;
+}
+
+export interface ArchiveFlags {
+  nats?: string[];
+  dataDir?: string;
+  retentionDays?: string;
+  maxDbMb?: string;
+}
+
+export function parseNatsFlags(urls: string[] | undefined, why: string): string[] {
+  if (!urls?.length) throw new UsageError(`--nats <url> is required (${why})`);
+  return urls.map((u) => {
+    try {
+      return parseNatsUrl(u);
+    } catch (err) {
+      throw new UsageError(`--nats ${JSON.stringify(u)}: ${(err as Error).message}`);
+    }
+  });
+}
+
+export function parseArchiveFlags(flags: ArchiveFlags): ArchiveCommandOptions {
+  const nats = parseNatsFlags(flags.nats, 'the NATS server the observers publish to');
+  return { nats, dataDir: parseDataDir(flags.dataDir), ...parseRetention(flags) };
+}
+
+/** Start the archive consumer, or a one-line RuntimeError when the file cannot be opened. */
+export function openArchiveConsumer(...args: Parameters<typeof startArchive>): Archive {
+  try {
+    return startArchive(...args);
+  } catch (err) {
+    throw new RuntimeError(`archive: ${describeError(err)}`);
+  }
+}
+
+export async function archive(options: ArchiveCommandOptions, signal: AbortSignal, io: Io): Promise<void> {
+  let bus: NatsBus;
+  try {
+    bus = await NatsBus.connect({ servers: options.nats, name: 'peer-observer archive' });
+  } catch (err) {
+    throw new RuntimeError(describeError(err));
+  }
+  let consumer: Archive;
+  try {
+    consumer = openArchiveConsumer(bus, {
+      dataDir: options.dataDir,
+      ...(options.retentionDays !== undefined ? { retentionDays: options.retentionDays } : {}),
+      ...(options.maxDbMb !== undefined ? { maxDbMb: options.maxDbMb } : {}),
+      counters: { origin: { nodeId: defaultNodeId(), source: 'archive' }, intervalMs: options.countersIntervalMs ?? 10_000 },
+      onError: (e) => io.stderr.write(`peer-observer: ${e.message}\n`),
+    });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
+  // The subscription is on the server once a flush round-trips: only then say we are ready.
+  await bus.drain();
+  const retention = [
+    options.retentionDays !== undefined ? `retention ${options.retentionDays} days` : '',
+    options.maxDbMb !== undefined ? `max ${options.maxDbMb} MiB` : '',
+  ].filter(Boolean);
+  io.stderr.write(
+    `peer-observer: archiving from NATS at ${options.nats.join(', ')} into ${options.dataDir}${retention.length ? ` (${retention.join(', ')})` : ''}\n`,
+  );
+  await aborted(signal);
+  await bus.close();
+  await consumer.done;
+  const s = bus.stats();
+  io.stderr.write(`peer-observer: archive: ${formatArchiveCounters(consumer.counters())} rejected=${s.rejected}\n`);
+}
+
+export function registerArchive(program: Command, context: { signal: AbortSignal; io: Io }): void {
+  program
+    .command('archive')
+    .description('keep every event observers publish to NATS in SQLite under --data-dir, until interrupted')
+    .option('--nats <url>', 'the NATS server to read from (repeatable or comma-separated for a cluster)', collectList)
+    .option('--data-dir <dir>', 'directory of the archive (archive.sqlite; created if missing)')
+    .option('--retention-days <n>', 'delete events older than this many days (fractions allowed)')
+    .option('--max-db-mb <n>', 'keep the database under this many MiB, deleting the oldest events first')
+    .action(async (opts: ArchiveFlags) => {
+      await archive(parseArchiveFlags(opts), context.signal, context.io);
+    });
+}
