@@ -1,0 +1,91 @@
+/**
+ * Ping spam and odd ping nonces, per peer. Bitcoin Core pings every 2 minutes
+ * with a random 64-bit nonce; a peer pinging many times a minute, with nonce 0,
+ * or with the same nonce again and again is not a normal node.
+ */
+import { z } from 'zod';
+import type { JsonValue, ObserverEvent } from '../../events/types.js';
+import { groupOfRemote, ipOfRemote } from './net.js';
+import { BoundedMap, WindowCounter } from './state.js';
+import { defineDetector, type Signal } from './types.js';
+
+export const NAME = 'ping-spam';
+
+const params = z
+  .object({
+    /** Pings from one peer within `windowMs` before a warning. */
+    maxPings: z.number().int().positive().default(30),
+    windowMs: z.number().positive().default(60_000),
+    /** Pings with nonce 0 or a nonce repeated from this peer before a signal (info). */
+    minOddNonces: z.number().int().positive().default(5),
+    maxPeers: z.number().int().positive().default(50_000),
+  })
+  .strict();
+
+interface PeerState {
+  remote: string;
+  window: WindowCounter;
+  pings: number;
+  zero: number;
+  repeated: number;
+  lastNonce: string | null;
+}
+
+export const pingSpam = defineDetector({
+  name: NAME,
+  description: 'ping floods and odd ping nonces (0, repeated)',
+  params,
+  create(p: z.output<typeof params>) {
+    const peers = new BoundedMap<string, PeerState>(p.maxPeers);
+    const key = (e: ObserverEvent, id: number) => `${e.nodeId}|${e.source}|${id}`;
+    return {
+      name: NAME,
+      eventTypes: ['message', 'connection.closed'] as const,
+      stats: () => ({ tracked: peers.size, evicted: peers.evicted }),
+      tick: () => [],
+      observe(e: ObserverEvent): Signal[] {
+        if (e.type === 'connection.closed') {
+          peers.delete(key(e, e.data.conn.id));
+          return [];
+        }
+        if (e.type !== 'message' || e.data.dir !== 'in' || e.data.command !== 'ping') return [];
+        const m = e.data;
+        const s = peers.upsert(key(e, m.conn.id), () => ({
+          remote: m.conn.remote,
+          window: new WindowCounter(p.windowMs),
+          pings: 0,
+          zero: 0,
+          repeated: 0,
+          lastNonce: null,
+        }));
+        const payload = m.payload as { nonce?: JsonValue } | null;
+        const nonce = payload && typeof payload === 'object' && typeof payload.nonce === 'string' ? payload.nonce : null;
+        s.pings++;
+        const inWindow = s.window.add(e.timeUs);
+        if (nonce === '0') s.zero++;
+        else if (nonce !== null && nonce === s.lastNonce) s.repeated++;
+        s.lastNonce = nonce;
+        const odd = s.zero + s.repeated;
+        const spam = inWindow > p.maxPings;
+        if (!spam && odd < p.minOddNonces) return [];
+        const reasons = [];
+        if (spam) reasons.push(`${inWindow} pings in ${p.windowMs / 1000}s`);
+        if (odd >= p.minOddNonces) reasons.push(`${s.zero} with nonce 0, ${s.repeated} with a repeated nonce`);
+        return [
+          {
+            detector: NAME,
+            subject: { kind: 'peer', id: s.remote },
+            severity: spam ? 'warning' : 'info',
+            summary: `ping spam from ${s.remote}: ${reasons.join('; ')}`,
+            counts: { pings: s.pings, pingsInWindow: inWindow, nonceZero: s.zero, nonceRepeated: s.repeated },
+            sample: { command: 'ping', nonce, timeUs: e.timeUs },
+            nodeId: e.nodeId,
+            timeUs: e.timeUs,
+            netgroup: groupOfRemote(s.remote),
+            sourceIp: ipOfRemote(s.remote),
+          },
+        ];
+      },
+    };
+  },
+});
