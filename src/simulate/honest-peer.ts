@@ -21,26 +21,26 @@ import {
   SHORT_IDS_BLOCKS_VERSION,
   WTXID_RELAY_VERSION,
 } from '../protocol/limits.js';
-import { classifyIp, ipFromString } from '../protocol/address.js';
 import { decodeMessage, encodeMessageFrame, isKnown, msg } from '../protocol/messages/index.js';
-import { INV_TYPE, type AddrEntry, type AddrV2Entry, type Message, type Tx } from '../protocol/messages/types.js';
-import type { Network, NetworkName } from '../protocol/networks.js';
+import { INV_TYPE, type AddrEntry, type AddrV2Entry, type Message } from '../protocol/messages/types.js';
+import type { Network } from '../protocol/networks.js';
+import {
+  type ConnectFn,
+  ADDR_SERVICES,
+  GENESIS,
+  HONEST_USER_AGENTS,
+  SIM_SERVICES,
+  ipv4Mapped,
+  randomNonce,
+  randomRoutableIpv4,
+  randomTx,
+  safeIp,
+} from './kit.js';
 
-/** NODE_NETWORK | NODE_WITNESS | NODE_NETWORK_LIMITED, as a pruned-or-not modern node advertises. */
-const OUR_SERVICES = 1n | 8n | 1024n;
-/** Services in the addresses we pass on: NODE_NETWORK | NODE_WITNESS. */
-const ADDR_SERVICES = 1n | 8n;
+export { randomRoutableIpv4, randomTx } from './kit.js';
 
-/** Genesis block hashes (display order): the locator a fresh node sends. */
-const GENESIS: Readonly<Record<NetworkName, string>> = {
-  mainnet: '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f',
-  testnet3: '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943',
-  testnet4: '00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043',
-  signet: '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6',
-  regtest: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
-};
-
-const USER_AGENTS = ['/Satoshi:27.1.0/', '/Satoshi:28.0.0/', '/Satoshi:26.2.0/', '/Satoshi:27.0.0/'];
+const OUR_SERVICES = SIM_SERVICES;
+const USER_AGENTS = HONEST_USER_AGENTS;
 
 export interface HonestPeerOptions {
   network: Network;
@@ -55,6 +55,8 @@ export interface HonestPeerOptions {
   /** Give up when the handshake has not completed within this. */
   handshakeTimeoutMs?: number;
   signal?: AbortSignal;
+  /** How to open the TCP connection (default node:net's connect; tests pass a spy). */
+  connect?: ConnectFn;
   /** Every message sent and received, decoded (for tests and tracing). */
   onMessage?: (m: Message, dir: 'in' | 'out') => void;
 }
@@ -135,7 +137,7 @@ class HonestPeer {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
 
-      const socket = connect({
+      const socket = (this.o.connect ?? connect)({
         host: this.o.host,
         port: this.o.port,
         ...(this.o.localAddress ? { localAddress: this.o.localAddress } : {}),
@@ -344,55 +346,10 @@ class HonestPeer {
       this.send(msg('addrv2', { entries }));
     } else {
       const entries: AddrEntry[] = Array.from({ length: n }, () => {
-        const v4 = randomRoutableIpv4();
-        const ip = new Uint8Array(16);
-        ip[10] = 0xff;
-        ip[11] = 0xff;
-        ip.set(v4, 12);
+        const ip = ipv4Mapped(randomRoutableIpv4());
         return { time: now - randomInt(0, 3 * 3600), services: ADDR_SERVICES, ip, port };
       });
       this.send(msg('addr', { entries }));
     }
   }
-}
-
-function randomNonce(): bigint {
-  return randomBytes(8).readBigUInt64LE();
-}
-
-function safeIp(text: string): Uint8Array {
-  try {
-    return ipFromString(text.startsWith('::ffff:') ? text.slice(7) : text);
-  } catch {
-    return new Uint8Array(16);
-  }
-}
-
-/** A public IPv4 address (4 bytes), never private, reserved or loopback. */
-export function randomRoutableIpv4(): Uint8Array {
-  for (;;) {
-    const b = new Uint8Array(randomBytes(4));
-    const ip16 = new Uint8Array(16);
-    ip16[10] = 0xff;
-    ip16[11] = 0xff;
-    ip16.set(b, 12);
-    if (classifyIp(ip16) === 'routable') return b;
-  }
-}
-
-/** A plausible one-input, two-output segwit (P2WPKH) transaction with made-up keys and signature. */
-export function randomTx(): Tx {
-  const p2wpkh = () => new Uint8Array([0x00, 0x14, ...randomBytes(20)]);
-  const signature = new Uint8Array([0x30, 0x44, ...randomBytes(68), 0x01]);
-  const pubkey = new Uint8Array([0x02 + randomInt(2), ...randomBytes(32)]);
-  return {
-    version: 2,
-    inputs: [{ prevTxid: new Uint8Array(randomBytes(32)), prevIndex: randomInt(4), scriptSig: new Uint8Array(0), sequence: 0xfffffffd }],
-    outputs: [
-      { value: BigInt(randomInt(10_000, 50_000_000)), scriptPubKey: p2wpkh() },
-      { value: BigInt(randomInt(10_000, 50_000_000)), scriptPubKey: p2wpkh() },
-    ],
-    witnesses: [[signature, pubkey]],
-    lockTime: 0,
-  };
 }
