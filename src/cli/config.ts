@@ -9,7 +9,10 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseEndpoint } from '../protocol/address.js';
 import { NETWORK_NAMES, NETWORKS, type NetworkName } from '../protocol/networks.js';
+import { bindRefusal } from '../http/server.js';
 import { UsageError } from './errors.js';
+import { buildDetectors } from '../consumers/detectors/index.js';
+import { coreSourcesConfig, type CoreSourcesConfig } from './core-sources.js';
 
 export interface Endpoint {
   host: string;
@@ -25,10 +28,24 @@ export interface RunConfig {
   limits: { maxConnections?: number; maxPerIp?: number; handshakeTimeoutMs?: number };
   /** NATS server URLs to publish to; empty: the embedded bus and the logger in this process. */
   nats: string[];
+  /** Archive every event in SQLite under this directory (embedded bus only); null: no archive. */
+  archive: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
+  /** The HTTP server (/metrics, /api/*); null: none. A token, when set, is required on every request. */
+  http: { host: string; port: number; token?: string } | null;
+  /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
+  core: CoreSourcesConfig;
+  /** The connectivity check (dials public addresses peers advertise); null: off. */
+  connectivity: { allowLoopback: boolean } | null;
+  /** Detectors and alerts (always on): the detectors config object (from --detectors-config) and webhook URLs. */
+  detectors: { config: unknown; webhooks: string[] };
 }
 
 /** What each layer may set; every key is optional. */
 export interface ConfigLayer {
+  /** JSON file of detector parameters and alert options (src/consumers/detectors/index.ts). */
+  detectorsConfig?: string;
+  /** Webhook URLs: a JSON POST per alert change. */
+  webhook?: string[];
   network?: NetworkName;
   nodeId?: string;
   listen?: Endpoint[];
@@ -40,6 +57,37 @@ export interface ConfigLayer {
   handshakeTimeout?: number;
   /** NATS server URLs (one server, or several of a cluster). */
   nats?: string[];
+  /** Archive directory. */
+  dataDir?: string;
+  /** Archive retention by age, days. */
+  retentionDays?: number;
+  /** Archive retention by size, MiB. */
+  maxDbMb?: number;
+  /** HTTP server `host:port` (or a port: loopback). */
+  http?: Endpoint;
+  /** Bearer token for the HTTP server. */
+  httpToken?: string;
+  /** Bitcoin Core JSON-RPC URL (rpc source). */
+  rpcUrl?: string;
+  rpcCookie?: string;
+  rpcUser?: string;
+  rpcPassword?: string;
+  /** Seconds between getpeerinfo polls, and between the node-wide polls. */
+  rpcInterval?: number;
+  rpcStatusInterval?: number;
+  /** Bitcoin Core's debug.log (or a FIFO) to follow (log source). */
+  debugLog?: string;
+  /** Read debug.log from its start instead of only new lines. */
+  debugLogFromStart?: boolean;
+  /** Run bpftrace on bitcoind (usdt source) ... */
+  usdt?: boolean;
+  bitcoindPid?: number;
+  /** ... or read the bpftrace script's output from this file/FIFO. */
+  usdtInput?: string;
+  /** Try the addresses peers advertise (outbound connections to public addresses). */
+  connectivity?: boolean;
+  /** Let the connectivity check dial 127.0.0.0/8 (for testing). */
+  connectivityAllowLoopback?: boolean;
 }
 
 type Key = keyof ConfigLayer;
@@ -56,6 +104,30 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   maxPerIp: { flag: '--max-per-ip', env: 'PEER_OBSERVER_MAX_PER_IP', kind: 'number' },
   handshakeTimeout: { flag: '--handshake-timeout', env: 'PEER_OBSERVER_HANDSHAKE_TIMEOUT', kind: 'number' },
   nats: { flag: '--nats', env: 'PEER_OBSERVER_NATS', kind: 'list' },
+  dataDir: { flag: '--data-dir', env: 'PEER_OBSERVER_DATA_DIR', kind: 'string' },
+  retentionDays: { flag: '--retention-days', env: 'PEER_OBSERVER_RETENTION_DAYS', kind: 'number' },
+  maxDbMb: { flag: '--max-db-mb', env: 'PEER_OBSERVER_MAX_DB_MB', kind: 'number' },
+  http: { flag: '--http', env: 'PEER_OBSERVER_HTTP', kind: 'string' },
+  httpToken: { flag: '--http-token', env: 'PEER_OBSERVER_HTTP_TOKEN', kind: 'string' },
+  rpcUrl: { flag: '--rpc-url', env: 'PEER_OBSERVER_RPC_URL', kind: 'string' },
+  rpcCookie: { flag: '--rpc-cookie', env: 'PEER_OBSERVER_RPC_COOKIE', kind: 'string' },
+  rpcUser: { flag: '--rpc-user', env: 'PEER_OBSERVER_RPC_USER', kind: 'string' },
+  rpcPassword: { flag: '--rpc-password', env: 'PEER_OBSERVER_RPC_PASSWORD', kind: 'string' },
+  rpcInterval: { flag: '--rpc-interval', env: 'PEER_OBSERVER_RPC_INTERVAL', kind: 'number' },
+  rpcStatusInterval: { flag: '--rpc-status-interval', env: 'PEER_OBSERVER_RPC_STATUS_INTERVAL', kind: 'number' },
+  debugLog: { flag: '--debug-log', env: 'PEER_OBSERVER_DEBUG_LOG', kind: 'string' },
+  debugLogFromStart: { flag: '--debug-log-from-start', env: 'PEER_OBSERVER_DEBUG_LOG_FROM_START', kind: 'boolean' },
+  usdt: { flag: '--usdt', env: 'PEER_OBSERVER_USDT', kind: 'boolean' },
+  bitcoindPid: { flag: '--bitcoind-pid', env: 'PEER_OBSERVER_BITCOIND_PID', kind: 'number' },
+  usdtInput: { flag: '--usdt-input', env: 'PEER_OBSERVER_USDT_INPUT', kind: 'string' },
+  connectivity: { flag: '--connectivity', env: 'PEER_OBSERVER_CONNECTIVITY', kind: 'boolean' },
+  detectorsConfig: { flag: '--detectors-config', env: 'PEER_OBSERVER_DETECTORS_CONFIG', kind: 'string' },
+  webhook: { flag: '--webhook', env: 'PEER_OBSERVER_WEBHOOK', kind: 'list' },
+  connectivityAllowLoopback: {
+    flag: '--connectivity-allow-loopback',
+    env: 'PEER_OBSERVER_CONNECTIVITY_ALLOW_LOOPBACK',
+    kind: 'boolean',
+  },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -112,6 +184,26 @@ const int = (max: number) =>
     .min(1, `expected an integer from 1 to ${max}`)
     .max(max, `expected an integer from 1 to ${max}`);
 
+/** `--http`: `host:port`, `[v6]:port`, or a bare port (on 127.0.0.1); port 0 takes a free one. */
+const httpEndpoint = z.string().transform((text, ctx): Endpoint => {
+  const t = text.trim();
+  if (/^[0-9]+$/.test(t)) {
+    const port = Number(t);
+    if (port <= 65535) return { host: '127.0.0.1', port };
+  } else {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):([0-9]+)$/.exec(t);
+    if (m && Number(m[3]) <= 65535) return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+  }
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected "host:port", "[ipv6]:port" or a port from 0 to 65535' });
+  return z.NEVER;
+});
+
+const path = z.string({ invalid_type_error: 'expected a file path' }).trim().min(1, 'expected a file path');
+const seconds = z
+  .number({ invalid_type_error: 'expected a number of seconds' })
+  .min(0.01, 'expected a number of seconds from 0.01 to 86400')
+  .max(86_400, 'expected a number of seconds from 0.01 to 86400');
+
 /** The schema of one layer, and of the config file (which may not have unknown keys). */
 export const LayerSchema = z
   .object({
@@ -127,6 +219,41 @@ export const LayerSchema = z
       .min(0.001, 'expected a number of seconds from 0.001 to 86400')
       .max(86_400, 'expected a number of seconds from 0.001 to 86400'),
     nats: z.array(natsUrl, { invalid_type_error: 'expected a list of NATS URLs' }),
+    dataDir: z.string({ invalid_type_error: 'expected a directory' }).trim().min(1, 'expected a directory'),
+    retentionDays: z
+      .number({ invalid_type_error: 'expected a number of days greater than 0' })
+      .positive('expected a number of days greater than 0')
+      .max(100_000, 'expected a number of days greater than 0'),
+    maxDbMb: z
+      .number({ invalid_type_error: 'expected a number of MiB greater than 0' })
+      .positive('expected a number of MiB greater than 0')
+      .max(100_000_000, 'expected a number of MiB greater than 0'),
+    http: z.string({ invalid_type_error: 'expected "host:port" or a port' }).pipe(httpEndpoint),
+    httpToken: z
+      .string({ invalid_type_error: 'expected a token' })
+      .regex(/^[\x21-\x7e]{16,256}$/, 'expected 16 to 256 printable characters without spaces'),
+    rpcUrl: z
+      .string({ invalid_type_error: 'expected an http:// URL' })
+      .refine((u) => URL.canParse(u) && new URL(u).protocol === 'http:', 'expected an http:// URL like http://127.0.0.1:8332'),
+    rpcCookie: path,
+    rpcUser: z.string({ invalid_type_error: 'expected a user name' }).min(1, 'expected a user name').max(1024),
+    rpcPassword: z.string({ invalid_type_error: 'expected a password' }).min(1, 'expected a password').max(1024),
+    rpcInterval: seconds,
+    rpcStatusInterval: seconds,
+    debugLog: path,
+    debugLogFromStart: z.boolean({ invalid_type_error: 'expected true or false' }),
+    usdt: z.boolean({ invalid_type_error: 'expected true or false' }),
+    bitcoindPid: int(4_194_304),
+    usdtInput: path,
+    connectivity: z.boolean({ invalid_type_error: 'expected true or false' }),
+    connectivityAllowLoopback: z.boolean({ invalid_type_error: 'expected true or false' }),
+    detectorsConfig: z.string({ invalid_type_error: 'expected a file' }).trim().min(1, 'expected a file'),
+    webhook: z.array(
+      z
+        .string({ invalid_type_error: 'expected an http(s):// URL' })
+        .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL'),
+      { invalid_type_error: 'expected a list of URLs' },
+    ),
   })
   .partial()
   .strict();
@@ -169,7 +296,8 @@ function validate(
   const index = typeof issue.path[1] === 'number' ? issue.path[1] : undefined;
   let value: unknown = typed[key];
   if (index !== undefined && Array.isArray(value)) value = value[index];
-  const shown = describeValue(value);
+  // A secret is never echoed, even a malformed one.
+  const shown = key === 'httpToken' || key === 'rpcPassword' ? '(hidden)' : describeValue(value);
   // parseEndpoint's messages quote the value themselves: say it once.
   const message = issue.message.replace(` in ${shown}`, '').replace(`address ${shown}`, 'address');
   throw new UsageError(`${label(key, index)} ${shown}: ${message}`);
@@ -260,11 +388,47 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   const network = merged.network ?? 'mainnet';
   const connect = merged.connect ?? [];
   // With nothing to do, listen on loopback at the network's port: never on a public address by default.
-  const listen = merged.listen ?? (connect.length === 0 ? [{ host: '127.0.0.1', port: NETWORKS[network].defaultPort }] : []);
+  const core = coreSourcesConfig(merged);
+  // A node watched through rpc/log/usdt is work enough: no default p2p listener then.
+  const watchesCore = core.rpc !== null || core.log !== null || core.usdt !== null;
+  const listen =
+    merged.listen ?? (connect.length === 0 && !watchesCore ? [{ host: '127.0.0.1', port: NETWORKS[network].defaultPort }] : []);
   const limits: RunConfig['limits'] = {};
   if (merged.maxConnections !== undefined) limits.maxConnections = merged.maxConnections;
   if (merged.maxPerIp !== undefined) limits.maxPerIp = merged.maxPerIp;
   if (merged.handshakeTimeout !== undefined) limits.handshakeTimeoutMs = Math.round(merged.handshakeTimeout * 1000);
+  const nats = merged.nats ?? [];
+  if (merged.dataDir === undefined && (merged.retentionDays !== undefined || merged.maxDbMb !== undefined)) {
+    throw new UsageError(
+      `${merged.retentionDays !== undefined ? '--retention-days' : '--max-db-mb'} needs --data-dir (the archive it applies to)`,
+    );
+  }
+  if (merged.dataDir !== undefined && nats.length) {
+    throw new UsageError(
+      '--data-dir archives in this process; with --nats, run `peer-observer archive --nats URL --data-dir DIR` as a consumer',
+    );
+  }
+  const archive: RunConfig['archive'] =
+    merged.dataDir === undefined
+      ? null
+      : {
+          dataDir: merged.dataDir,
+          ...(merged.retentionDays !== undefined ? { retentionDays: merged.retentionDays } : {}),
+          ...(merged.maxDbMb !== undefined ? { maxDbMb: merged.maxDbMb } : {}),
+        };
+  if (merged.httpToken !== undefined && merged.http === undefined)
+    throw new UsageError('--http-token needs --http (the server it protects)');
+  const http: RunConfig['http'] =
+    merged.http === undefined ? null : { ...merged.http, ...(merged.httpToken !== undefined ? { token: merged.httpToken } : {}) };
+  if (http) {
+    const refusal = bindRefusal(http.host, http.token);
+    if (refusal) throw new UsageError(refusal);
+  }
+  if (merged.connectivityAllowLoopback && !merged.connectivity) {
+    throw new UsageError('--connectivity-allow-loopback needs --connectivity (the check it applies to)');
+  }
+  const connectivity: RunConfig['connectivity'] = merged.connectivity ? { allowLoopback: merged.connectivityAllowLoopback ?? false } : null;
+  const detectors: RunConfig['detectors'] = { config: loadDetectorsConfig(merged.detectorsConfig), webhooks: merged.webhook ?? [] };
   return {
     network,
     nodeId: merged.nodeId ?? defaultNodeId(),
@@ -272,6 +436,28 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     connect,
     json: merged.json ?? false,
     limits,
-    nats: merged.nats ?? [],
+    nats,
+    archive,
+    http,
+    core,
+    connectivity,
+    detectors,
   };
+}
+
+/** Read and validate `--detectors-config` (every detector's parameters checked now, not at start-up). */
+export function loadDetectorsConfig(path: string | undefined): unknown {
+  if (path === undefined) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--detectors-config ${JSON.stringify(path)}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    buildDetectors(raw);
+  } catch (err) {
+    throw new UsageError(`--detectors-config ${JSON.stringify(path)}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return raw;
 }

@@ -2,12 +2,17 @@
  * `peer-observer demo`: the whole pipeline on one machine with nothing else
  * installed. An observer listens on 127.0.0.1 (a free port), a few simulated
  * honest peers dial it from different loopback source addresses, and the logger
- * prints the live stream.
+ * prints the live stream. After a short honest warm-up, attack scenarios
+ * (src/simulate/scenarios/) take turns against it from their own loopback
+ * ranges, so the detectors have something to catch within a minute;
+ * `--no-attacks` keeps it honest.
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/networks.js';
 import { runHonestPeer } from '../simulate/honest-peer.js';
+import { runSimulation } from '../simulate/runner.js';
+import { scenarioByName } from '../simulate/scenarios/index.js';
 import { UsageError } from './errors.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
 
@@ -19,7 +24,30 @@ export interface DemoOptions {
   json: boolean;
   /** Mean time between two pieces of traffic from one simulated peer. */
   trafficIntervalMs?: number;
+  /** Rotate attack scenarios in after the warm-up (default true). */
+  attacks?: boolean;
 }
+
+/** Honest traffic only for this long, then the first attack. */
+export const DEMO_WARMUP_MS = 5000;
+/** How long each attack runs, and the pause after it. */
+export const DEMO_ATTACK_MS = 8000;
+export const DEMO_ATTACK_PAUSE_MS = 2000;
+/** The observer's handshake timeout in the demo, so slowloris connections time out while it runs. */
+export const DEMO_HANDSHAKE_TIMEOUT_MS = 5000;
+
+/** The attacks `demo` rotates through, sized to keep the log readable. */
+export const DEMO_ATTACKS: readonly { scenario: string; peers: number; rate: number }[] = [
+  { scenario: 'addr-flood-2021', peers: 2, rate: 1 },
+  { scenario: 'linkinglion', peers: 2, rate: 3 },
+  { scenario: 'ping-spam', peers: 1, rate: 20 },
+  { scenario: 'inbound-flooder', peers: 15, rate: 10 },
+  { scenario: 'time-offset', peers: 2, rate: 2 },
+  { scenario: 'malformed', peers: 1, rate: 5 },
+  { scenario: 'inv-spam', peers: 1, rate: 2 },
+  { scenario: 'slowloris', peers: 5, rate: 1 },
+  { scenario: 'netgroup-eclipse', peers: 15, rate: 10 },
+];
 
 export const MAX_DEMO_PEERS = 200;
 
@@ -37,14 +65,27 @@ const DemoSchema = z
       .max(1e7, 'expected a number of seconds greater than 0')
       .optional(),
     json: z.boolean(),
+    attacks: z.boolean(),
   })
   .strict();
 
 const FLAG: Record<string, string> = { network: '--network', peers: '--peers', duration: '--duration', json: '--json' };
 
 /** Validate the flags as commander hands them over; one-line errors naming the flag. */
-export function parseDemoFlags(flags: { network?: string; peers?: string; duration?: string; json?: boolean }): DemoOptions {
-  const raw = { network: flags.network ?? 'regtest', peers: flags.peers ?? '3', duration: flags.duration, json: flags.json ?? false };
+export function parseDemoFlags(flags: {
+  network?: string;
+  peers?: string;
+  duration?: string;
+  json?: boolean;
+  attacks?: boolean;
+}): DemoOptions {
+  const raw = {
+    network: flags.network ?? 'regtest',
+    peers: flags.peers ?? '3',
+    duration: flags.duration,
+    json: flags.json ?? false,
+    attacks: flags.attacks ?? true,
+  };
   // z.coerce turns '' and '  ' into 0 and 'x' into NaN; both are reported with the text as typed.
   for (const key of ['peers', 'duration'] as const) {
     const v = raw[key];
@@ -81,6 +122,7 @@ export async function demo(options: DemoOptions, signal: AbortSignal, io: Io): P
     listen: [{ host: '127.0.0.1', port: 0 }],
     connect: [],
     json: options.json,
+    ...(options.attacks !== false ? { limits: { handshakeTimeoutMs: DEMO_HANDSHAKE_TIMEOUT_MS } } : {}),
     io,
   });
   const target = pipeline.listening[0]!;
@@ -122,10 +164,34 @@ export async function demo(options: DemoOptions, signal: AbortSignal, io: Io): P
     }
   }
 
+  const attacks = options.attacks !== false ? rotateAttacks() : Promise.resolve();
+  async function rotateAttacks(): Promise<void> {
+    await sleep(DEMO_WARMUP_MS, stopPeers.signal);
+    for (let n = 0; !stopPeers.signal.aborted; n++) {
+      const attack = DEMO_ATTACKS[n % DEMO_ATTACKS.length]!;
+      const scenario = scenarioByName(attack.scenario)!;
+      io.stderr.write(`peer-observer demo: attack: ${scenario.name} (${scenario.summary}) for ${DEMO_ATTACK_MS / 1000}s\n`);
+      try {
+        await runSimulation({
+          network,
+          target,
+          scenario: scenario.name,
+          peers: attack.peers,
+          rate: attack.rate,
+          durationMs: DEMO_ATTACK_MS,
+          signal: stopPeers.signal,
+        });
+      } catch (err) {
+        io.stderr.write(`peer-observer demo: attack ${scenario.name}: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+      await sleep(DEMO_ATTACK_PAUSE_MS, stopPeers.signal);
+    }
+  }
+
   await aborted(stopPeers.signal);
   if (timer) clearTimeout(timer);
   signal.removeEventListener('abort', stop);
-  await Promise.all(peers);
+  await Promise.all([...peers, attacks]);
   // Let the observer read the peers' FINs, so their closes are logged as peer-closed.
   await sleep(100);
   await pipeline.stop();
@@ -147,12 +213,13 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function registerDemo(program: Command, context: { signal: AbortSignal; io: Io }): void {
   program
     .command('demo')
-    .description('see it work: an observer on 127.0.0.1 and simulated honest peers talking to it, logged live')
+    .description('see it work: an observer on 127.0.0.1, simulated honest peers and rotating attacks against it, logged live')
     .option('--network <name>', 'mainnet, testnet3, testnet4, signet or regtest (default: regtest)')
     .option('--peers <n>', 'how many simulated peers (default: 3)')
     .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)')
     .option('--json', 'print one JSON event per line instead of text')
-    .action(async (opts: { network?: string; peers?: string; duration?: string; json?: boolean }) => {
+    .option('--no-attacks', `honest peers only (default: attack scenarios take turns after ${DEMO_WARMUP_MS / 1000}s; see simulate --list)`)
+    .action(async (opts: { network?: string; peers?: string; duration?: string; json?: boolean; attacks?: boolean }) => {
       await demo(parseDemoFlags(opts), context.signal, context.io);
     });
 }

@@ -5,11 +5,16 @@
  * failure into one line on stderr and an exit code (2 bad input, 1 runtime).
  */
 import { Command, CommanderError } from 'commander';
+import { registerArchive } from './archive.js';
 import { registerDemo } from './demo.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { registerLog } from './log.js';
+import { registerIncidents } from './incidents.js';
+import { registerQuery } from './query.js';
+import { registerReplay } from './replay.js';
 import type { Io } from './pipeline.js';
 import { registerRun } from './run.js';
+import { registerSimulate } from './simulate.js';
 
 export const VERSION = '0.1.0';
 
@@ -34,6 +39,11 @@ export function buildProgram(context: MainContext): Command {
   registerRun(program, context);
   registerDemo(program, context);
   registerLog(program, context);
+  registerArchive(program, context);
+  registerQuery(program, context);
+  registerReplay(program, context);
+  registerSimulate(program, context);
+  registerIncidents(program, context);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -10,11 +10,15 @@ import type { Writable } from 'node:stream';
 import type { Bus } from '../bus/bus.js';
 import { EmbeddedBus, busCounters } from '../bus/embedded.js';
 import { NatsBus } from '../bus/nats.js';
+import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
+import { startConnectivity, type ConnectivityCheck } from '../consumers/connectivity/consumer.js';
 import { startLogger } from '../consumers/logger/logger.js';
+import { startAlerting, type Alerting } from '../consumers/alerts/run.js';
 import { makeEvent } from '../events/envelope.js';
 import type { Network } from '../protocol/networks.js';
 import { startObserver, type ObserverLimits } from '../sources/p2p/observer.js';
 import type { Endpoint } from './config.js';
+import { startHttpService, type HttpService } from '../http/service.js';
 import { RuntimeError, describeError } from './errors.js';
 
 export interface Io {
@@ -33,12 +37,24 @@ export interface PipelineOptions {
   countersIntervalMs?: number;
   /** NATS server URLs: publish there instead of logging here. Empty or absent: embedded bus + logger. */
   nats?: string[];
+  /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
+  archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
+  /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
+  http?: { host: string; port: number; token?: string } | null;
+  /** Try the addresses peers advertise (consumers/connectivity/): outbound connections to public addresses. */
+  connectivity?: { allowLoopback: boolean } | null;
+  /** Detectors and alerts on the bus (consumers/detectors/, consumers/alerts/); null: off. Default: on with defaults. */
+  detectors?: { config: unknown; webhooks: string[] } | null;
   io: Io;
 }
 
 export interface Pipeline {
   bus: Bus;
   listening: Endpoint[];
+  /** The HTTP server, when `http` was given. */
+  http?: HttpService;
+  /** Detectors, alert manager and webhooks, when on. */
+  alerting?: Alerting;
   /** Idempotent. */
   stop(): Promise<void>;
 }
@@ -72,6 +88,18 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
     };
   }
   const bus = new EmbeddedBus();
+  let archive: Archive | undefined;
+  if (options.archive) {
+    try {
+      archive = startArchive(bus, {
+        ...options.archive,
+        counters: { origin: { nodeId: options.nodeId, source: 'archive' }, intervalMs: options.countersIntervalMs ?? 10_000 },
+        onError: (e) => options.io.stderr.write(`peer-observer: ${e.message}\n`),
+      });
+    } catch (err) {
+      throw new RuntimeError(`archive: ${describeError(err)}`);
+    }
+  }
   const logger = startLogger(bus, options.io.stdout, { json: options.json });
   return {
     bus,
@@ -79,6 +107,10 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
     async close() {
       await bus.close();
       await logger.done;
+      if (archive) {
+        await archive.done;
+        options.io.stderr.write(`peer-observer: archive: ${formatArchiveCounters(archive.counters())}\n`);
+      }
     },
   };
 }
@@ -87,6 +119,45 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const { bus, counters, close } = await openBus(options);
   const origin = { nodeId: options.nodeId, source: 'bus' };
   const publishBusCounters = () => bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
+
+  let alerting: Alerting | undefined;
+  if (options.detectors !== null) {
+    try {
+      alerting = startAlerting(bus, {
+        nodeId: options.nodeId,
+        config: options.detectors?.config ?? {},
+        webhooks: options.detectors?.webhooks ?? [],
+      });
+    } catch (err) {
+      await close();
+      throw new RuntimeError(`detectors: ${describeError(err)}`);
+    }
+  }
+
+  let http: HttpService | undefined;
+  if (options.http) {
+    try {
+      http = await startHttpService(bus, {
+        ...options.http,
+        nodeIds: [options.nodeId],
+        health: () => ({ nodeId: options.nodeId }),
+        ...(alerting ? { alerts: () => alerting.manager.store } : {}),
+      });
+    } catch (err) {
+      await close();
+      throw new RuntimeError(`--http: ${describeError(err)}`);
+    }
+  }
+
+  let connectivity: ConnectivityCheck | undefined;
+  if (options.connectivity) {
+    connectivity = startConnectivity(bus, {
+      network: options.network,
+      nodeId: options.nodeId,
+      allowLoopback: options.connectivity.allowLoopback,
+      summaryIntervalMs: options.countersIntervalMs ?? 10_000,
+    });
+  }
 
   let observer;
   try {
@@ -99,7 +170,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       publish: (e) => bus.publish(e),
     });
   } catch (err) {
+    await connectivity?.stop();
     await close();
+    await http?.close();
     throw new RuntimeError(describeError(err));
   }
   const timer = setInterval(publishBusCounters, options.countersIntervalMs ?? 10_000).unref();
@@ -109,10 +182,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     (stopping ??= (async () => {
       clearInterval(timer);
       await observer.stop();
+      await connectivity?.stop();
+      alerting?.flush();
       publishBusCounters();
       await close();
+      await alerting?.stop();
+      await http?.close();
     })());
-  return { bus, listening: observer.listening, stop };
+  return { bus, listening: observer.listening, ...(http ? { http } : {}), ...(alerting ? { alerting } : {}), stop };
 }
 
 export function endpointText(e: Endpoint): string {

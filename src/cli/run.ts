@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { networkByName } from '../protocol/networks.js';
 import { loadRunConfig, type FlagValues, type RunConfig } from './config.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
+import { startCoreSources } from './core-sources.js';
 
 export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promise<void> {
   const network = networkByName(config.network);
@@ -18,13 +19,33 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     json: config.json,
     limits: config.limits,
     nats: config.nats,
+    archive: config.archive,
+    http: config.http,
+    connectivity: config.connectivity,
+    detectors: config.detectors,
     io,
   });
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
   const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
-  io.stderr.write(`peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}${nats}\n`);
+  const archive = config.archive ? `; archiving to ${config.archive.dataDir}` : '';
+  const http = pipeline.http ? `; HTTP at ${pipeline.http.server.url}${config.http?.token ? ' (token required)' : ''}` : '';
+  const core = startCoreSources(config.core, {
+    nodeId: config.nodeId,
+    network: network.name,
+    publish: (e) => pipeline.bus.publish(e),
+    status: (line) => io.stderr.write(`peer-observer: ${line}\n`),
+  });
+  const watching = core.describe().length ? `; watching ${core.describe().join(', ')}` : '';
+  const connectivity = config.connectivity
+    ? `; connectivity check on${config.connectivity.allowLoopback ? ' (loopback allowed)' : ''}`
+    : '';
+  io.stderr.write(
+    `peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}${watching}${nats}${archive}${http}${connectivity}\n`,
+  );
   await aborted(signal);
+  // The Core sources' last events (counters) go out before the bus closes.
+  await core.stop();
   await pipeline.stop();
 }
 
@@ -63,6 +84,36 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       'publish events to this NATS server instead of printing them (repeatable or comma-separated for a cluster)',
       collectList,
     )
+    .option('--data-dir <dir>', 'also archive every event in SQLite here (archive.sqlite; see query and replay)')
+    .option('--retention-days <n>', 'with --data-dir: delete archived events older than this many days')
+    .option('--max-db-mb <n>', 'with --data-dir: keep the archive under this many MiB, oldest events deleted first')
+    .option('--http <host:port>', 'serve /metrics, /api/* and /healthz here (a bare port: 127.0.0.1; default: no HTTP server)')
+    .option('--http-token <token>', 'require "Authorization: Bearer <token>" on every HTTP request (needed to bind a non-loopback address)')
+    .option(
+      '--rpc-url <url>',
+      'watch a Bitcoin Core node through its JSON-RPC (e.g. http://127.0.0.1:8332); with rpc/log/usdt and no --listen/--connect, no p2p listener',
+    )
+    .option('--rpc-cookie <file>', "Core's RPC cookie file (e.g. ~/.bitcoin/.cookie), re-read on every call")
+    .option('--rpc-user <user>', 'RPC user (with --rpc-password)')
+    .option('--rpc-password <password>', 'RPC password (prefer PEER_OBSERVER_RPC_PASSWORD: flags show in ps)')
+    .option('--rpc-interval <seconds>', 'getpeerinfo every this often (default: 10)')
+    .option('--rpc-status-interval <seconds>', 'the node-wide RPCs (getnetworkinfo, getmempoolinfo, ...) every this often (default: 60)')
+    .option('--debug-log <path>', "follow Bitcoin Core's debug.log (or a FIFO): run bitcoind with -debug=net -logips")
+    .option('--debug-log-from-start', 'read --debug-log from its start (default: only lines written from now on)')
+    .option('--usdt', "trace bitcoind's USDT tracepoints with bpftrace (root or CAP_BPF; needs --bitcoind-pid)")
+    .option('--bitcoind-pid <pid>', 'the bitcoind process to trace with --usdt')
+    .option('--usdt-input <file>', 'read the output of deploy/bpftrace/peer-observer.bt from this file or FIFO instead of running bpftrace')
+    .option(
+      '--connectivity',
+      'try the addresses peers advertise with a version handshake (connectivity.result events): this makes OUTBOUND ' +
+        'connections to public addresses; private, loopback, link-local, reserved and multicast ones are never dialled',
+    )
+    .option('--connectivity-allow-loopback', 'for testing: let --connectivity also dial 127.0.0.0/8 and ::1')
+    .option(
+      '--detectors-config <file>',
+      'JSON: detector parameters and alert options, e.g. {"addr-flood":{"minRateLimited":50},"message-rate":false}',
+    )
+    .option('--webhook <url>', 'POST every alert change as JSON to this URL, with retries (repeatable)', collect)
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

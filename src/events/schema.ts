@@ -14,11 +14,35 @@ const base64 = z
   .string()
   .max(Math.ceil(4_000_000 / 3) * 4)
   .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64');
-const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
-);
+/** Deepest nesting accepted in a free-form JSON value (summaries are a few levels deep). */
+const MAX_JSON_DEPTH = 32;
 
-const connRef = z.object({ id: count, direction: z.enum(['inbound', 'outbound']), remote: z.string() }).strict();
+/**
+ * A JSON value (what JSON.parse can return, finite numbers only), checked by a
+ * plain recursive walk: zod's lazy union costs milliseconds on a 1000-entry addr
+ * summary, which made validation the bottleneck of every bus consumer.
+ */
+export function isJsonValue(value: unknown, depth = 0): value is JsonValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || depth >= MAX_JSON_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!isJsonValue(item, depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key in value) if (!isJsonValue((value as Record<string, unknown>)[key], depth + 1)) return false;
+  return true;
+}
+
+const jsonValue = z.custom<JsonValue>((v) => isJsonValue(v), { message: 'a JSON value' });
+
+const connRef = z.object({ id: count, direction: z.enum(['inbound', 'outbound', 'unknown']), remote: z.string() }).strict();
+const transport = z.enum(['v1', 'v2', 'unknown']);
+const connType = z.string().max(32);
+const hash256 = z.string().regex(/^[0-9a-f]{64}$/, '32 bytes as hex');
+const nullableCount = count.nullable();
 const network = z.enum(NETWORK_NAMES);
 
 const closeReason = z.enum([
@@ -30,6 +54,8 @@ const closeReason = z.enum([
   'shutdown',
   'socket-error',
   'connect-failed',
+  'evicted',
+  'unknown',
 ]);
 
 const violationKind = z.enum([
@@ -50,10 +76,18 @@ const violationKind = z.enum([
   'ping-timeout',
   'unsolicited-pong',
   'service-not-offered',
+  'misbehaving',
 ]);
 
+const severity = z.enum(['info', 'warning', 'critical']);
+const alertStatus = z.enum(['active', 'resolved']);
+const timeUs = z.number().int().nonnegative();
+const alertSubject = z.object({ kind: z.enum(['peer', 'netgroup', 'asn', 'node', 'network']), id: z.string().max(256) }).strict();
+
 export const EVENT_DATA_SCHEMAS = {
-  'connection.opened': z.object({ conn: connRef, local: z.string(), network, netgroup: z.string(), transport: z.literal('v1') }).strict(),
+  'connection.opened': z
+    .object({ conn: connRef, local: z.string(), network, netgroup: z.string(), transport, connType: connType.optional() })
+    .strict(),
   'connection.closed': z
     .object({
       conn: connRef,
@@ -67,6 +101,7 @@ export const EVENT_DATA_SCHEMAS = {
       bytesOut: count,
       messagesIn: count,
       messagesOut: count,
+      connType: connType.optional(),
     })
     .strict(),
   message: z
@@ -96,7 +131,17 @@ export const EVENT_DATA_SCHEMAS = {
     })
     .strict(),
   'handshake.complete': z
-    .object({ conn: connRef, elapsedMs: z.number().nonnegative(), wtxidRelay: z.boolean(), addrV2: z.boolean() })
+    .object({
+      conn: connRef,
+      elapsedMs: z.number().nonnegative(),
+      wtxidRelay: z.boolean(),
+      addrV2: z.boolean(),
+      version: z.number().int().optional(),
+      userAgent: z.string().optional(),
+      startHeight: z.number().int().optional(),
+      connType: connType.optional(),
+      transport: transport.optional(),
+    })
     .strict(),
   'ping.latency': z.object({ conn: connRef, nonce: u64Decimal, latencyMs: z.number().nonnegative() }).strict(),
   violation: z
@@ -111,6 +156,170 @@ export const EVENT_DATA_SCHEMAS = {
     })
     .strict(),
   'pipeline.counters': z.object({ stage: z.string(), counters: z.record(z.string(), z.number()) }).strict(),
+  'peer.stats': z
+    .object({
+      conn: connRef,
+      connType,
+      transport,
+      network,
+      netgroup: z.string(),
+      version: z.number().int(),
+      userAgent: z.string(),
+      services: u64Decimal,
+      startHeight: z.number().int().nullable(),
+      syncedBlocks: z.number().int().nullable(),
+      connTime: z.number().int(),
+      timeOffsetSec: z.number(),
+      pingMs: z.number().nonnegative().nullable(),
+      minPingMs: z.number().nonnegative().nullable(),
+      bytesIn: count,
+      bytesOut: count,
+      bytesInPerMsg: z.record(z.string(), count),
+      bytesOutPerMsg: z.record(z.string(), count),
+      addrProcessed: nullableCount,
+      addrRateLimited: nullableCount,
+      addrRelayEnabled: z.boolean().nullable(),
+      relayTxes: z.boolean().nullable(),
+      permissions: z.array(z.string()),
+    })
+    .strict(),
+  'node.status': z
+    .object({
+      chain: z.string().nullable(),
+      blocks: z.number().int().nullable(),
+      headers: z.number().int().nullable(),
+      bestBlockHash: hash256.nullable(),
+      initialBlockDownload: z.boolean().nullable(),
+      verificationProgress: z.number().nullable(),
+      staleTips: nullableCount,
+      invalidTips: nullableCount,
+      version: z.number().int().nullable(),
+      subversion: z.string().nullable(),
+      networkActive: z.boolean().nullable(),
+      connections: z.object({ total: count, inbound: count, outbound: count }).strict().nullable(),
+      totalBytesIn: nullableCount,
+      totalBytesOut: nullableCount,
+      mempool: z.object({ size: count, bytes: count, usage: count, minFeeBtcPerKvB: z.number().nonnegative() }).strict().nullable(),
+      addrman: z.object({ new: count, tried: count, total: count }).strict().nullable(),
+      addrmanTopSources: z.array(z.object({ source: z.string(), count }).strict()).nullable(),
+      uptimeSec: nullableCount,
+      banned: nullableCount,
+      warnings: z.array(z.string()),
+    })
+    .strict(),
+  'rpc.status': z
+    .object({
+      state: z.enum(['up', 'down', 'warming-up', 'auth-failed', 'error']),
+      url: z.string(),
+      detail: z.string(),
+      failures: count,
+      retryMs: z.number().nonnegative(),
+      unsupported: z.array(z.string()),
+    })
+    .strict(),
+  'addr.received': z.object({ conn: connRef, addresses: count, processed: count, rateLimited: count }).strict(),
+  'block.connected': z
+    .object({
+      hash: hash256,
+      height: count,
+      transactions: nullableCount,
+      inputs: nullableCount,
+      sigops: nullableCount,
+      durationMs: z.number().nonnegative().nullable(),
+    })
+    .strict(),
+  'mempool.tx': z
+    .object({
+      action: z.enum(['accepted', 'rejected', 'removed', 'replaced']),
+      txid: hash256,
+      wtxid: hash256.nullable(),
+      vsize: nullableCount,
+      feeSat: z
+        .string()
+        .regex(/^-?(0|[1-9][0-9]{0,19})$/, 'satoshis as a decimal string')
+        .nullable(),
+      reason: z.string().max(256).nullable(),
+      peerId: nullableCount,
+      replacedBy: hash256.nullable(),
+    })
+    .strict(),
+  'connectivity.result': z
+    .object({
+      addr: z.string().max(256),
+      sourcePeer: z.string().max(256),
+      reachable: z.boolean(),
+      reason: z.string().max(64),
+      latencyMs: z.number().nonnegative().nullable(),
+      detail: z.string().max(256).optional(),
+      userAgent: z.string().max(1024).optional(),
+    })
+    .strict(),
+  'connectivity.summary': z
+    .object({
+      advertised: count,
+      tried: count,
+      reachable: count,
+      reachableShare: z.number().min(0).max(1).nullable(),
+      probes: count,
+      notTried: z.record(z.string(), count),
+      skipped: z.record(z.string(), count),
+      cacheHits: count,
+      coalesced: count,
+      dropped: count,
+      queued: count,
+      inFlight: count,
+      cacheSize: count,
+      sources: z
+        .array(
+          z
+            .object({
+              sourcePeer: z.string().max(256),
+              nodeId: z.string().max(64),
+              advertised: count,
+              tried: count,
+              reachable: count,
+              reachableShare: z.number().min(0).max(1).nullable(),
+              notTried: count,
+            })
+            .strict(),
+        )
+        .max(100),
+    })
+    .strict(),
+  alert: z
+    .object({
+      id: z.string().min(1).max(128),
+      detector: z.string().min(1).max(64),
+      severity,
+      subject: alertSubject,
+      summary: z.string().max(1024),
+      firstSeenUs: timeUs,
+      lastSeenUs: timeUs,
+      status: alertStatus,
+      resolvedUs: timeUs.optional(),
+      nodeIds: z.array(z.string()).max(256),
+      count,
+      evidence: z.object({ counts: z.record(z.string(), z.number()), samples: z.array(jsonValue).max(10) }).strict(),
+      netgroup: z.string().optional(),
+      incidentId: z.string().max(128),
+    })
+    .strict(),
+  incident: z
+    .object({
+      id: z.string().min(1).max(128),
+      title: z.string().max(1024),
+      severity,
+      status: alertStatus,
+      firstSeenUs: timeUs,
+      lastSeenUs: timeUs,
+      resolvedUs: timeUs.optional(),
+      alertIds: z.array(z.string()),
+      subjects: z.array(alertSubject),
+      netgroups: z.array(z.string()),
+      detectors: z.array(z.string()),
+      nodeIds: z.array(z.string()),
+    })
+    .strict(),
 } as const satisfies { [T in EventType]: z.ZodTypeAny };
 
 const envelopeBase = z
@@ -155,5 +364,15 @@ const schemasMatchTypes: SchemaMatches = {
   'ping.latency': true,
   violation: true,
   'pipeline.counters': true,
+  'peer.stats': true,
+  'node.status': true,
+  'rpc.status': true,
+  'addr.received': true,
+  'block.connected': true,
+  'mempool.tx': true,
+  'connectivity.result': true,
+  'connectivity.summary': true,
+  alert: true,
+  incident: true,
 };
 void schemasMatchTypes;

@@ -18,9 +18,14 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 /** Identifies one connection within one observer process. */
 export interface ConnRef {
-  /** Unique per observer process, increasing. */
+  /**
+   * Unique per observer process and source, increasing. For the sources that
+   * watch a Bitcoin Core node (rpc, log, usdt) it is Core's own peer id
+   * (`getpeerinfo` `id`, `peer=N`), so one peer has the same id in all three.
+   */
   id: number;
-  direction: ConnDirection;
+  /** `unknown` only when a Core source met the peer mid-session (e.g. a log followed from its middle). */
+  direction: ConnDirection | 'unknown';
   /** Remote `ip:port` (IPv6 as `[addr]:port`). */
   remote: string;
 }
@@ -33,15 +38,32 @@ export type CloseReason =
   | 'limit' // per-IP or total connection limit
   | 'shutdown' // the observer is stopping
   | 'socket-error'
-  | 'connect-failed'; // an outbound connection never opened
+  | 'connect-failed' // an outbound connection never opened
+  | 'evicted' // Bitcoin Core evicted the inbound peer to make room (usdt)
+  | 'unknown'; // a Core source saw the peer go without a reason (rpc: vanished from getpeerinfo)
+
+/**
+ * Bitcoin Core's connection types (`getpeerinfo` `connection_type`, the log's
+ * "New <type> peer connected", the tracepoints' conn_type): inbound,
+ * outbound-full-relay, block-relay-only, manual, feeler, addr-fetch,
+ * private-broadcast, ... Kept as text: Core adds types over time.
+ */
+export type CoreConnType = string;
+
+/** `unknown` where the source cannot tell (usdt, a log without the "New ... peer connected" line). */
+export type Transport = 'v1' | 'v2' | 'unknown';
 
 export interface ConnectionOpened {
   conn: ConnRef;
+  /** Our `ip:port` on this connection; '' when the source does not say (log, usdt). */
   local: string;
   network: NetworkName;
   /** Bitcoin Core-style network group: IPv4 /16, IPv6 /32, ... */
   netgroup: string;
-  transport: 'v1';
+  /** The p2p source speaks v1 only (it reports v2 peers as a violation). */
+  transport: Transport;
+  /** Core's connection type, from the Core sources. */
+  connType?: CoreConnType;
 }
 
 export interface ConnectionClosed {
@@ -56,6 +78,8 @@ export interface ConnectionClosed {
   bytesOut: number;
   messagesIn: number;
   messagesOut: number;
+  /** Core's connection type, from the Core sources. */
+  connType?: CoreConnType;
 }
 
 export interface MessageEvent {
@@ -105,6 +129,16 @@ export interface HandshakeComplete {
   elapsedMs: number;
   wtxidRelay: boolean;
   addrV2: boolean;
+  /**
+   * From the log source ("receive version message" + "New <type> peer
+   * connected"), which does not see the whole version message (no nonce, no
+   * services), so it reports them here rather than as `handshake.version`.
+   */
+  version?: number;
+  userAgent?: string;
+  startHeight?: number;
+  connType?: CoreConnType;
+  transport?: Transport;
 }
 
 export interface PingLatency {
@@ -134,7 +168,9 @@ export type ViolationKind =
   | 'ping-timeout'
   | 'unsolicited-pong'
   // a request for a service we do not advertise (BIP37 bloom, mempool, BIP157 filters)
-  | 'service-not-offered';
+  | 'service-not-offered'
+  // Bitcoin Core judged the peer misbehaving (log "Misbehaving: ...", usdt net:misbehaving_connection)
+  | 'misbehaving';
 
 export type ViolationAction = 'disconnect' | 'drop-message' | 'none';
 
@@ -156,6 +192,247 @@ export interface PipelineCounters {
   counters: Record<string, number>;
 }
 
+/** Per-peer counters from Bitcoin Core (`getpeerinfo`), one event per peer per poll. */
+export interface PeerStats {
+  conn: ConnRef;
+  connType: CoreConnType;
+  transport: Transport;
+  network: NetworkName;
+  netgroup: string;
+  /** Protocol version and user agent (attacker-controlled text); 0 and '' before the handshake. */
+  version: number;
+  userAgent: string;
+  /** u64 service bits, decimal. */
+  services: string;
+  startHeight: number | null;
+  syncedBlocks: number | null;
+  /** Seconds since the epoch when Core accepted the connection. */
+  connTime: number;
+  timeOffsetSec: number;
+  /** Last and best ping round trip, null when none yet. */
+  pingMs: number | null;
+  minPingMs: number | null;
+  bytesIn: number;
+  bytesOut: number;
+  /** Bytes (headers included) per message command. */
+  bytesInPerMsg: Record<string, number>;
+  bytesOutPerMsg: Record<string, number>;
+  /** Addresses Core processed from this peer's addr messages, and dropped by its rate limiter. Null on Core < 23. */
+  addrProcessed: number | null;
+  addrRateLimited: number | null;
+  addrRelayEnabled: boolean | null;
+  relayTxes: boolean | null;
+  permissions: string[];
+}
+
+/** Facts about the watched Bitcoin Core node, one event per RPC poll (fields null where the node did not answer). */
+export interface NodeStatus {
+  chain: string | null;
+  blocks: number | null;
+  headers: number | null;
+  bestBlockHash: string | null;
+  initialBlockDownload: boolean | null;
+  verificationProgress: number | null;
+  /** Chain tips that are not the active one (forks, invalid, headers-only). */
+  staleTips: number | null;
+  invalidTips: number | null;
+  version: number | null;
+  subversion: string | null;
+  networkActive: boolean | null;
+  connections: { total: number; inbound: number; outbound: number } | null;
+  totalBytesIn: number | null;
+  totalBytesOut: number | null;
+  mempool: { size: number; bytes: number; usage: number; minFeeBtcPerKvB: number } | null;
+  /** getaddrmaninfo all_networks; null on Core < 26. */
+  addrman: { new: number; tried: number; total: number } | null;
+  /** From getrawaddrman (Core >= 26, hidden RPC): the sources that put most addresses in addrman's new table. */
+  addrmanTopSources: { source: string; count: number }[] | null;
+  uptimeSec: number | null;
+  banned: number | null;
+  warnings: string[];
+}
+
+export type RpcState = 'up' | 'down' | 'warming-up' | 'auth-failed' | 'error';
+
+/** The RPC source's view of the node's RPC interface; emitted on every state change. */
+export interface RpcStatus {
+  state: RpcState;
+  /** The RPC URL without credentials. */
+  url: string;
+  /** The error (or 'ok'), as a sentence. */
+  detail: string;
+  /** Failed polls in a row. */
+  failures: number;
+  /** Milliseconds until the next attempt. */
+  retryMs: number;
+  /** RPC methods the node does not have (-32601), skipped from now on. */
+  unsupported: string[];
+}
+
+/** Core's "Received addr: N addresses (P processed, R rate-limited) from peer=X" (log). */
+export interface AddrReceived {
+  conn: ConnRef;
+  addresses: number;
+  processed: number;
+  rateLimited: number;
+}
+
+/** A block connected to the active chain (log BlockConnected/UpdateTip, usdt validation:block_connected). */
+export interface BlockConnected {
+  /** Display order. */
+  hash: string;
+  height: number;
+  /** Null where the source does not say. */
+  transactions: number | null;
+  inputs: number | null;
+  sigops: number | null;
+  durationMs: number | null;
+}
+
+export type MempoolAction = 'accepted' | 'rejected' | 'removed' | 'replaced';
+
+/** A transaction entering, failing to enter or leaving Core's mempool (log, usdt). */
+export interface MempoolTx {
+  action: MempoolAction;
+  /** Display order. */
+  txid: string;
+  wtxid: string | null;
+  vsize: number | null;
+  /** Fee in satoshis (decimal string), null when not said. */
+  feeSat: string | null;
+  /** Rejection or removal reason as Core says it ('block', 'replaced', 'expiry', 'txn-mempool-conflict', ...). */
+  reason: string | null;
+  /** Core peer id that sent it, where known. */
+  peerId: number | null;
+  /** For 'replaced': the transaction that replaced it. */
+  replacedBy: string | null;
+}
+
+/**
+ * The connectivity check tried an address a peer advertised in addr/addrv2
+ * (feeds the fake-address detector). Addresses it refuses to try (private,
+ * reserved, ...) are reported with `reachable: false` and reason `not-tried`.
+ */
+export interface ConnectivityResult {
+  /** The advertised address: `ip:port`, `[v6]:port`. */
+  addr: string;
+  /** `conn.remote` of the peer that advertised it. */
+  sourcePeer: string;
+  reachable: boolean;
+  /** `version` (a node answered the handshake), `refused`, `timeout`, `reset`, `not-bitcoin`, `not-tried`, `error`, ... */
+  reason: string;
+  /** Time to the answer (or the failure), null when not tried. */
+  latencyMs: number | null;
+  /** What happened, as a sentence (consumers/connectivity): `not-tried` says which class of address was refused. */
+  detail?: string;
+  /** The user agent the node answered with (attacker-controlled text), when it sent a version. */
+  userAgent?: string;
+}
+
+/** One source peer's line in `connectivity.summary`. */
+export interface ConnectivitySource {
+  /** `conn.remote` of the advertising peer. */
+  sourcePeer: string;
+  /** The observer that saw it advertise. */
+  nodeId: string;
+  /** Entries it advertised (every addr/addrv2 entry, repeats included). */
+  advertised: number;
+  /** Of those, results that were tried (its own probes and cache hits). */
+  tried: number;
+  reachable: number;
+  /** reachable / tried, null before anything was tried. */
+  reachableShare: number | null;
+  /** Not tried by policy (private, reserved, ...). */
+  notTried: number;
+}
+
+/** Periodic totals of the connectivity check (every 10 s and at the end). */
+export interface ConnectivitySummary {
+  /** addr/addrv2 entries seen. */
+  advertised: number;
+  /** Results for tried addresses (probes and cache hits). */
+  tried: number;
+  reachable: number;
+  /** reachable / tried, null before anything was tried. */
+  reachableShare: number | null;
+  /** Probes actually made (TCP connections attempted). */
+  probes: number;
+  /** Refused by policy, by class (`private`, `loopback`, `reserved`, ...): never dialled. */
+  notTried: Record<string, number>;
+  /** Tor, I2P and CJDNS addresses: skipped (no proxy support yet), by network. */
+  skipped: Record<string, number>;
+  /** Answered from the result cache. */
+  cacheHits: number;
+  /** Already queued or in flight for another source. */
+  coalesced: number;
+  /** Dropped because the queue was full. */
+  dropped: number;
+  queued: number;
+  inFlight: number;
+  cacheSize: number;
+  /** The source peers with the most tried results (at most 20). */
+  sources: ConnectivitySource[];
+}
+
+export type Severity = 'info' | 'warning' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['info', 'warning', 'critical'];
+export type AlertStatus = 'active' | 'resolved';
+export type AlertSubjectKind = 'peer' | 'netgroup' | 'asn' | 'node' | 'network';
+
+/** What an alert is about: a peer (`ip:port` or `ip`), a netgroup, an ASN (`AS54098`), an observer node, or the whole network. */
+export interface AlertSubject {
+  kind: AlertSubjectKind;
+  id: string;
+}
+
+export interface AlertEvidence {
+  /** Named counts (e.g. `addrEntries`, `tokensDebt`, `connections`). */
+  counts: Record<string, number>;
+  /** A bounded number (at most 10) of sample messages, addresses or connections, attacker-controlled text included. */
+  samples: JsonValue[];
+}
+
+/** An alert's state, published as an `alert` event on every raise, (rate-limited) update and resolve. */
+export interface Alert {
+  id: string;
+  /** The detector's name (`addr-flood`, `ping-spam`, ...). */
+  detector: string;
+  severity: Severity;
+  subject: AlertSubject;
+  /** One sentence (may quote attacker-controlled text: escape before display). */
+  summary: string;
+  firstSeenUs: number;
+  lastSeenUs: number;
+  status: AlertStatus;
+  resolvedUs?: number;
+  /** The observers whose events triggered it. */
+  nodeIds: string[];
+  /** Signals merged into this alert. */
+  count: number;
+  evidence: AlertEvidence;
+  /** The netgroup of the subject, where known: used to group alerts into incidents. */
+  netgroup?: string;
+  incidentId: string;
+}
+
+/** Related alerts (same subject or netgroup within a window, or one source seen by several observers). */
+export interface Incident {
+  id: string;
+  title: string;
+  /** The highest severity of its alerts. */
+  severity: Severity;
+  /** Resolved when all its alerts are. */
+  status: AlertStatus;
+  firstSeenUs: number;
+  lastSeenUs: number;
+  resolvedUs?: number;
+  alertIds: string[];
+  subjects: AlertSubject[];
+  netgroups: string[];
+  detectors: string[];
+  nodeIds: string[];
+}
+
 export interface EventDataByType {
   'connection.opened': ConnectionOpened;
   'connection.closed': ConnectionClosed;
@@ -165,6 +442,16 @@ export interface EventDataByType {
   'ping.latency': PingLatency;
   violation: ProtocolViolation;
   'pipeline.counters': PipelineCounters;
+  'peer.stats': PeerStats;
+  'node.status': NodeStatus;
+  'rpc.status': RpcStatus;
+  'addr.received': AddrReceived;
+  'block.connected': BlockConnected;
+  'mempool.tx': MempoolTx;
+  alert: Alert;
+  incident: Incident;
+  'connectivity.result': ConnectivityResult;
+  'connectivity.summary': ConnectivitySummary;
 }
 
 export type EventType = keyof EventDataByType;
@@ -178,6 +465,16 @@ export const EVENT_TYPES: readonly EventType[] = [
   'ping.latency',
   'violation',
   'pipeline.counters',
+  'peer.stats',
+  'node.status',
+  'rpc.status',
+  'addr.received',
+  'block.connected',
+  'mempool.tx',
+  'alert',
+  'incident',
+  'connectivity.result',
+  'connectivity.summary',
 ];
 
 export interface EventEnvelope<T extends EventType = EventType> {
@@ -187,7 +484,7 @@ export interface EventEnvelope<T extends EventType = EventType> {
   nodeId: string;
   /** Microseconds since the Unix epoch (integer: sub-millisecond and exact in a double). */
   timeUs: number;
-  /** Which source produced it (p2p, rpc, log, usdt, replay). */
+  /** Which source produced it (p2p, rpc, log, usdt, replay, bus). */
   source: string;
   data: EventDataByType[T];
 }

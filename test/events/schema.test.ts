@@ -69,3 +69,35 @@ describe('event schema', () => {
     assert.throws(() => decodeEvent(new TextEncoder().encode('{"v":1')), /not a JSON document/);
   });
 });
+
+describe('free-form JSON payloads', () => {
+  it('accepts JSON values and refuses what JSON cannot carry', async () => {
+    const { isJsonValue } = await import('../../src/events/schema.js');
+    assert.ok(isJsonValue({ a: [1, 'x', null, true, { b: [] }] }));
+    assert.ok(isJsonValue(Object.create(null)));
+    for (const bad of [NaN, Infinity, undefined, () => 1, new Date(0), new Uint8Array(1), 1n, { a: { b: undefined } }]) {
+      assert.equal(isJsonValue(bad), false, String(bad));
+    }
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = [deep];
+    assert.equal(isJsonValue(deep), false, 'nesting is bounded');
+  });
+
+  it('validates a 1000-entry addr summary as part of a message event', () => {
+    const entries = Array.from({ length: 1000 }, (_, i) => ({
+      addr: `1.2.${i >> 8}.${i & 255}`,
+      port: 8333,
+      services: '1033',
+      time: 1795463934,
+    }));
+    const e = makeEvent(origin, 'message', {
+      conn,
+      dir: 'in',
+      command: 'addr',
+      size: 30_003,
+      known: true,
+      payload: { count: 1000, entries },
+    });
+    assert.deepEqual(decodeEvent(encodeEvent(e)), e);
+  });
+});

@@ -192,6 +192,21 @@ export function formatText(event: ObserverEvent): string {
         .join(' ');
       return `# COUNTERS ${head(event)} stage=${bare(d.stage)} ${counters}`;
     }
+    case 'alert': {
+      const d = event.data;
+      const status = d.status === 'resolved' ? 'resolved' : d.count === 1 ? 'raised' : 'active';
+      return (
+        `! ALERT ${d.severity} ${bare(d.detector)} ${head(event)} ${d.subject.kind}=${bare(d.subject.id)} ${status} ` +
+        `count=${d.count} nodes=${d.nodeIds.map(bare).join(',')} id=${bare(d.id)} incident=${bare(d.incidentId)} ${quote(truncate(d.summary, MAX_SUMMARY))}`
+      );
+    }
+    case 'incident': {
+      const d = event.data;
+      return (
+        `! INCIDENT ${d.severity} ${head(event)} ${d.status} id=${bare(d.id)} alerts=${d.alertIds.length} ` +
+        `detectors=${d.detectors.map(bare).join(',')} ${quote(truncate(d.title, MAX_SUMMARY))}`
+      );
+    }
     default: {
       // A newer schema (e.g. over NATS) may carry types this build does not know.
       const e = event as { type: unknown; timeUs: number; nodeId: string; data: unknown };

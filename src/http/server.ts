@@ -1,0 +1,184 @@
+/**
+ * The HTTP server of `peer-observer run --http host:port`: /metrics, the JSON
+ * API, /healthz; later the dashboard's WebSocket (/ws) and static files.
+ *
+ * Access: bound to loopback unless the operator says otherwise, and a
+ * non-loopback address needs a bearer token (checked where the config is
+ * loaded, and again here). When a token is set it is required on every request,
+ * loopback included (one rule, nothing to misjudge): `Authorization: Bearer
+ * TOKEN`, compared in constant time. Requests are read-only: nothing reads a
+ * request body, every reply is JSON or Prometheus text with `nosniff` and
+ * `no-store`, and slow or oversized requests are cut by node:http's limits.
+ *
+ * Hooks for the dashboard (issue 6): `onUpgrade` for the WebSocket (called
+ * after the token check), `fallback` for static files (GET requests no API
+ * route matched).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { HttpError, Router, validateQuery, type Reply, type RequestContext } from './router.js';
+
+/** Longest request target we read (paths and queries are short here). */
+export const MAX_URL_LENGTH = 4096;
+
+export interface HttpServerOptions {
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  /** Bearer token: required on every request when set. Required for a non-loopback host. */
+  token?: string | undefined;
+  router: Router;
+  /** Static files (the dashboard): called for GET/HEAD requests no route matched; undefined means 404. */
+  fallback?: (ctx: RequestContext) => Reply | undefined | Promise<Reply | undefined>;
+  /** WebSocket upgrades (the dashboard's /ws), after the token check. Without it, upgrades are refused. */
+  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Most simultaneous connections. Default 256. */
+  maxConnections?: number;
+}
+
+export interface HttpServer {
+  host: string;
+  port: number;
+  /** `http://host:port` (IPv6 in brackets). */
+  url: string;
+  server: Server;
+  /** Stop accepting, end open connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** 127.0.0.0/8, ::1, an IPv4-mapped loopback, or `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || /^::ffff:127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** The one-line reason a bind is refused, or undefined when it is allowed. */
+export function bindRefusal(host: string, token: string | undefined): string | undefined {
+  if (isLoopbackHost(host) || token) return undefined;
+  return `--http ${host}: binding the HTTP server to a non-loopback address needs --http-token (or PEER_OBSERVER_HTTP_TOKEN, or "httpToken" in the config file)`;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Constant-time check of `Authorization: Bearer TOKEN`. */
+export function authorized(header: string | undefined, expected: Buffer): boolean {
+  const m = header !== undefined ? /^Bearer +(\S+) *$/i.exec(header) : null;
+  const given = digest(m ? m[1]! : '');
+  return timingSafeEqual(given, expected) && m !== null;
+}
+
+const COMMON_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'cache-control': 'no-store',
+  'referrer-policy': 'no-referrer',
+};
+
+function send(res: ServerResponse, reply: Reply): void {
+  const status = reply.status ?? 200;
+  const headers: Record<string, string> = { ...COMMON_HEADERS, ...reply.headers };
+  let body: string;
+  if ('json' in reply) {
+    body = JSON.stringify(reply.json);
+    headers['content-type'] = 'application/json; charset=utf-8';
+    headers['content-security-policy'] = "default-src 'none'";
+  } else {
+    body = reply.text;
+    headers['content-type'] = reply.contentType;
+  }
+  headers['content-length'] = String(Buffer.byteLength(body));
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+function error(status: number, message: string, headers: Record<string, string> = {}): Reply {
+  return { status, json: { error: message }, headers };
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const refusal = bindRefusal(options.host, options.token);
+  if (refusal) throw new Error(refusal);
+  const expected = options.token ? digest(options.token) : undefined;
+  const { router } = options;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const rawUrl = req.url ?? '/';
+    if (rawUrl.length > MAX_URL_LENGTH) return send(res, error(414, 'request target too long'));
+    if (expected && !authorized(req.headers.authorization, expected)) {
+      return send(res, error(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer realm="peer-observer"' }));
+    }
+    let url: URL;
+    try {
+      url = new URL(rawUrl.startsWith('/') ? rawUrl : `/${rawUrl}`, 'http://localhost');
+    } catch {
+      return send(res, error(400, 'bad request target'));
+    }
+    const method = req.method ?? 'GET';
+    const found = router.match(method, url.pathname);
+    const ctx = (params: Record<string, string>): RequestContext => ({
+      req,
+      url,
+      params,
+      query: (schema) => validateQuery(url, schema),
+    });
+    try {
+      if ('handler' in found) return send(res, await found.handler(ctx(found.params)));
+      if (found.status === 404 && options.fallback && (method === 'GET' || method === 'HEAD')) {
+        const reply = await options.fallback(ctx({}));
+        if (reply) return send(res, reply);
+      }
+      if (found.status === 405)
+        return send(res, error(405, `method ${method.slice(0, 16)} not allowed`, { allow: found.allow.join(', ') }));
+      return send(res, error(404, 'not found'));
+    } catch (err) {
+      if (err instanceof HttpError) return send(res, error(err.status, err.message, err.headers));
+      return send(res, error(500, 'internal error'));
+    }
+  };
+
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) send(res, error(500, 'internal error'));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = options.maxConnections ?? 256;
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (expected && !authorized(req.headers.authorization, expected)) return refuse('401 Unauthorized');
+    if (!options.onUpgrade) return refuse('404 Not Found');
+    options.onUpgrade(req, socket, head);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const hostText = address.address.includes(':') ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    host: address.address,
+    port: address.port,
+    url: `http://${hostText}:${address.port}`,
+    server,
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      })),
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * The shipped Prometheus rules and Grafana dashboards: promtool accepts every
+ * rules file, and every metric a rule or a dashboard names exists in our
+ * exposition (recorded `peer_observer:*` names must be recorded by our rules).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { ObserverMetrics } from '../../src/consumers/metrics/metrics.js';
+import { peerLife } from '../consumers/synthetic.js';
+
+const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
+const rulesFiles = readdirSync(join(DEPLOY, 'prometheus'))
+  .filter((f) => f.endsWith('.rules.yml'))
+  .map((f) => join(DEPLOY, 'prometheus', f));
+const dashboards = readdirSync(join(DEPLOY, 'grafana'))
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => join(DEPLOY, 'grafana', f));
+
+/** Names with our prefixes in a PromQL expression: raw metrics (peer_observer_*, process_*, nodejs_*) and recorded ones. */
+export function metricNames(expr: string): { raw: string[]; recorded: string[] } {
+  // Quoted strings (label values, regexes) cannot name metrics: blank them first.
+  const code = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
+  const raw = [...code.matchAll(/(?<![A-Za-z0-9_:])((?:peer_observer|process|nodejs)_[A-Za-z0-9_]+)(?![A-Za-z0-9_:])/g)].map((m) => m[1]!);
+  const recorded = [...code.matchAll(/(?<![A-Za-z0-9_:])(peer_observer:[A-Za-z0-9_:]+)/g)].map((m) => m[1]!);
+  return { raw, recorded };
+}
+
+/** Every `expr:` of a rules file (single-line or folded `>-` blocks) and every `record:` name. */
+function parseRules(text: string): { exprs: string[]; records: string[] } {
+  const exprs: string[] = [];
+  const records: string[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const rec = /^\s*-?\s*record:\s*(\S+)/.exec(line);
+    if (rec) records.push(rec[1]!);
+    const m = /^(\s*)expr:\s*(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[2] !== '' && !/^[>|]-?$/.test(m[2]!)) {
+      exprs.push(m[2]!);
+      continue;
+    }
+    const indent = m[1]!.length;
+    const block: string[] = [];
+    while (i + 1 < lines.length && (lines[i + 1]!.trim() === '' || lines[i + 1]!.search(/\S/) > indent)) block.push(lines[++i]!.trim());
+    exprs.push(block.join(' '));
+  }
+  return { exprs, records };
+}
+
+function dashboardExprs(file: string): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if ((k === 'expr' || k === 'definition') && typeof x === 'string') out.push(x);
+        else if (k === 'query' && typeof x === 'string') out.push(x);
+        else walk(x);
+      }
+    }
+  };
+  walk(JSON.parse(readFileSync(file, 'utf8')));
+  return out;
+}
+
+/** Metric families in the exposition (`# TYPE name kind`), histogram/summary series names included. */
+async function exposedNames(): Promise<Set<string>> {
+  const m = new ObserverMetrics();
+  for (let i = 0; i < 3; i++) for (const e of peerLife(i)) m.handle(e);
+  const names = new Set<string>();
+  for (const line of (await m.exposition()).split('\n')) {
+    const t = /^# TYPE (\S+) (\S+)/.exec(line);
+    if (!t) continue;
+    names.add(t[1]!);
+    if (t[2] === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(t[1]! + s);
+    if (t[2] === 'summary') for (const s of ['_sum', '_count']) names.add(t[1]! + s);
+  }
+  return names;
+}
+
+describe('shipped monitoring artifacts', () => {
+  it('finds the files', () => {
+    assert.ok(rulesFiles.length >= 2, 'recording and alerting rules');
+    assert.ok(dashboards.length >= 4, 'overview, peers, relay, violations dashboards');
+  });
+
+  it('promtool check rules accepts every rules file', (t) => {
+    if (spawnSync('promtool', ['--version']).error) return t.skip('promtool not installed (apt-get install prometheus)');
+    for (const file of rulesFiles) {
+      const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 0, `${file}:\n${r.stdout}${r.stderr}`);
+    }
+  });
+
+  it('the name extractor sees through strings, functions and suffixes', () => {
+    const n = metricNames(
+      'sum by (le) (rate(peer_observer_x_bucket{a="peer_observer_not_me"}[5m])) / peer_observer:y:rate1m + process_cpu',
+    );
+    assert.deepEqual(n.raw, ['peer_observer_x_bucket', 'process_cpu']);
+    assert.deepEqual(n.recorded, ['peer_observer:y:rate1m']);
+  });
+
+  it('every metric a rule or dashboard names exists in /metrics, every recorded name is recorded', async () => {
+    const exposed = await exposedNames();
+    const records = new Set<string>();
+    const uses: { file: string; expr: string }[] = [];
+    for (const file of rulesFiles) {
+      const { exprs, records: r } = parseRules(readFileSync(file, 'utf8'));
+      r.forEach((x) => records.add(x));
+      exprs.forEach((expr) => uses.push({ file, expr }));
+    }
+    for (const file of dashboards) dashboardExprs(file).forEach((expr) => uses.push({ file, expr }));
+    assert.ok(uses.length > 40, `found ${uses.length} expressions`);
+    let checked = 0;
+    for (const { file, expr } of uses) {
+      const { raw, recorded } = metricNames(expr);
+      for (const name of raw) {
+        assert.ok(exposed.has(name), `${file}: ${name} is not in the exposition (expr: ${expr})`);
+        checked++;
+      }
+      for (const name of recorded) {
+        assert.ok(records.has(name), `${file}: ${name} is not recorded by our rules (expr: ${expr})`);
+        checked++;
+      }
+    }
+    assert.ok(checked > 40);
+  });
+});
