@@ -42,6 +42,8 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     /** `message` (realistic, default) or `ping` (small ping.latency events: the transport without the schema's cost). */
     kind: { type: 'string', default: 'message' },
+    /** Extra node flags for the NATS consumer process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+    'consumer-node-args': { type: 'string', default: '' },
   },
 });
 const N = Number(opts.events);
@@ -183,6 +185,7 @@ async function nats(url: string, count: number, rate?: number): Promise<Result> 
   const child = spawn(
     process.execPath,
     [
+      ...opts['consumer-node-args'].split(' ').filter(Boolean),
       '--import',
       'tsx',
       new URL('./lib/nats-consumer.ts', import.meta.url).pathname,
@@ -220,6 +223,12 @@ async function nats(url: string, count: number, rate?: number): Promise<Result> 
       `publisher acked ${s.acked} dropped ${s.dropped}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}`,
     );
   } finally {
+    // The consumer exits by itself after its result line (a profile, if asked for, is written then).
+    if (child.exitCode === null) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+      clearTimeout(timer);
+    }
     child.kill('SIGKILL');
   }
 }

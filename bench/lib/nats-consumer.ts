@@ -19,17 +19,20 @@ const latencies = new Float64Array(opts.expected);
 let n = 0;
 let firstUs = 0;
 let lastUs = 0;
-const it = sub[Symbol.asyncIterator]();
-while (n < opts.expected) {
-  let timer: NodeJS.Timeout | undefined;
-  const r = await Promise.race([it.next(), new Promise<'idle'>((res) => (timer = setTimeout(() => res('idle'), opts.idleMs)))]);
-  clearTimeout(timer);
-  if (r === 'idle' || r.done) break;
+// One watchdog rather than a timer per event (which cost ≈ 3 % of this process).
+let lastSeen = Date.now();
+const watchdog = setInterval(() => {
+  if (Date.now() - lastSeen > opts.idleMs) sub.unsubscribe();
+}, 100);
+for await (const e of sub) {
   const t = nowUs();
+  lastSeen = Date.now();
   if (n === 0) firstUs = t;
   lastUs = t;
-  latencies[n++] = t - r.value.timeUs;
+  latencies[n++] = t - e.timeUs;
+  if (n >= opts.expected) break;
 }
+clearInterval(watchdog);
 const sorted = latencies.subarray(0, n).sort();
 const pct = (p: number) => (n ? sorted[Math.min(n - 1, Math.floor(p * n))]! : NaN);
 const s = bus.stats();

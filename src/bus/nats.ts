@@ -19,22 +19,32 @@
  * carries `Nats-Msg-Id: <publisher>.<seq>` (seq.ts), and subscribers drop the
  * second copy (`duplicates`). See docs/bus.md for the loss model.
  *
+ * Events travel in batches: consecutive events with the same subject (node and
+ * type), up to `batchBytes` of JSON or `batchEvents` events, go as one NATS
+ * message (NDJSON, `Po-Batch: v1 <count>`, the first event's seq in
+ * `Nats-Msg-Id`). A batch is closed when the subject changes, when it is full,
+ * or at the end of the event-loop turn it was started in, so batching adds no
+ * wait and the publish order is kept on the wire. All counters count events.
+ *
  * Subscribers filter on the server through subjects (subjects.ts); every
- * message received is decoded and validated (events/wire.ts), and what fails
+ * event received is decoded and validated (events/wire.ts), and what fails
  * is counted as rejected, never passed on.
  */
 import { connect, headers, nuid, type Msg, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
 import { EventValidationError } from '../events/schema.js';
 import type { ObserverEvent } from '../events/types.js';
-import { decodeEvent, encodeEvent } from '../events/wire.js';
+import { decodeEvent, decodeEventJson, encodeBatch, splitBatch } from '../events/wire.js';
 import type { Bus, SubscribeOptions, Subscription } from './bus.js';
 import { QueuedSubscription } from './queue.js';
-import { Dedup, SEQ_HEADER, formatSeq, parseSeq } from './seq.js';
-import { subjectFor, subjectsFor } from './subjects.js';
+import { BATCH_HEADER, Dedup, SEQ_HEADER, formatBatch, formatSeq, parseBatch, parseSeq } from './seq.js';
+import { nodeToken, SUBJECT_ROOT, subjectsFor } from './subjects.js';
 
 export const DEFAULT_PUBLISH_BUFFER = 100_000;
 export const DEFAULT_SUBSCRIBER_QUEUE = 100_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
+/** JSON characters per batch (at most an eighth of the server's max_payload: UTF-8 takes up to 3 bytes a character). */
+export const DEFAULT_BATCH_BYTES = 64 * 1024;
+export const DEFAULT_BATCH_EVENTS = 1000;
 
 export interface NatsBusOptions {
   /** One or more server URLs (nats://host:port); the client fails over between them. */
@@ -51,6 +61,10 @@ export interface NatsBusOptions {
   timeoutMs?: number;
   /** close() waits this long for a reconnect to deliver what is still buffered. */
   closeTimeoutMs?: number;
+  /** Most JSON characters in one batch message (capped at max_payload / 8); a larger event goes alone. */
+  batchBytes?: number;
+  /** Most events in one batch message; 1 sends every event as its own message. */
+  batchEvents?: number;
 }
 
 export interface NatsBusStats {
@@ -68,7 +82,7 @@ export interface NatsBusStats {
   buffered: number;
   /** Events dropped: the buffer was full, the payload over the server's limit, or still unacknowledged at close. */
   dropped: number;
-  /** Messages received by subscribers, valid or not, duplicates included. */
+  /** Events received by subscribers, valid or not, duplicates included (a message that is not a well-formed batch counts as one). */
   received: number;
   /** Received messages already received once (a publisher's re-send), not passed on. */
   duplicates: number;
@@ -86,20 +100,40 @@ export interface NatsBusStats {
   lastError: string | null;
 }
 
+/** One NATS message: `count` events with seqs `seq … seq + count − 1`. */
 interface Pending {
   seq: number;
+  count: number;
   subject: string;
   data: Uint8Array;
+}
+
+/** The batch being filled: events' JSON texts, all for one subject. */
+interface OpenBatch {
+  subject: string;
+  firstSeq: number;
+  jsons: string[];
+  chars: number;
 }
 
 export class NatsBus implements Bus {
   private connected = true;
   /** Bumped on every disconnect and reconnect: an acknowledgement from an older connection is void. */
   private generation = 0;
-  /** Unacknowledged events in seq order: [head, sendIdx) in flight, [sendIdx, length) buffered. */
+  /** Unacknowledged messages in seq order: [head, sendIdx) in flight, [sendIdx, length) buffered. */
   private pending: Pending[] = [];
   private head = 0;
   private sendIdx = 0;
+  /** Events in pending[head, sendIdx) and in pending[sendIdx, length). */
+  private inFlightEvents = 0;
+  private queuedEvents = 0;
+  /** Events not yet in a message (buffered too). */
+  private open: OpenBatch | null = null;
+  private closeScheduled = false;
+  private readonly batchBytes: number;
+  private readonly batchEvents: number;
+  /** subject prefix per node id (`po.v1.<node>.`), bounded. */
+  private readonly subjectPrefix = new Map<string, string>();
   private lastSeq = 0;
   private highestSent = 0;
   private ackScheduled = false;
@@ -132,6 +166,8 @@ export class NatsBus implements Bus {
     this.maxBuffer = positive(options.publishBuffer ?? DEFAULT_PUBLISH_BUFFER, 'publishBuffer');
     this.maxQueue = positive(options.maxQueue ?? DEFAULT_SUBSCRIBER_QUEUE, 'maxQueue');
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.batchBytes = positive(options.batchBytes ?? DEFAULT_BATCH_BYTES, 'batchBytes');
+    this.batchEvents = positive(options.batchEvents ?? DEFAULT_BATCH_EVENTS, 'batchEvents');
     void this.watchStatus();
   }
 
@@ -155,20 +191,80 @@ export class NatsBus implements Bus {
 
   publish(event: ObserverEvent): void {
     this.counters.published++;
-    if (this.closing || this.pending.length - this.head >= this.maxBuffer) {
+    if (this.closing || this.inFlightEvents + this.queuedEvents + (this.open?.jsons.length ?? 0) >= this.maxBuffer) {
       this.counters.dropped++;
       return;
     }
-    const data = encodeEvent(event);
+    let subject: string;
+    try {
+      subject = this.subjectFor(event);
+    } catch (e) {
+      this.counters.dropped++;
+      this.lastError = (e as Error).message;
+      return;
+    }
+    const json = JSON.stringify(event);
     const max = this.nc.info?.max_payload;
-    if (max !== undefined && data.length + 128 > max) {
-      this.counters.dropped++;
-      this.lastError = `event of ${data.length} bytes over the server's max_payload ${max}`;
+    const limit = max === undefined ? this.batchBytes : Math.min(this.batchBytes, Math.floor(max / 8));
+    let open = this.open;
+    if (open && (open.subject !== subject || open.chars + json.length >= limit || open.jsons.length >= this.batchEvents)) {
+      this.closeBatch();
+      open = null;
+      if (this.connected) this.pump();
+    }
+    if (json.length >= limit) {
+      // A large event (a raw payload of up to 4 MB) goes alone, if the server takes it.
+      const data = encodeBatch([json]);
+      if (max !== undefined && data.length + 256 > max) {
+        this.counters.dropped++;
+        this.lastError = `${event.type} event of ${data.length} bytes over the server's max_payload ${max} (see docs/bus.md)`;
+        return;
+      }
+      this.enqueue({ seq: ++this.lastSeq, count: 1, subject, data });
+      if (this.connected) this.pump();
       return;
     }
-    this.pending.push({ seq: ++this.lastSeq, subject: subjectFor(event), data });
-    if (this.connected) this.pump();
+    if (!open) {
+      open = this.open = { subject, firstSeq: this.lastSeq + 1, jsons: [], chars: 0 };
+      if (!this.closeScheduled) {
+        this.closeScheduled = true;
+        setImmediate(this.closeAtTurnEnd);
+      }
+    }
+    this.lastSeq++;
+    open.jsons.push(json);
+    open.chars += json.length + 1;
   }
+
+  /** `po.v1.<node>.<type>` (subjects.ts), the node part cached. */
+  private subjectFor(event: ObserverEvent): string {
+    let prefix = this.subjectPrefix.get(event.nodeId);
+    if (prefix === undefined) {
+      prefix = `${SUBJECT_ROOT}.${nodeToken(event.nodeId)}.`;
+      if (this.subjectPrefix.size >= 1024) this.subjectPrefix.clear();
+      this.subjectPrefix.set(event.nodeId, prefix);
+    }
+    return prefix + event.type;
+  }
+
+  private enqueue(p: Pending): void {
+    this.pending.push(p);
+    this.queuedEvents += p.count;
+  }
+
+  /** The batch being filled becomes a message, queued to be sent. */
+  private closeBatch(): void {
+    const open = this.open;
+    if (!open) return;
+    this.open = null;
+    this.enqueue({ seq: open.firstSeq, count: open.jsons.length, subject: open.subject, data: encodeBatch(open.jsons) });
+  }
+
+  private readonly closeAtTurnEnd = (): void => {
+    this.closeScheduled = false;
+    this.closeBatch();
+    if (this.connected) this.pump();
+  };
 
   subscribe(options: SubscribeOptions = {}): Subscription {
     const subjects = subjectsFor(options);
@@ -191,28 +287,64 @@ export class NatsBus implements Bus {
         this.lastError = err.message;
         return;
       }
-      this.counters.received++;
-      const id = msg.headers?.get(SEQ_HEADER);
+      const h = msg.headers;
+      const id = h?.get(SEQ_HEADER);
       const seq = id ? parseSeq(id) : undefined;
-      if (seq && !dedup.first(seq[0], seq[1])) {
-        this.counters.duplicates++;
+      const batch = h?.get(BATCH_HEADER);
+      if (!batch) {
+        // One event (the first wire format).
+        this.counters.received++;
+        if (seq && !dedup.first(seq[0], seq[1])) {
+          this.counters.duplicates++;
+          return;
+        }
+        let event: ObserverEvent;
+        try {
+          event = decodeEvent(msg.data);
+        } catch (e) {
+          this.reject(e, msg.subject);
+          return;
+        }
+        this.counters.decoded++;
+        entry.queued.offer(event);
         return;
       }
-      let event: ObserverEvent;
+      const count = parseBatch(batch);
+      let jsons: string[];
       try {
-        event = decodeEvent(msg.data);
+        if (count === undefined) throw new EventValidationError(`${BATCH_HEADER}: ${batch}: not a batch this version reads`);
+        jsons = splitBatch(msg.data, count);
       } catch (e) {
-        if (!(e instanceof EventValidationError)) throw e;
-        this.counters.rejected++;
-        this.lastError = `rejected message on ${msg.subject}: ${e.message}`;
+        this.counters.received++;
+        this.reject(e, msg.subject);
         return;
       }
-      this.counters.decoded++;
-      entry.queued.offer(event);
+      this.counters.received += count;
+      for (let i = 0; i < count; i++) {
+        if (seq && !dedup.first(seq[0], seq[1] + i)) {
+          this.counters.duplicates++;
+          continue;
+        }
+        let event: ObserverEvent;
+        try {
+          event = decodeEventJson(jsons[i]!);
+        } catch (e) {
+          this.reject(e, msg.subject);
+          continue;
+        }
+        this.counters.decoded++;
+        entry.queued.offer(event);
+      }
     };
     for (const subject of subjects) entry.nats.push(this.nc.subscribe(subject, { callback: onMessage }));
     this.subs.add(entry);
     return entry.queued;
+  }
+
+  private reject(e: unknown, subject: string): void {
+    if (!(e instanceof EventValidationError)) throw e;
+    this.counters.rejected++;
+    this.lastError = `rejected message on ${subject}: ${e.message}`;
   }
 
   /**
@@ -220,6 +352,7 @@ export class NatsBus implements Bus {
    * connected) and every subscriber has taken its queue.
    */
   async drain(): Promise<void> {
+    this.closeBatch();
     const target = this.lastSeq;
     while (this.connected && !this.nc.isClosed() && this.ackedUpTo() < target) {
       this.pump();
@@ -242,8 +375,8 @@ export class NatsBus implements Bus {
     for (const s of this.subs) subscriberDropped += s.queued.dropped;
     return {
       ...this.counters,
-      inFlight: this.sendIdx - this.head,
-      buffered: this.pending.length - this.sendIdx,
+      inFlight: this.inFlightEvents,
+      buffered: this.queuedEvents + (this.open?.jsons.length ?? 0),
       subscriberDropped,
       connected: this.connected,
       server: this.connected && !this.nc.isClosed() ? this.nc.getServer() : null,
@@ -258,7 +391,11 @@ export class NatsBus implements Bus {
   }
 
   private async doClose(): Promise<void> {
-    if (this.nc.isClosed()) return;
+    this.closeBatch();
+    if (this.nc.isClosed()) {
+      this.dropUnacknowledged();
+      return;
+    }
     const deadline = Date.now() + this.closeTimeoutMs;
     while (this.pending.length > this.head && Date.now() < deadline && !this.nc.isClosed()) {
       if (this.connected) this.pump();
@@ -270,14 +407,19 @@ export class NatsBus implements Bus {
       this.lastError = (e as Error).message;
       await this.nc.close();
     }
-    const left = this.pending.length - this.head;
+    this.dropUnacknowledged();
+    for (const s of [...this.subs]) s.queued.end();
+  }
+
+  private dropUnacknowledged(): void {
+    const left = this.inFlightEvents + this.queuedEvents;
     if (left > 0) {
       this.counters.dropped += left;
       this.lastError = `closed with ${left} events the server had not acknowledged`;
-      this.pending = [];
-      this.head = this.sendIdx = 0;
     }
-    for (const s of [...this.subs]) s.queued.end();
+    this.pending = [];
+    this.head = this.sendIdx = 0;
+    this.inFlightEvents = this.queuedEvents = 0;
   }
 
   /** Send everything buffered (connected only), then make sure an acknowledgement round is coming. */
@@ -287,21 +429,25 @@ export class NatsBus implements Bus {
       const p = this.pending[this.sendIdx]!;
       const h = headers();
       h.set(SEQ_HEADER, formatSeq(this.publisherId, p.seq));
+      h.set(BATCH_HEADER, formatBatch(p.count));
       try {
         nc.publish(p.subject, p.data, { headers: h });
       } catch (e) {
-        // A payload over the server's limit (the check in publish() had no server info yet), or a closed connection.
-        this.lastError = (e as Error).message;
+        // A payload over the server's limit (a server with a smaller max_payload than when it was built), or a closed connection.
+        this.lastError = `${p.count} events (${p.data.length} bytes) on ${p.subject} not sent: ${(e as Error).message}`;
         if (nc.isClosed()) return;
         this.pending.splice(this.sendIdx, 1);
-        this.counters.dropped++;
+        this.queuedEvents -= p.count;
+        this.counters.dropped += p.count;
         continue;
       }
       this.sendIdx++;
+      this.queuedEvents -= p.count;
+      this.inFlightEvents += p.count;
       if (p.seq > this.highestSent) {
-        this.highestSent = p.seq;
-        this.counters.sent++;
-      } else this.counters.resent++;
+        this.highestSent = p.seq + p.count - 1;
+        this.counters.sent += p.count;
+      } else this.counters.resent += p.count;
     }
     if (this.sendIdx > this.head && !this.ackScheduled) {
       this.ackScheduled = true;
@@ -329,7 +475,8 @@ export class NatsBus implements Bus {
     const generation = this.generation;
     const connection = this.connectionId();
     if (connection === null) return false;
-    const upTo = this.sendIdx > this.head ? this.pending[this.sendIdx - 1]!.seq : 0;
+    const last = this.sendIdx > this.head ? this.pending[this.sendIdx - 1]! : undefined;
+    const upTo = last ? last.seq + last.count - 1 : 0;
     try {
       await this.nc.flush();
     } catch {
@@ -348,13 +495,16 @@ export class NatsBus implements Bus {
   }
 
   private ackedUpTo(): number {
-    return this.head < this.pending.length ? this.pending[this.head]!.seq - 1 : this.lastSeq;
+    if (this.head < this.pending.length) return this.pending[this.head]!.seq - 1;
+    return this.open ? this.open.firstSeq - 1 : this.lastSeq;
   }
 
   private ack(upTo: number): void {
     let i = this.head;
-    while (i < this.sendIdx && this.pending[i]!.seq <= upTo) i++;
-    this.counters.acked += i - this.head;
+    let events = 0;
+    for (; i < this.sendIdx && this.pending[i]!.seq + this.pending[i]!.count - 1 <= upTo; i++) events += this.pending[i]!.count;
+    this.counters.acked += events;
+    this.inFlightEvents -= events;
     for (let k = this.head; k < i; k++) this.pending[k] = undefined as unknown as Pending;
     this.head = i;
     if (this.head === this.pending.length) {
@@ -375,6 +525,8 @@ export class NatsBus implements Bus {
           this.generation++;
           // Whatever was in flight may be lost with the connection: send it again.
           this.sendIdx = this.head;
+          this.queuedEvents += this.inFlightEvents;
+          this.inFlightEvents = 0;
         }
       } else if (s.type === 'reconnect') {
         this.counters.reconnects++;

@@ -1,6 +1,7 @@
 /**
  * Publisher sequence numbers for the NATS bus, carried in a NATS header (not in
- * the event): `Nats-Msg-Id: <publisher id>.<seq>`. The publisher id is random
+ * the event): `Nats-Msg-Id: <publisher id>.<seq>`, the seq of a batch's first
+ * event (the batch's events have consecutive seqs, its size in BATCH_HEADER). The publisher id is random
  * per NatsBus instance; seq counts from 1. A publisher re-sends what the server
  * had not acknowledged when a connection died, so a consumer may see an event
  * twice; `Dedup` tells the second copy apart. The header name is the one
@@ -8,6 +9,27 @@
  */
 
 export const SEQ_HEADER = 'Nats-Msg-Id';
+
+/**
+ * Marks a message as a batch and says how it is encoded: `v1 <count>` is
+ * `count` events as NDJSON (events/wire.ts) with seqs `seq … seq + count − 1`,
+ * `seq` being the one in SEQ_HEADER. A message without it is one JSON event
+ * (the first wire format; what `nats pub` by hand sends).
+ */
+export const BATCH_HEADER = 'Po-Batch';
+/** Most events in one batch a subscriber accepts (a publisher sends at most DEFAULT_BATCH_EVENTS unless told otherwise). */
+export const MAX_BATCH_EVENTS = 100_000;
+
+export function formatBatch(count: number): string {
+  return `v1 ${count}`;
+}
+
+/** The event count of a `v1` batch header, or undefined for anything else. */
+export function parseBatch(value: string): number | undefined {
+  if (!value.startsWith('v1 ')) return undefined;
+  const n = Number(value.slice(3));
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_BATCH_EVENTS ? n : undefined;
+}
 
 /** How far below the highest seq seen a late event is still recognised (not a duplicate, not lost). */
 export const SEQ_WINDOW = 65_536;

@@ -4,6 +4,7 @@
  * checks at the bottom keep these schemas and the TypeScript types in step.
  */
 import { z } from 'zod';
+import { compileCheck, type Check } from './compile.js';
 import { NETWORK_NAMES } from '../protocol/networks.js';
 import { EVENT_TYPES, SCHEMA_VERSION, type EventDataByType, type EventType, type JsonValue, type ObserverEvent } from './types.js';
 
@@ -337,8 +338,24 @@ export class EventValidationError extends Error {
   override readonly name = 'EventValidationError';
 }
 
+/**
+ * The same schemas compiled into in-place checks (compile.ts): a value they
+ * accept is exactly what zod would return, so it is returned as it is, with no
+ * copy. What they do not accept goes through zod, for its verdict and message.
+ */
+const fastEnvelope = compileCheck(envelopeBase);
+const fastData = Object.fromEntries(
+  EVENT_TYPES.map((t) => [t, compileCheck(EVENT_DATA_SCHEMAS[t], new Map([[jsonValue, isJsonValue]]))]),
+) as Record<EventType, Check>;
+
 /** Validate an unknown value as an event; throws EventValidationError naming the first bad field. */
 export function parseEvent(value: unknown): ObserverEvent {
+  if (fastEnvelope(value) && fastData[(value as ObserverEvent).type]((value as ObserverEvent).data)) return value as ObserverEvent;
+  return parseEventWithZod(value);
+}
+
+/** parseEvent through zod alone (the reference the compiled checks are tested against). */
+export function parseEventWithZod(value: unknown): ObserverEvent {
   const env = envelopeBase.safeParse(value);
   if (!env.success) throw new EventValidationError(describe(env.error));
   const data = EVENT_DATA_SCHEMAS[env.data.type].safeParse(env.data.data);
