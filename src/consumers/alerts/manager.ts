@@ -17,7 +17,9 @@
  *   once per `updateIntervalMs` per alert; `incident` events on open, change and
  *   resolve. Listeners (metrics, webhooks) see every change synchronously.
  * - Bounded: at most `maxAlerts` alerts and `maxIncidents` incidents kept
- *   (resolved ones evicted first, counted).
+ *   (resolved ones evicted first, counted), of which at most
+ *   `maxResolvedAlerts` / `maxResolvedIncidents` resolved ones: history lives in
+ *   the archive (alert and incident events), memory holds what is current.
  *
  * Time is the signals' time (event time), so replaying an archive gives the
  * same alerts as the live run did.
@@ -51,6 +53,9 @@ export interface AlertManagerOptions {
   updateIntervalMs: number;
   maxAlerts: number;
   maxIncidents: number;
+  /** Resolved alerts / incidents kept in memory for the API (the archive keeps them all). */
+  maxResolvedAlerts: number;
+  maxResolvedIncidents: number;
   maxSamples: number;
   maxNodeIds: number;
   /** Observers alerting on one source before a correlation alert. */
@@ -63,6 +68,8 @@ export const DEFAULT_ALERT_OPTIONS: AlertManagerOptions = Object.freeze({
   updateIntervalMs: 5_000,
   maxAlerts: 10_000,
   maxIncidents: 2_000,
+  maxResolvedAlerts: 1_000,
+  maxResolvedIncidents: 200,
   maxSamples: 10,
   maxNodeIds: 64,
   correlationObservers: 2,
@@ -72,15 +79,18 @@ export const CORRELATION = 'correlation';
 
 interface AlertState {
   alert: Alert;
-  sourceKeys: string[];
   lastPublishedUs: number;
   dirty: boolean;
 }
 
 interface IncidentState {
   incident: Incident;
-  keys: Set<string>;
-  active: Set<string>;
+  /** Source keys for joining: released (null) once the incident is resolved and past the group window, where no alert can join it. */
+  keys: Set<string> | null;
+  /** Creation order: a new alert joins the most recent matching incident. */
+  order: number;
+  /** Ids of its active alerts (null when none: most incidents are resolved, an empty Set each adds up). */
+  active: Set<string> | null;
 }
 
 interface SourceSeen {
@@ -92,8 +102,51 @@ interface SourceSeen {
 
 const subjectKey = (s: AlertSubject) => `${s.kind}:${s.id}`;
 
+/**
+ * A deep copy of plain JSON-like data (alerts, incidents, samples, counters):
+ * what structuredClone gives for these, at a fraction of its cost (no
+ * serialisation round trip). Only objects, arrays and primitives occur here.
+ */
 function clone<T>(v: T): T {
-  return structuredClone(v);
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = clone(v[i] as unknown);
+    return out as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) out[k] = clone((v as Record<string, unknown>)[k]);
+  return out as T;
+}
+
+/**
+ * A string in one flat piece. Summaries are built by template literals: V8
+ * keeps those as trees of their parts (cons strings), several objects each,
+ * which a stored alert would hold for as long as it is kept.
+ */
+function flat(text: string): string {
+  return text.length > 0 ? JSON.parse(JSON.stringify(text)) : text;
+}
+
+/**
+ * Arrays grown by push keep spare capacity (17 slots for one element); a
+ * resolved alert never grows again, so it is kept with exact-size copies and
+ * flat strings: about half the memory of the store's many resolved alerts.
+ */
+function compactAlert(a: Alert): void {
+  a.summary = flat(a.summary);
+  a.nodeIds = a.nodeIds.slice();
+  a.evidence.samples = a.evidence.samples.slice();
+}
+
+/** The same for a resolved incident (should it reopen, its arrays grow again). */
+function compactIncident(i: Incident): void {
+  i.title = flat(i.title);
+  i.alertIds = i.alertIds.slice();
+  i.subjects = i.subjects.slice();
+  i.netgroups = i.netgroups.slice();
+  i.detectors = i.detectors.slice();
+  i.nodeIds = i.nodeIds.slice();
 }
 
 export class AlertManager implements AlertFeed {
@@ -102,6 +155,9 @@ export class AlertManager implements AlertFeed {
   private readonly active = new Map<string, AlertState>();
   private readonly incidentsById = new Map<string, IncidentState>();
   private readonly sources = new Map<string, SourceSeen>();
+  /** Source key → the incidents holding it (their `keys`): joining looks up the alert's keys, not every incident. */
+  private readonly incidentsByKey = new Map<string, Set<IncidentState>>();
+  private incidentOrder = 0;
   private readonly alertListeners = new Set<AlertListener>();
   private readonly incidentListeners = new Set<IncidentListener>();
   private readonly c: AlertCounters = {
@@ -116,6 +172,9 @@ export class AlertManager implements AlertFeed {
   };
   private seq = 0;
   private clockUs = 0;
+  /** Resolved alerts and incidents in the store: eviction looks for the first resolved one only when there is one. */
+  private resolvedAlerts = 0;
+  private resolvedIncidents = 0;
 
   constructor(
     private readonly origin: EventOrigin,
@@ -140,6 +199,11 @@ export class AlertManager implements AlertFeed {
 
   counters(): AlertCounters {
     return clone(this.c);
+  }
+
+  /** Entries in each bounded structure (tests and diagnostics: each stays within its option's bound). */
+  sizes(): { alerts: number; active: number; incidents: number; sources: number } {
+    return { alerts: this.alertsById.size, active: this.active.size, incidents: this.incidentsById.size, sources: this.sources.size };
   }
 
   /** Detector state evictions, reported by the engine. */
@@ -179,15 +243,21 @@ export class AlertManager implements AlertFeed {
       if (nowUs - s.alert.lastSeenUs >= quietUs) {
         this.active.delete(key);
         s.alert.status = 'resolved';
+        this.resolvedAlerts++;
         s.alert.resolvedUs = nowUs;
+        compactAlert(s.alert);
         this.c.resolved[s.alert.detector] = (this.c.resolved[s.alert.detector] ?? 0) + 1;
         this.emitAlert(s, 'resolved', nowUs);
         this.incidentAlertResolved(s.alert, nowUs);
+        this.evictAlerts();
       } else if (s.dirty && nowUs - s.lastPublishedUs >= this.options.updateIntervalMs * 1000) {
         this.emitAlert(s, 'updated', nowUs);
       }
     }
     const windowUs = this.options.groupWindowMs * 1000;
+    // Resolved and out of the window even for signals an hour late: no alert can join them again.
+    for (const inc of this.incidentsById.values())
+      if (inc.keys && inc.incident.status !== 'active' && this.clockUs - inc.incident.lastSeenUs > 2 * windowUs) this.releaseKeys(inc);
     for (const [k, src] of this.sources) {
       for (const [node, t] of src.nodes) if (nowUs - t > windowUs) src.nodes.delete(node);
       if (src.nodes.size === 0) this.sources.delete(k);
@@ -200,7 +270,8 @@ export class AlertManager implements AlertFeed {
   }
 
   private nextId(prefix: string, timeUs: number): string {
-    return `${prefix}-${Math.floor(timeUs / 1000).toString(36)}-${(++this.seq).toString(36)}`;
+    // Flat: an id is kept (store keys, incident lists) as long as its alert.
+    return flat(`${prefix}-${Math.floor(timeUs / 1000).toString(36)}-${(++this.seq).toString(36)}`);
   }
 
   private raise(key: string, signal: Signal): AlertState {
@@ -222,12 +293,12 @@ export class AlertManager implements AlertFeed {
     const sourceKeys = [`subject:${subjectKey(signal.subject)}`];
     if (signal.netgroup) sourceKeys.push(`netgroup:${signal.netgroup}`);
     if (signal.sourceIp) sourceKeys.push(`ip:${signal.sourceIp}`);
-    const state: AlertState = { alert, sourceKeys, lastPublishedUs: signal.timeUs, dirty: false };
+    const state: AlertState = { alert, lastPublishedUs: signal.timeUs, dirty: false };
     this.active.set(key, state);
     this.alertsById.set(alert.id, state);
     const bySev = (this.c.raised[alert.detector] ??= {});
     bySev[alert.severity] = (bySev[alert.severity] ?? 0) + 1;
-    this.joinIncident(state, signal.timeUs);
+    this.joinIncident(state, sourceKeys, signal.timeUs);
     this.evictAlerts();
     this.emitAlert(state, 'raised', signal.timeUs);
     return state;
@@ -284,13 +355,14 @@ export class AlertManager implements AlertFeed {
     }
   }
 
-  private joinIncident(s: AlertState, timeUs: number): void {
+  private joinIncident(s: AlertState, sourceKeys: readonly string[], timeUs: number): void {
     const windowUs = this.options.groupWindowMs * 1000;
     let target: IncidentState | undefined;
-    for (const inc of this.incidentsById.values()) {
-      if (inc.incident.status !== 'active' && timeUs - inc.incident.lastSeenUs > windowUs) continue;
-      if (timeUs - inc.incident.lastSeenUs > windowUs) continue;
-      if (s.sourceKeys.some((k) => inc.keys.has(k))) target = inc;
+    // The most recent incident within the window that holds one of the alert's keys.
+    for (const k of sourceKeys) {
+      const holders = this.incidentsByKey.get(k);
+      if (holders)
+        for (const inc of holders) if (timeUs - inc.incident.lastSeenUs <= windowUs && (!target || inc.order > target.order)) target = inc;
     }
     const a = s.alert;
     if (!target) {
@@ -307,15 +379,25 @@ export class AlertManager implements AlertFeed {
         detectors: [],
         nodeIds: [],
       };
-      target = { incident, keys: new Set(), active: new Set() };
+      target = { incident, keys: new Set(), order: this.incidentOrder++, active: null };
       this.incidentsById.set(incident.id, target);
       this.c.incidentsOpened++;
       this.evictIncidents();
     }
     const inc = target.incident;
     a.incidentId = inc.id;
-    for (const k of s.sourceKeys) if (target.keys.size < 1000) target.keys.add(k);
-    target.active.add(a.id);
+    const keys = (target.keys ??= new Set());
+    for (const k of sourceKeys) {
+      if (keys.size >= 1000 || keys.has(k)) continue;
+      keys.add(k);
+      let holders = this.incidentsByKey.get(k);
+      if (!holders) {
+        holders = new Set();
+        this.incidentsByKey.set(k, holders);
+      }
+      holders.add(target);
+    }
+    (target.active ??= new Set()).add(a.id);
     if (inc.alertIds.length < 1000) inc.alertIds.push(a.id);
     if (!inc.subjects.some((x) => x.kind === a.subject.kind && x.id === a.subject.id) && inc.subjects.length < 100)
       inc.subjects.push({ ...a.subject });
@@ -323,8 +405,9 @@ export class AlertManager implements AlertFeed {
     if (!inc.detectors.includes(a.detector)) inc.detectors.push(a.detector);
     for (const n of a.nodeIds) if (!inc.nodeIds.includes(n) && inc.nodeIds.length < this.options.maxNodeIds) inc.nodeIds.push(n);
     inc.severity = maxSeverity(inc.severity, a.severity);
+    if (inc.status === 'resolved') this.resolvedIncidents--;
     inc.status = 'active';
-    delete inc.resolvedUs;
+    if (inc.resolvedUs !== undefined) delete inc.resolvedUs; // only a reopened incident: `delete` turns an object into a slow, larger dictionary
     inc.lastSeenUs = Math.max(inc.lastSeenUs, a.lastSeenUs);
     if (inc.alertIds.length > 1 && inc.detectors.length > 1)
       inc.title = `${inc.detectors.join(' + ')}: ${inc.subjects
@@ -338,11 +421,11 @@ export class AlertManager implements AlertFeed {
     const s = this.incidentsById.get(id);
     if (!s) return;
     s.incident.lastSeenUs = Math.max(s.incident.lastSeenUs, timeUs);
-    const alert = [...s.active].map((a) => this.alertsById.get(a)?.alert);
-    for (const a of alert)
-      if (a)
-        for (const n of a.nodeIds)
-          if (!s.incident.nodeIds.includes(n) && s.incident.nodeIds.length < this.options.maxNodeIds) s.incident.nodeIds.push(n);
+    const nodeIds = s.incident.nodeIds;
+    for (const id of s.active ?? []) {
+      const a = this.alertsById.get(id)?.alert;
+      if (a) for (const n of a.nodeIds) if (nodeIds.length < this.options.maxNodeIds && !nodeIds.includes(n)) nodeIds.push(n);
+    }
   }
 
   private incidentChanged(id: string, timeUs: number): void {
@@ -361,11 +444,15 @@ export class AlertManager implements AlertFeed {
   private incidentAlertResolved(a: Alert, timeUs: number): void {
     const s = this.incidentsById.get(a.incidentId);
     if (!s) return;
-    s.active.delete(a.id);
-    if (s.active.size === 0) {
+    s.active?.delete(a.id);
+    if (!s.active || s.active.size === 0) {
+      s.active = null;
+      if (s.incident.status !== 'resolved') this.resolvedIncidents++;
       s.incident.status = 'resolved';
       s.incident.resolvedUs = timeUs;
+      compactIncident(s.incident);
       this.emitIncident(s, timeUs);
+      this.evictIncidents();
     }
   }
 
@@ -421,35 +508,51 @@ export class AlertManager implements AlertFeed {
   }
 
   private evictAlerts(): void {
-    while (this.alertsById.size > this.options.maxAlerts) {
+    while (this.alertsById.size > this.options.maxAlerts || this.resolvedAlerts > this.options.maxResolvedAlerts) {
       let victim: string | undefined;
-      for (const [id, s] of this.alertsById) {
-        if (s.alert.status === 'resolved') {
-          victim = id;
-          break;
+      if (this.resolvedAlerts > 0)
+        for (const [id, s] of this.alertsById) {
+          if (s.alert.status === 'resolved') {
+            victim = id;
+            break;
+          }
         }
-      }
       victim ??= this.alertsById.keys().next().value!;
       const s = this.alertsById.get(victim)!;
       this.alertsById.delete(victim);
-      if (s.alert.status === 'active') {
+      if (s.alert.status === 'resolved') this.resolvedAlerts--;
+      else {
         this.active.delete(`${s.alert.detector}|${subjectKey(s.alert.subject)}`);
-        this.incidentsById.get(s.alert.incidentId)?.active.delete(victim);
+        this.incidentsById.get(s.alert.incidentId)?.active?.delete(victim);
       }
       this.c.storeEvicted++;
     }
   }
 
+  /** Forget an incident's keys: no alert joins it any more. */
+  private releaseKeys(inc: IncidentState): void {
+    for (const k of inc.keys ?? []) {
+      const holders = this.incidentsByKey.get(k);
+      holders?.delete(inc);
+      if (holders?.size === 0) this.incidentsByKey.delete(k);
+    }
+    inc.keys = null;
+  }
+
   private evictIncidents(): void {
-    while (this.incidentsById.size > this.options.maxIncidents) {
+    while (this.incidentsById.size > this.options.maxIncidents || this.resolvedIncidents > this.options.maxResolvedIncidents) {
       let victim: string | undefined;
-      for (const [id, s] of this.incidentsById) {
-        if (s.incident.status === 'resolved') {
-          victim = id;
-          break;
+      if (this.resolvedIncidents > 0)
+        for (const [id, s] of this.incidentsById) {
+          if (s.incident.status === 'resolved') {
+            victim = id;
+            break;
+          }
         }
-      }
       victim ??= this.incidentsById.keys().next().value!;
+      const gone = this.incidentsById.get(victim)!;
+      if (gone.incident.status === 'resolved') this.resolvedIncidents--;
+      this.releaseKeys(gone);
       this.incidentsById.delete(victim);
       this.c.storeEvicted++;
     }

@@ -106,8 +106,11 @@ export const addrFlood = defineDetector({
         messages: 0,
       }));
 
-    const judge = (e: ObserverEvent, s: PeerState, sample?: JsonValue): Signal[] => {
+    const judge = (e: ObserverEvent, s: PeerState, sample?: () => JsonValue): Signal[] => {
       const limited = s.rateLimited + s.coreRateLimited;
+      // Most peers are honest: nothing to say, nothing to allocate.
+      if (limited < p.minRateLimited && s.unsolicitedLarge === 0 && s.future < p.minFutureEntries && s.reserved < p.minReservedEntries)
+        return [];
       const reasons: string[] = [];
       let severity: Signal['severity'] | null = null;
       const raise = (sev: Signal['severity']) => {
@@ -145,7 +148,7 @@ export const addrFlood = defineDetector({
             futureEntries: s.future,
             nonRoutableEntries: s.reserved,
           },
-          ...(sample !== undefined ? { sample } : {}),
+          ...(sample !== undefined ? { sample: sample() } : {}),
           nodeId: e.nodeId,
           timeUs: e.timeUs,
           netgroup: groupOfRemote(s.remote),
@@ -170,12 +173,13 @@ export const addrFlood = defineDetector({
             s.coreRateLimited += e.data.rateLimited;
             s.entries += e.data.addresses;
             s.messages++;
-            return judge(e, s, {
+            const d = e.data;
+            return judge(e, s, () => ({
               coreLog: true,
-              addresses: e.data.addresses,
-              processed: e.data.processed,
-              rateLimited: e.data.rateLimited,
-            });
+              addresses: d.addresses,
+              processed: d.processed,
+              rateLimited: d.rateLimited,
+            }));
           }
           case 'peer.stats': {
             if (!e.data.addrRateLimited) return [];
@@ -217,7 +221,7 @@ export const addrFlood = defineDetector({
               }
             }
             s.rateLimited += limitedHere;
-            return judge(e, s, sampleOf(m.command, entries, e.timeUs));
+            return judge(e, s, () => sampleOf(m.command, entries, e.timeUs));
           }
           default:
             return [];

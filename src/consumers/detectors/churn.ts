@@ -29,6 +29,8 @@ const params = z
     dropWindowMs: z.number().positive().default(60_000),
     minInboundForDrop: z.number().int().positive().default(8),
     maxNodes: z.number().int().positive().default(1000),
+    /** Open inbound connections tracked per observer (oldest evicted, counted: closes we never saw must not pile up). */
+    maxConnections: z.number().int().positive().default(100_000),
   })
   .strict();
 
@@ -131,7 +133,11 @@ export const churn = defineDetector({
         const s = state(e.nodeId);
         const key = `${e.source}|${e.data.conn.id}`;
         if (e.type === 'connection.opened') {
-          if (s.inbound.size < 1_000_000) s.inbound.add(key);
+          if (!s.inbound.has(key) && s.inbound.size >= p.maxConnections) {
+            s.inbound.delete(s.inbound.values().next().value!);
+            evicted++;
+          }
+          s.inbound.add(key);
           const verdicts = s.opens.add(e.timeUs);
           dropSignal(e.nodeId, s.recent, s.inbound.size, e.timeUs, '');
           return churnSignals(e.nodeId, s, e.timeUs, verdicts);

@@ -29,13 +29,79 @@ const params = z
       .default(LINKINGLION_RANGES.map((r) => ({ cidr: r.cidr, asn: r.label }))),
     /** Inbound connections tracked per observer (oldest evicted). */
     maxConnections: z.number().int().positive().default(100_000),
+    /** Observers tracked at once (oldest evicted). */
+    maxNodes: z.number().int().positive().default(1000),
   })
   .strict();
 
+/** Open connections of one group; `seq` orders groups as a Map's insertion would. */
+interface GroupCount {
+  n: number;
+  seq: number;
+}
+
+/**
+ * Open inbound connections per group (netgroup or ASN), with what the checks
+ * need kept up to date as connections come and go, so an open costs O(1) plus
+ * the groups over `maxPerGroup`, not a pass over every group:
+ * - `hot`: the groups holding more than `maxPerGroup`;
+ * - `sumSq`: Σ n² (the effective number of groups is total² / Σ n²).
+ */
+class GroupCounts {
+  readonly counts = new Map<string, GroupCount>();
+  readonly hot = new Set<string>();
+  sumSq = 0;
+  private seq = 0;
+
+  constructor(private readonly maxPerGroup: number) {}
+
+  get size(): number {
+    return this.counts.size;
+  }
+
+  inc(k: string): void {
+    let c = this.counts.get(k);
+    if (!c) {
+      c = { n: 0, seq: this.seq++ };
+      this.counts.set(k, c);
+    }
+    this.sumSq += 2 * c.n + 1;
+    c.n++;
+    if (c.n > this.maxPerGroup) this.hot.add(k);
+  }
+
+  dec(k: string): void {
+    const c = this.counts.get(k);
+    if (!c) return;
+    this.sumSq -= 2 * c.n - 1;
+    c.n--;
+    if (c.n <= this.maxPerGroup) this.hot.delete(k);
+    if (c.n <= 0) this.counts.delete(k);
+  }
+
+  /**
+   * The groups that may hold `minShare` of `total` or more than `maxPerGroup`,
+   * in the order the counts map holds them (as a scan of every group would).
+   */
+  candidates(total: number, minShare: number): [string, number][] {
+    if (minShare * total <= this.maxPerGroup) {
+      // Few connections: a group may pass the share without being hot; they are few, scan them.
+      const all: [string, number][] = [];
+      for (const [k, c] of this.counts) all.push([k, c.n]);
+      return all;
+    }
+    // Any group with n ≥ minShare·total > maxPerGroup is hot.
+    const hot: [string, GroupCount][] = [];
+    for (const k of this.hot) hot.push([k, this.counts.get(k)!]);
+    if (hot.length > 1) hot.sort((a, b) => a[1].seq - b[1].seq);
+    return hot.map(([k, c]) => [k, c.n]);
+  }
+}
+
 interface NodeState {
   conns: BoundedMap<string, { group: string; asn: string | null; remote: string }>;
-  byGroup: Map<string, number>;
-  byAsn: Map<string, number>;
+  byGroup: GroupCounts;
+  byAsn: GroupCounts;
 }
 
 export const inboundFlood = defineDetector({
@@ -45,27 +111,27 @@ export const inboundFlood = defineDetector({
   create(p: z.output<typeof params>) {
     const asns = new CidrList(p.asnMap.map((a) => ({ cidr: a.cidr, label: a.asn.toUpperCase() })));
     const nodes = new Map<string, NodeState>();
-    const dec = (m: Map<string, number>, k: string) => {
-      const n = (m.get(k) ?? 0) - 1;
-      if (n <= 0) m.delete(k);
-      else m.set(k, n);
-    };
+    let evicted = 0;
     const nodeState = (nodeId: string): NodeState => {
       let s = nodes.get(nodeId);
       if (!s) {
-        s = { conns: new BoundedMap(p.maxConnections), byGroup: new Map(), byAsn: new Map() };
+        if (nodes.size >= p.maxNodes) {
+          const [oldId, old] = nodes.entries().next().value as [string, NodeState];
+          nodes.delete(oldId);
+          evicted += old.conns.size;
+        }
+        s = { conns: new BoundedMap(p.maxConnections), byGroup: new GroupCounts(p.maxPerGroup), byAsn: new GroupCounts(p.maxPerGroup) };
         nodes.set(nodeId, s);
       }
       return s;
     };
-    let evicted = 0;
 
     const judge = (nodeId: string, s: NodeState, timeUs: number, remote: string): Signal[] => {
       const total = s.conns.size;
       if (total < p.minInbound) return [];
       const out: Signal[] = [];
-      const check = (kind: 'netgroup' | 'asn', counts: Map<string, number>) => {
-        for (const [id, n] of counts) {
+      const check = (kind: 'netgroup' | 'asn', counts: GroupCounts) => {
+        for (const [id, n] of counts.candidates(total, p.maxShare)) {
           const share = n / total;
           if (share < p.maxShare && n <= p.maxPerGroup) continue;
           out.push({
@@ -83,9 +149,7 @@ export const inboundFlood = defineDetector({
       };
       check('netgroup', s.byGroup);
       check('asn', s.byAsn);
-      let sumSq = 0;
-      for (const n of s.byGroup.values()) sumSq += (n / total) ** 2;
-      const effective = 1 / sumSq;
+      const effective = (total * total) / s.byGroup.sumSq;
       if (effective < p.minEffectiveGroups) {
         out.push({
           detector: NAME,
@@ -118,8 +182,8 @@ export const inboundFlood = defineDetector({
           const c = s.conns.peek(key);
           if (c) {
             s.conns.delete(key);
-            dec(s.byGroup, c.group);
-            if (c.asn) dec(s.byAsn, c.asn);
+            s.byGroup.dec(c.group);
+            if (c.asn) s.byAsn.dec(c.asn);
           }
           return [];
         }
@@ -128,15 +192,15 @@ export const inboundFlood = defineDetector({
         const asn = asns.match(ipOfRemote(remote))?.label ?? null;
         if (s.conns.size >= s.conns.maxSize) {
           // Make room ourselves so the per-group counts stay exact.
-          const [oldKey, old] = s.conns.entries().next().value as [string, { group: string; asn: string | null }];
+          const [oldKey, old] = s.conns.oldest()!;
           s.conns.delete(oldKey);
-          dec(s.byGroup, old.group);
-          if (old.asn) dec(s.byAsn, old.asn);
+          s.byGroup.dec(old.group);
+          if (old.asn) s.byAsn.dec(old.asn);
           evicted++;
         }
         s.conns.set(key, { group, asn, remote });
-        s.byGroup.set(group, (s.byGroup.get(group) ?? 0) + 1);
-        if (asn) s.byAsn.set(asn, (s.byAsn.get(asn) ?? 0) + 1);
+        s.byGroup.inc(group);
+        if (asn) s.byAsn.inc(asn);
         return judge(e.nodeId, s, e.timeUs, remote);
       },
     };

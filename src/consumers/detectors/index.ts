@@ -41,6 +41,8 @@ const alertOptions = z
     updateIntervalMs: z.number().nonnegative(),
     maxAlerts: z.number().int().positive(),
     maxIncidents: z.number().int().positive(),
+    maxResolvedAlerts: z.number().int().nonnegative(),
+    maxResolvedIncidents: z.number().int().nonnegative(),
     maxSamples: z.number().int().min(1).max(10),
     maxNodeIds: z.number().int().positive(),
     correlationObservers: z.number().int().min(2),

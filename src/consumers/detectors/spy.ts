@@ -85,28 +85,33 @@ export const spy = defineDetector({
         g.agents = new CappedSet<string>(64);
         g.agentsSinceUs = t;
       }
-      const counts = {
-        connections: g.opened.value(t),
-        shortNoVerack: g.shortNoVerack.value(t),
-        nonceZero: g.nonceZero.value(t),
-        laggingStartHeight: g.lagging.value(t),
-        userAgents: g.agents.size,
-      };
+      const connections = g.opened.value(t);
+      const shortNoVerack = g.shortNoVerack.value(t);
+      const nonceZero = g.nonceZero.value(t);
+      const laggingStartHeight = g.lagging.value(t);
+      const userAgents = g.agents.size;
+      // Count first: most groups are one honest connection, and need no strings.
+      const indicators =
+        +(shortNoVerack >= p.minShortNoVerack) +
+        +(nonceZero >= p.minNonceZero) +
+        +(laggingStartHeight >= p.minLagging) +
+        +(userAgents >= p.minUserAgents) +
+        +(connections >= p.minConnections);
+      if (indicators < p.minIndicators) return [];
       const hits: string[] = [];
-      if (counts.shortNoVerack >= p.minShortNoVerack) hits.push(`${counts.shortNoVerack} short connections without verack`);
-      if (counts.nonceZero >= p.minNonceZero) hits.push(`${counts.nonceZero} versions with nonce 0`);
-      if (counts.laggingStartHeight >= p.minLagging) hits.push(`${counts.laggingStartHeight} lagging start heights`);
-      if (counts.userAgents >= p.minUserAgents) hits.push(`${counts.userAgents} user agents`);
-      if (counts.connections >= p.minConnections) hits.push(`${counts.connections} connections`);
-      if (hits.length < p.minIndicators) return [];
+      if (shortNoVerack >= p.minShortNoVerack) hits.push(`${shortNoVerack} short connections without verack`);
+      if (nonceZero >= p.minNonceZero) hits.push(`${nonceZero} versions with nonce 0`);
+      if (laggingStartHeight >= p.minLagging) hits.push(`${laggingStartHeight} lagging start heights`);
+      if (userAgents >= p.minUserAgents) hits.push(`${userAgents} user agents`);
+      if (connections >= p.minConnections) hits.push(`${connections} connections`);
       return [
         {
           detector: NAME,
           subject: { kind: 'netgroup', id: group },
           severity: hits.length >= 4 ? 'critical' : 'warning',
           summary: `spy-like behaviour from ${group}: ${hits.join(', ')}`,
-          counts: { ...counts, indicators: hits.length },
-          sample: { peer: remote, userAgents: g.agents.values().slice(0, 10), peers: g.samples },
+          counts: { connections, shortNoVerack, nonceZero, laggingStartHeight, userAgents, indicators: hits.length },
+          sample: { peer: remote, userAgents: g.agents.values().slice(0, 10), peers: [...g.samples] },
           nodeId: e.nodeId,
           timeUs: t,
           netgroup: group,
@@ -175,7 +180,10 @@ export const spy = defineDetector({
             break;
           }
         }
-        return [...out, ...judge(e, group, g, remote)];
+        const judged = judge(e, group, g, remote);
+        if (out.length === 0) return judged;
+        for (const x of judged) out.push(x);
+        return out;
       },
     };
   },

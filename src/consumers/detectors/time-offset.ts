@@ -45,6 +45,43 @@ interface Skewed {
   remote: string;
   offsetSec: number;
   timeUs: number;
+  side: SideState;
+}
+
+/** Index of a value in a sorted array: where it is or would go. */
+function lowerBound(sorted: number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * One observer's skewed netgroups on one side (ahead or behind): the entries in
+ * the order they were last set (so the oldest expire first) and their |offsets|
+ * kept sorted, so a signal costs O(log n) and a move in memory, not a pass and
+ * a sort over every tracked netgroup.
+ */
+class SideState {
+  readonly entries = new Map<string, Skewed>();
+  readonly offsets: number[] = [];
+
+  add(key: string, s: Skewed): void {
+    this.entries.set(key, s);
+    const abs = Math.abs(s.offsetSec);
+    this.offsets.splice(lowerBound(this.offsets, abs), 0, abs);
+  }
+
+  remove(key: string): void {
+    const s = this.entries.get(key);
+    if (!s) return;
+    this.entries.delete(key);
+    this.offsets.splice(lowerBound(this.offsets, Math.abs(s.offsetSec)), 1);
+  }
 }
 
 export const timeOffset = defineDetector({
@@ -53,19 +90,36 @@ export const timeOffset = defineDetector({
   params,
   create(p: z.output<typeof params>) {
     // Per observer and side: recent skewed peers by netgroup (the latest one per netgroup).
-    const skewed = new BoundedMap<string, Skewed>(p.maxTracked);
+    // All of them bounded together (least recently set evicted); each also in its SideState.
+    const skewed = new BoundedMap<string, Skewed>(p.maxTracked, (key, s) => s.side.remove(key));
+    const sides = new Map<string, SideState>();
+    const sideOf = (nodeSide: string): SideState => {
+      let s = sides.get(nodeSide);
+      if (!s) {
+        s = new SideState();
+        sides.set(nodeSide, s);
+      }
+      return s;
+    };
     return {
       name: NAME,
       eventTypes: ['handshake.version'] as const,
       stats: () => ({ tracked: skewed.size, evicted: skewed.evicted }),
       tick(nowUs: number) {
-        skewed.sweep((s) => nowUs - s.timeUs > p.windowMs * 1000);
+        skewed.sweep((s, key) => {
+          if (nowUs - s.timeUs <= p.windowMs * 1000) return false;
+          s.side.remove(key);
+          return true;
+        });
+        for (const [k, side] of sides) if (side.entries.size === 0) sides.delete(k);
         return [];
       },
       observe(e: ObserverEvent): Signal[] {
         if (e.type !== 'handshake.version') return [];
         const v = e.data;
         const off = v.timeOffsetSec;
+        // Honest clocks (nearly every peer): nothing to parse or build.
+        if (Math.abs(off) <= p.peerLimitSec && Math.abs(off) <= p.groupLimitSec) return [];
         const out: Signal[] = [];
         const group = groupOfRemote(v.conn.remote);
         const sample = { remote: v.conn.remote, timeOffsetSec: off, userAgent: v.userAgent.slice(0, 100), version: v.version };
@@ -85,17 +139,28 @@ export const timeOffset = defineDetector({
         }
         if (Math.abs(off) > p.groupLimitSec) {
           const side = off > 0 ? 'ahead' : 'behind';
-          skewed.set(`${e.nodeId}|${side}|${group}`, { remote: v.conn.remote, offsetSec: off, timeUs: e.timeUs });
+          const key = `${e.nodeId}|${side}|${group}`;
+          const state = sideOf(`${e.nodeId}|${side}`);
+          state.remove(key);
+          const entry: Skewed = { remote: v.conn.remote, offsetSec: off, timeUs: e.timeUs, side: state };
+          skewed.set(key, entry);
+          state.add(key, entry);
+          // Expire this side's entries that left the window, oldest first (the tick sweeps the rest).
           const cutoff = e.timeUs - p.windowMs * 1000;
-          const same = [...skewed.entries()].filter(([k, s]) => k.startsWith(`${e.nodeId}|${side}|`) && s.timeUs >= cutoff);
-          if (same.length >= p.minPeers) {
-            const offsets = same.map(([, s]) => Math.abs(s.offsetSec)).sort((a, b) => a - b);
+          for (const [k, old] of state.entries) {
+            if (old.timeUs >= cutoff) break;
+            skewed.delete(k);
+            state.remove(k);
+          }
+          const same = state.entries;
+          if (same.size >= p.minPeers) {
+            const offsets = state.offsets;
             out.push({
               detector: NAME,
               subject: { kind: 'node', id: e.nodeId },
-              severity: same.length >= p.criticalPeers ? 'critical' : 'warning',
-              summary: `${same.length} peers from distinct netgroups claim clocks more than ${p.groupLimitSec / 60} min ${side} of ours`,
-              counts: { skewedNetgroups: same.length, medianOffsetSec: offsets[offsets.length >> 1]! },
+              severity: same.size >= p.criticalPeers ? 'critical' : 'warning',
+              summary: `${same.size} peers from distinct netgroups claim clocks more than ${p.groupLimitSec / 60} min ${side} of ours`,
+              counts: { skewedNetgroups: same.size, medianOffsetSec: offsets[offsets.length >> 1]! },
               sample,
               nodeId: e.nodeId,
               timeUs: e.timeUs,
