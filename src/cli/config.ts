@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { parseEndpoint } from '../protocol/address.js';
 import { NETWORK_NAMES, NETWORKS, type NetworkName } from '../protocol/networks.js';
+import { loadAsmap, loadGeoipAsn, type AsnLookup } from '../http/asn.js';
 import { bindRefusal } from '../http/server.js';
 import { UsageError } from './errors.js';
 import { buildDetectors } from '../consumers/detectors/index.js';
@@ -31,7 +32,7 @@ export interface RunConfig {
   /** Archive every event in SQLite under this directory (embedded bus only); null: no archive. */
   archive: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** The HTTP server (/metrics, /api/*); null: none. A token, when set, is required on every request. */
-  http: { host: string; port: number; token?: string } | null;
+  http: { host: string; port: number; token?: string; asn?: AsnLookup } | null;
   /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
   core: CoreSourcesConfig;
   /** The connectivity check (dials public addresses peers advertise); null: off. */
@@ -67,6 +68,9 @@ export interface ConfigLayer {
   http?: Endpoint;
   /** Bearer token for the HTTP server. */
   httpToken?: string;
+  /** IP→ASN for the dashboard: a Bitcoin Core asmap file, or a MaxMind-format ASN database. */
+  asmap?: string;
+  geoipAsn?: string;
   /** Bitcoin Core JSON-RPC URL (rpc source). */
   rpcUrl?: string;
   rpcCookie?: string;
@@ -109,6 +113,8 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   maxDbMb: { flag: '--max-db-mb', env: 'PEER_OBSERVER_MAX_DB_MB', kind: 'number' },
   http: { flag: '--http', env: 'PEER_OBSERVER_HTTP', kind: 'string' },
   httpToken: { flag: '--http-token', env: 'PEER_OBSERVER_HTTP_TOKEN', kind: 'string' },
+  asmap: { flag: '--asmap', env: 'PEER_OBSERVER_ASMAP', kind: 'string' },
+  geoipAsn: { flag: '--geoip-asn', env: 'PEER_OBSERVER_GEOIP_ASN', kind: 'string' },
   rpcUrl: { flag: '--rpc-url', env: 'PEER_OBSERVER_RPC_URL', kind: 'string' },
   rpcCookie: { flag: '--rpc-cookie', env: 'PEER_OBSERVER_RPC_COOKIE', kind: 'string' },
   rpcUser: { flag: '--rpc-user', env: 'PEER_OBSERVER_RPC_USER', kind: 'string' },
@@ -235,6 +241,8 @@ export const LayerSchema = z
     rpcUrl: z
       .string({ invalid_type_error: 'expected an http:// URL' })
       .refine((u) => URL.canParse(u) && new URL(u).protocol === 'http:', 'expected an http:// URL like http://127.0.0.1:8332'),
+    asmap: path,
+    geoipAsn: path,
     rpcCookie: path,
     rpcUser: z.string({ invalid_type_error: 'expected a user name' }).min(1, 'expected a user name').max(1024),
     rpcPassword: z.string({ invalid_type_error: 'expected a password' }).min(1, 'expected a password').max(1024),
@@ -423,6 +431,16 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   if (http) {
     const refusal = bindRefusal(http.host, http.token);
     if (refusal) throw new UsageError(refusal);
+  }
+  if (merged.asmap !== undefined || merged.geoipAsn !== undefined) {
+    const flag = merged.asmap !== undefined ? '--asmap' : '--geoip-asn';
+    if (!http) throw new UsageError(`${flag} needs --http (the dashboard shows connections by ASN)`);
+    if (merged.asmap !== undefined && merged.geoipAsn !== undefined) throw new UsageError('give one of --asmap or --geoip-asn, not both');
+    try {
+      http.asn = merged.asmap !== undefined ? loadAsmap(merged.asmap) : loadGeoipAsn(merged.geoipAsn!);
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message.replace(/^asmap /, '--asmap ') : String(err));
+    }
   }
   if (merged.connectivityAllowLoopback && !merged.connectivity) {
     throw new UsageError('--connectivity-allow-loopback needs --connectivity (the check it applies to)');

@@ -13,6 +13,8 @@ import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/netw
 import { runHonestPeer } from '../simulate/honest-peer.js';
 import { runSimulation } from '../simulate/runner.js';
 import { scenarioByName } from '../simulate/scenarios/index.js';
+import { isLoopbackHost } from '../http/server.js';
+import { LayerSchema } from './config.js';
 import { UsageError } from './errors.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
 
@@ -26,6 +28,8 @@ export interface DemoOptions {
   trafficIntervalMs?: number;
   /** Rotate attack scenarios in after the warm-up (default true). */
   attacks?: boolean;
+  /** Serve the API and the dashboard here (loopback only in the demo). */
+  http?: { host: string; port: number };
 }
 
 /** Honest traffic only for this long, then the first attack. */
@@ -78,7 +82,16 @@ export function parseDemoFlags(flags: {
   duration?: string;
   json?: boolean;
   attacks?: boolean;
+  http?: string;
 }): DemoOptions {
+  let http: DemoOptions['http'];
+  if (flags.http !== undefined) {
+    const parsed = LayerSchema.shape.http.safeParse(flags.http);
+    if (!parsed.success) throw new UsageError(`--http ${JSON.stringify(flags.http)}: ${parsed.error.issues[0]!.message}`);
+    if (!parsed.data || !isLoopbackHost(parsed.data.host))
+      throw new UsageError(`--http ${JSON.stringify(flags.http)}: the demo serves HTTP on loopback only`);
+    http = parsed.data;
+  }
   const raw = {
     network: flags.network ?? 'regtest',
     peers: flags.peers ?? '3',
@@ -105,7 +118,7 @@ export function parseDemoFlags(flags: {
     throw new UsageError(`${FLAG[key] ?? key} ${JSON.stringify(typed)}: ${message}`);
   }
   const { duration, ...rest } = result.data;
-  return duration !== undefined ? { ...rest, duration } : rest;
+  return { ...rest, ...(duration !== undefined ? { duration } : {}), ...(http ? { http } : {}) };
 }
 
 /** Loopback source address for simulated peer `i`: 127.0.0.10, .11, ... (all of 127/8 is loopback on Linux). */
@@ -123,11 +136,13 @@ export async function demo(options: DemoOptions, signal: AbortSignal, io: Io): P
     connect: [],
     json: options.json,
     ...(options.attacks !== false ? { limits: { handshakeTimeoutMs: DEMO_HANDSHAKE_TIMEOUT_MS } } : {}),
+    ...(options.http ? { http: options.http } : {}),
     io,
   });
   const target = pipeline.listening[0]!;
   io.stderr.write(
     `peer-observer demo: ${network.name} observer on ${endpointText(target)}, ${options.peers} simulated honest peer(s); ` +
+      (pipeline.http ? `HTTP at ${pipeline.http.server.url}; dashboard at ${pipeline.http.server.url}/; ` : '') +
       `${options.duration !== undefined ? `stopping after ${options.duration}s` : 'Ctrl-C to stop'}\n`,
   );
 
@@ -218,8 +233,9 @@ export function registerDemo(program: Command, context: { signal: AbortSignal; i
     .option('--peers <n>', 'how many simulated peers (default: 3)')
     .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)')
     .option('--json', 'print one JSON event per line instead of text')
+    .option('--http <host:port>', 'serve the API and the live dashboard here (loopback; a bare port: 127.0.0.1; port 0: any free one)')
     .option('--no-attacks', `honest peers only (default: attack scenarios take turns after ${DEMO_WARMUP_MS / 1000}s; see simulate --list)`)
-    .action(async (opts: { network?: string; peers?: string; duration?: string; json?: boolean; attacks?: boolean }) => {
+    .action(async (opts: { network?: string; peers?: string; duration?: string; json?: boolean; attacks?: boolean; http?: string }) => {
       await demo(parseDemoFlags(opts), context.signal, context.io);
     });
 }

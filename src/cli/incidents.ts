@@ -11,6 +11,7 @@ import { readMatching } from '../consumers/archive/query.js';
 import { buildReport, renderMarkdown, type IncidentReport } from '../consumers/alerts/report.js';
 import type { Alert, Incident } from '../consumers/alerts/types.js';
 import { parseEvent } from '../events/schema.js';
+import { ownAddressesFromAlerts } from '../http/api.js';
 import { UsageError, RuntimeError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
 
@@ -61,17 +62,12 @@ export async function gatherFromHttp(url: string, id: string, token?: string): P
   const body = (await res.json()) as Incident & { alerts?: Alert[] };
   const { alerts = [], ...incident } = body;
   const checked = parseEvent({ v: 1, type: 'incident', nodeId: 'http', timeUs: 0, source: 'http', data: incident });
-  const own = new Set<string>();
+  const checkedAlerts: Alert[] = [];
   for (const a of alerts) {
     const e = parseEvent({ v: 1, type: 'alert', nodeId: 'http', timeUs: 0, source: 'http', data: a });
-    if (e.type !== 'alert') continue;
-    for (const s of e.data.evidence.samples) {
-      if (s && typeof s === 'object' && !Array.isArray(s)) {
-        for (const k of ['local', 'receiver']) if (typeof s[k] === 'string') own.add(s[k]);
-      }
-    }
+    if (e.type === 'alert') checkedAlerts.push(e.data);
   }
-  return { incident: checked.data as Incident, alerts, ownAddresses: [...own] };
+  return { incident: checked.data as Incident, alerts, ownAddresses: ownAddressesFromAlerts(checkedAlerts) };
 }
 
 export async function exportIncident(o: ExportOptions, io: Io): Promise<IncidentReport> {

@@ -29,7 +29,10 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
   const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
   const archive = config.archive ? `; archiving to ${config.archive.dataDir}` : '';
-  const http = pipeline.http ? `; HTTP at ${pipeline.http.server.url}${config.http?.token ? ' (token required)' : ''}` : '';
+  const http = pipeline.http
+    ? `; HTTP at ${pipeline.http.server.url}${config.http?.token ? ' (token required)' : ''}; dashboard at ${pipeline.http.server.url}/` +
+      (config.http?.asn ? ` (ASNs from ${config.http.asn.source})` : '')
+    : '';
   const core = startCoreSources(config.core, {
     nodeId: config.nodeId,
     network: network.name,
@@ -88,7 +91,12 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     .option('--retention-days <n>', 'with --data-dir: delete archived events older than this many days')
     .option('--max-db-mb <n>', 'with --data-dir: keep the archive under this many MiB, oldest events deleted first')
     .option('--http <host:port>', 'serve /metrics, /api/* and /healthz here (a bare port: 127.0.0.1; default: no HTTP server)')
-    .option('--http-token <token>', 'require "Authorization: Bearer <token>" on every HTTP request (needed to bind a non-loopback address)')
+    .option(
+      '--http-token <token>',
+      'require the token on every data request: "Authorization: Bearer <token>" (API), open the dashboard as /#token=<token> (needed to bind a non-loopback address)',
+    )
+    .option('--asmap <file>', "with --http: a Bitcoin Core asmap file (Core's -asmap) for the dashboard's connections by ASN")
+    .option('--geoip-asn <file>', 'with --http: a MaxMind-format ASN database (e.g. GeoLite2-ASN.mmdb) instead of --asmap')
     .option(
       '--rpc-url <url>',
       'watch a Bitcoin Core node through its JSON-RPC (e.g. http://127.0.0.1:8332); with rpc/log/usdt and no --listen/--connect, no p2p listener',

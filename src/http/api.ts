@@ -4,7 +4,8 @@
  * (zod, strict: an unknown parameter is a 400, so a typo is not silently ignored).
  */
 import { z } from 'zod';
-import type { AlertStore } from '../consumers/alerts/types.js';
+import { buildReport, renderMarkdown } from '../consumers/alerts/report.js';
+import type { Alert, AlertStore } from '../consumers/alerts/types.js';
 import type { ObserverMetrics } from '../consumers/metrics/metrics.js';
 import type { PeersTable } from '../consumers/peers/table.js';
 import type { RecentEvents } from '../consumers/recent/ring.js';
@@ -52,6 +53,18 @@ const AlertsQuery = z
   .strict();
 
 const IncidentsQuery = z.object({ status, severity, node: text(64).optional(), since: sinceUs, limit: limit(10_000, 500) }).strict();
+
+const ExportQuery = z.object({ format: z.enum(['md', 'json']).default('md'), redact: z.enum(['0', '1']).default('1') }).strict();
+
+/** The observers' own addresses as alert samples record them (`local`, `receiver`): what a redacted report hides. */
+export function ownAddressesFromAlerts(alerts: readonly Alert[]): string[] {
+  const own = new Set<string>();
+  for (const a of alerts)
+    for (const s of a.evidence.samples)
+      if (s && typeof s === 'object' && !Array.isArray(s))
+        for (const k of ['local', 'receiver']) if (typeof s[k] === 'string' && s[k] !== '') own.add(s[k]);
+  return [...own];
+}
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 const EventsQuery = z
@@ -146,6 +159,21 @@ export function apiRouter(sources: ApiSources, router = new Router()): Router {
     if (!incident) throw new HttpError(404, 'no such incident');
     const alerts = incident.alertIds.map((a) => store()?.alert(a)).filter((a) => a !== undefined);
     return { json: { ...incident, alerts } };
+  });
+
+  // The shareable report (consumers/alerts/report.ts, as `incidents export` writes it); redacted unless ?redact=0.
+  router.get('/api/incidents/:id/export', (ctx) => {
+    const q = ctx.query(ExportQuery);
+    const incident = store()?.incident(id(ctx.params));
+    if (!incident) throw new HttpError(404, 'no such incident');
+    const alerts = incident.alertIds.map((a) => store()?.alert(a)).filter((a) => a !== undefined);
+    const redact = q.redact === '1' ? { ownAddresses: ownAddressesFromAlerts(alerts), nodeIds: false } : undefined;
+    const report = buildReport(incident, alerts, redact);
+    const name = `incident-${incident.id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64)}.${q.format}`;
+    const headers = { 'content-disposition': `attachment; filename="${name}"` };
+    return q.format === 'json'
+      ? { json: report, headers }
+      : { text: renderMarkdown(report), contentType: 'text/markdown; charset=utf-8', headers };
   });
 
   router.get('/api/events', (ctx) => {

@@ -12,7 +12,15 @@
  *
  * Hooks for the dashboard (issue 6): `onUpgrade` for the WebSocket (called
  * after the token check), `fallback` for static files (GET requests no API
- * route matched).
+ * route matched), `isPublic` for the dashboard's own files (they hold no data,
+ * and a browser cannot add a header to a page load: served without the token).
+ *
+ * WebSocket token: browsers cannot set `Authorization` on a WebSocket, so an
+ * upgrade may instead offer the subprotocol `bearer.<base64url(token)>` beside
+ * the real one (`peer-observer.v1`); the server answers with the real one only,
+ * so the token is never echoed. An upgrade whose `Origin` is not this server's
+ * own host is refused (403) whether or not a token is set: a page on another
+ * site must not read the live feed of an observer on the operator's loopback.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -34,6 +42,8 @@ export interface HttpServerOptions {
   fallback?: (ctx: RequestContext) => Reply | undefined | Promise<Reply | undefined>;
   /** WebSocket upgrades (the dashboard's /ws), after the token check. Without it, upgrades are refused. */
   onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Paths served without the token (the dashboard's static files). */
+  isPublic?: (pathname: string) => boolean;
   /** Most simultaneous connections. Default 256. */
   maxConnections?: number;
 }
@@ -69,6 +79,24 @@ export function authorized(header: string | undefined, expected: Buffer): boolea
   const m = header !== undefined ? /^Bearer +(\S+) *$/i.exec(header) : null;
   const given = digest(m ? m[1]! : '');
   return timingSafeEqual(given, expected) && m !== null;
+}
+
+/** The token a WebSocket upgrade offers as the subprotocol `bearer.<base64url>`, if any. */
+export function protocolToken(header: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(header) ? header.join(',') : (header ?? '');
+  for (const p of text.split(',')) {
+    const m = /^bearer\.([A-Za-z0-9_-]{1,400})$/.exec(p.trim());
+    if (m) return Buffer.from(m[1]!, 'base64url').toString('utf8');
+  }
+  return undefined;
+}
+
+/** Same-origin check for upgrades: no Origin (not a browser) passes; otherwise its host must be the Host header. */
+export function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined) return true;
+  if (!URL.canParse(origin) || host === undefined) return false;
+  const u = new URL(origin);
+  return (u.protocol === 'http:' || u.protocol === 'https:') && u.host.toLowerCase() === host.toLowerCase();
 }
 
 const COMMON_HEADERS: Record<string, string> = {
@@ -107,7 +135,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const rawUrl = req.url ?? '/';
     if (rawUrl.length > MAX_URL_LENGTH) return send(res, error(414, 'request target too long'));
-    if (expected && !authorized(req.headers.authorization, expected)) {
+    const publicFile =
+      options.isPublic !== undefined && (req.method === 'GET' || req.method === 'HEAD') && options.isPublic(rawUrl.split('?')[0]!);
+    if (expected && !publicFile && !authorized(req.headers.authorization, expected)) {
       return send(res, error(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer realm="peer-observer"' }));
     }
     let url: URL;
@@ -155,7 +185,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const refuse = (status: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (expected && !authorized(req.headers.authorization, expected)) return refuse('401 Unauthorized');
+    if (!sameOrigin(req.headers.origin, req.headers.host)) return refuse('403 Forbidden');
+    if (expected) {
+      const viaProtocol = protocolToken(req.headers['sec-websocket-protocol']);
+      const header = req.headers.authorization ?? (viaProtocol !== undefined ? `Bearer ${viaProtocol}` : undefined);
+      if (!authorized(header, expected)) return refuse('401 Unauthorized');
+    }
     if (!options.onUpgrade) return refuse('404 Not Found');
     options.onUpgrade(req, socket, head);
   });

@@ -10,7 +10,10 @@ import { startMetrics, type MetricsOptions } from '../consumers/metrics/metrics.
 import { startPeersTable, type PeersTableOptions } from '../consumers/peers/table.js';
 import { startRecentEvents, type RecentEventsOptions } from '../consumers/recent/ring.js';
 import { apiRouter } from './api.js';
+import type { AsnLookup } from './asn.js';
+import { LiveHub, type LiveOptions } from './live.js';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from './server.js';
+import { loadStaticFiles } from './static.js';
 
 export interface HttpServiceOptions {
   host: string;
@@ -24,7 +27,13 @@ export interface HttpServiceOptions {
   /** The alert manager's store, when alerts run in this process. */
   alerts?: () => AlertStore | undefined;
   health?: () => Record<string, unknown>;
-  /** Dashboard hooks (issue 6). */
+  /**
+   * The dashboard (`/` and the live feed `/ws`): on unless false. `asn` maps
+   * peers to ASNs (--asmap / --geoip-asn); `distDir` is where the built files
+   * are (default web/dist); `live` tunes the feed (tick, bounds).
+   */
+  dashboard?: false | { asn?: AsnLookup; distDir?: string; live?: Partial<Omit<LiveOptions, 'peers' | 'recent' | 'alerts' | 'asn'>> };
+  /** Replace the dashboard's hooks (tests). */
   fallback?: HttpServerOptions['fallback'];
   onUpgrade?: HttpServerOptions['onUpgrade'];
 }
@@ -34,6 +43,8 @@ export interface HttpService {
   metrics: ReturnType<typeof startMetrics>;
   peers: ReturnType<typeof startPeersTable>;
   recent: ReturnType<typeof startRecentEvents>;
+  /** The dashboard's live feed, when the dashboard is on. */
+  live?: LiveHub;
   /** Close the server (call after the bus closed). Idempotent. */
   close(): Promise<void>;
 }
@@ -45,12 +56,25 @@ export async function startHttpService(bus: Bus, options: HttpServiceOptions): P
   const recent = startRecentEvents(bus, { ...options.recent, ...nodeIds });
   metrics.metrics.watchConsumer('peers', () => peers.subscription.dropped);
   metrics.metrics.watchConsumer('events', () => recent.subscription.dropped);
+  const dash = options.dashboard === false ? undefined : (options.dashboard ?? {});
+  const files = dash ? loadStaticFiles(dash.distDir) : undefined;
+  const live = dash
+    ? new LiveHub(bus, {
+        ...dash.live,
+        peers: peers.table,
+        recent: recent.recent,
+        ...(options.alerts ? { alerts: options.alerts } : {}),
+        ...(dash.asn ? { asn: dash.asn } : {}),
+        ...nodeIds,
+      })
+    : undefined;
+  if (live) metrics.metrics.watchConsumer('dashboard', () => live.liveStats().eventsDropped);
   const router = apiRouter({
     metrics: metrics.metrics,
     peers: peers.table,
     recent: recent.recent,
     ...(options.alerts ? { alerts: options.alerts } : {}),
-    ...(options.health ? { health: options.health } : {}),
+    health: () => ({ ...options.health?.(), ...(live ? { dashboard: live.liveStats() } : {}) }),
   });
   let server: HttpServer;
   try {
@@ -59,11 +83,14 @@ export async function startHttpService(bus: Bus, options: HttpServiceOptions): P
       port: options.port,
       token: options.token,
       router,
+      ...(files ? { fallback: (ctx) => files.reply(ctx.url.pathname), isPublic: files.isPublic } : {}),
+      ...(live ? { onUpgrade: live.upgrade } : {}),
       ...(options.fallback ? { fallback: options.fallback } : {}),
       ...(options.onUpgrade ? { onUpgrade: options.onUpgrade } : {}),
     });
   } catch (err) {
     for (const s of [metrics, peers, recent]) s.subscription.unsubscribe();
+    live?.close();
     throw err;
   }
   return {
@@ -71,8 +98,10 @@ export async function startHttpService(bus: Bus, options: HttpServiceOptions): P
     metrics,
     peers,
     recent,
+    ...(live ? { live } : {}),
     async close() {
-      await Promise.all([metrics.done, peers.done, recent.done]);
+      await Promise.all([metrics.done, peers.done, recent.done, live?.done]);
+      live?.close();
       await server.close();
     },
   };

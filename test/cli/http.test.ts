@@ -126,3 +126,44 @@ describe('peer-observer run --http', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('peer-observer run --asmap/--geoip-asn, demo --http', { timeout: 60_000 }, () => {
+  it('--asmap FILE: peers get ASNs on the dashboard; bad files, a missing --http and both flags are one-line errors', async () => {
+    const good = join(dir, 'all-as1.map');
+    writeFileSync(good, new Uint8Array([0, 0, 0])); // RETURN 1: every address is AS1
+    const { cli, url } = await httpUrl(['--http', '127.0.0.1:0', '--asmap', good]);
+    assert.match(cli.stderr(), /dashboard at http:\/\/127\.0\.0\.1:\d+\/ \(ASNs from asmap /);
+    assert.equal(await status(`${url}/`), 200);
+    assert.equal(await cli.stop(), 0);
+    const bad = join(dir, 'bad.map');
+    writeFileSync(bad, new Uint8Array([0xff, 0xff, 0xff]));
+    const notMmdb = join(dir, 'not.mmdb');
+    writeFileSync(notMmdb, 'not a database');
+    const cases: [string[], RegExp][] = [
+      [['--http', '127.0.0.1:0', '--asmap', bad], /--asmap .*bad\.map: not a valid asmap file/],
+      [['--http', '127.0.0.1:0', '--asmap', join(dir, 'missing.map')], /--asmap .*missing\.map: no such file/],
+      [['--asmap', good], /--asmap needs --http/],
+      [['--http', '127.0.0.1:0', '--geoip-asn', notMmdb], /--geoip-asn .*not\.mmdb: not a MaxMind database/],
+      [['--http', '127.0.0.1:0', '--asmap', good, '--geoip-asn', notMmdb], /one of --asmap or --geoip-asn/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(['run', '--network', 'regtest', '--listen', '127.0.0.1:0', ...args]);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+
+  it('demo --http serves the dashboard (loopback only)', async () => {
+    const cli = startCli(['demo', '--duration', '20', '--http', '127.0.0.1:0', '--no-attacks']);
+    children.push(cli);
+    await cli.until(() => /dashboard at (http:\/\/\S+)\//.test(cli.stderr()), 'dashboard line', 15_000);
+    const url = /dashboard at (http:\/\/[^\s;]+)\//.exec(cli.stderr())![1]!;
+    assert.equal(await status(`${url}/`), 200);
+    assert.equal(await status(`${url}/api/peers`), 200);
+    assert.equal(await cli.stop(), 0);
+    const r = await runCli(['demo', '--duration', '1', '--http', '0.0.0.0:0']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--http "0\.0\.0\.0:0": the demo serves HTTP on loopback only/);
+  });
+});

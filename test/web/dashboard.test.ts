@@ -1,0 +1,157 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium via playwright-core):
+ * an in-process observer with --http, honest and addr-flood-2021 peers from
+ * the simulator, and two peers whose user agents are markup. Peers appear
+ * live, the chart gains points, the addr-flood alert shows; the hostile user
+ * agents stay text (no dialog, no injected element). Every page is
+ * screenshotted into test-output/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { startPipeline, type Pipeline } from '../../src/cli/pipeline.js';
+import { networkByName } from '../../src/protocol/networks.js';
+import { runHonestPeer } from '../../src/simulate/honest-peer.js';
+import { runSimulation } from '../../src/simulate/runner.js';
+import { launchChromium } from '../helpers/browser.js';
+
+const SHOTS = 'test-output/screenshots';
+const IMG_UA = '<img src=x onerror=alert(1)>';
+const SCRIPT_UA = '<script>alert(1)</script>';
+const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
+
+describe('dashboard in Chromium', { timeout: 60_000 }, () => {
+  let pipeline: Pipeline | undefined;
+  let chromium: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  let browser: Browser;
+  let page: Page;
+  const stopPeers = new AbortController();
+  const running: Promise<unknown>[] = [];
+  const dialogs: string[] = [];
+  const pageErrors: string[] = [];
+  let url = '';
+
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    const network = networkByName('regtest');
+    pipeline = await startPipeline({
+      network,
+      nodeId: 'e2e-observer',
+      listen: [{ host: '127.0.0.1', port: 0 }],
+      connect: [],
+      json: false,
+      http: { host: '127.0.0.1', port: 0 },
+      io: { stdout: sink(), stderr: sink() },
+    });
+    url = pipeline.http!.server.url;
+    const target = pipeline.listening[0]!;
+    chromium = await launchChromium();
+    browser = chromium.browser;
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${url}/#/overview`);
+    await page.waitForSelector('.status.ok', { timeout: 10_000 });
+    // Traffic starts once the page is live, so it sees peers arrive.
+    running.push(runSimulation({ network, target, scenario: 'honest', peers: 3, rate: 2, durationMs: 25_000, signal: stopPeers.signal }));
+    for (const [i, userAgent] of [IMG_UA, SCRIPT_UA].entries())
+      running.push(
+        runHonestPeer({
+          network,
+          host: target.host,
+          port: target.port,
+          localAddress: `127.30.0.${i + 1}`,
+          userAgent,
+          trafficIntervalMs: 700,
+          signal: stopPeers.signal,
+        }).catch(() => undefined),
+      );
+  });
+
+  after(async () => {
+    stopPeers.abort();
+    await Promise.allSettled(running);
+    await chromium?.close();
+    await pipeline?.stop();
+  });
+
+  it('shows peers appear live and the rate chart gain points', async () => {
+    await page.waitForFunction(() => Number(document.querySelector('[data-card="peers-in"] .value')?.textContent) >= 4, null, {
+      timeout: 15_000,
+    });
+    const points = async () => Number(await page.getAttribute('[data-testid="rate-chart"]', 'data-points'));
+    const first = await points();
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid="rate-chart"]')?.getAttribute('data-points')) >= n + 2,
+      first,
+      {
+        timeout: 10_000,
+      },
+    );
+    assert.ok((await points()) >= first + 2, 'the chart gained points');
+    assert.ok((await page.locator('.chart canvas').count()) >= 1, 'uPlot drew a canvas');
+    await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
+  });
+
+  it('renders hostile user agents as text: no dialog, no injected element', async () => {
+    await page.goto(`${url}/#/peers`);
+    await page.waitForFunction((ua) => [...document.querySelectorAll('td.ua')].some((td) => td.textContent === ua), IMG_UA, {
+      timeout: 15_000,
+    });
+    await page.waitForFunction((ua) => [...document.querySelectorAll('td.ua')].some((td) => td.textContent === ua), SCRIPT_UA, {
+      timeout: 10_000,
+    });
+    // Open the img peer: its user agent is also shown in the detail panel.
+    await page
+      .locator('tr', { has: page.locator('td.ua', { hasText: IMG_UA }) })
+      .first()
+      .click();
+    await page.waitForFunction(() => (document.querySelector('[data-testid="peer-messages"]')?.children.length ?? 0) > 0, null, {
+      timeout: 10_000,
+    });
+    assert.equal(await page.textContent('.ua-full'), IMG_UA);
+    await page.waitForTimeout(1500);
+    assert.deepEqual(dialogs, [], 'no dialog fired');
+    assert.equal(await page.locator('img[src="x"]').count(), 0, 'no injected <img>');
+    assert.equal(await page.locator('body script').count(), 0, 'no injected <script> (the bundle loads from <head>)');
+    assert.deepEqual(pageErrors, []);
+    await page.screenshot({ path: `${SHOTS}/peers.png` });
+  });
+
+  it('shows the addr-flood alert and its incident, with an export link that works', async () => {
+    const target = pipeline!.listening[0]!;
+    await runSimulation({ network: networkByName('regtest'), target, scenario: 'addr-flood-2021', peers: 2, rate: 2, durationMs: 4000 });
+    await page.goto(`${url}/#/overview`);
+    await page.waitForFunction(() => /addr-flood/.test(document.querySelector('.alert-list')?.textContent ?? ''), null, {
+      timeout: 15_000,
+    });
+    await page.screenshot({ path: `${SHOTS}/overview-alert.png`, fullPage: true });
+    await page.goto(`${url}/#/alerts`);
+    await page.waitForSelector('article.incident', { timeout: 10_000 });
+    const incident = await page.getAttribute('article.incident', 'data-incident');
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: 10_000 }),
+      page.click('article.incident button:text("Markdown")'),
+    ]);
+    assert.match(download.suggestedFilename(), /^incident-.*\.md$/);
+    assert.ok(incident);
+    await page.screenshot({ path: `${SHOTS}/alerts.png`, fullPage: true });
+  });
+
+  it('relay and connections pages render', async () => {
+    await page.goto(`${url}/#/relay`);
+    await page.waitForFunction(() => document.querySelectorAll('section.page table').length >= 2, null, { timeout: 10_000 });
+    await page.screenshot({ path: `${SHOTS}/relay.png`, fullPage: true });
+    await page.goto(`${url}/#/connections`);
+    await page.waitForSelector('[data-diversity="netgroup"]', { timeout: 10_000 });
+    const text = (await page.textContent('main')) ?? '';
+    assert.match(text, /effective netgroups/);
+    await page.screenshot({ path: `${SHOTS}/connections.png`, fullPage: true });
+    assert.deepEqual(dialogs, []);
+  });
+});
