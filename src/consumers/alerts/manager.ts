@@ -368,7 +368,7 @@ export class AlertManager implements AlertFeed {
     if (!target) {
       const incident: Incident = {
         id: this.nextId('i', timeUs),
-        title: a.summary.slice(0, 200),
+        title: '', // set from its detectors and subjects below, kept current as alerts join
         severity: a.severity,
         status: 'active',
         firstSeenUs: a.firstSeenUs,
@@ -409,11 +409,7 @@ export class AlertManager implements AlertFeed {
     inc.status = 'active';
     if (inc.resolvedUs !== undefined) delete inc.resolvedUs; // only a reopened incident: `delete` turns an object into a slow, larger dictionary
     inc.lastSeenUs = Math.max(inc.lastSeenUs, a.lastSeenUs);
-    if (inc.alertIds.length > 1 && inc.detectors.length > 1)
-      inc.title = `${inc.detectors.join(' + ')}: ${inc.subjects
-        .map((x) => x.id)
-        .slice(0, 3)
-        .join(', ')}`;
+    inc.title = incidentTitle(inc);
     this.emitIncident(target, timeUs);
   }
 
@@ -587,4 +583,14 @@ export class AlertManager implements AlertFeed {
     out.sort((x, y) => y.lastSeenUs - x.lastSeenUs);
     return clone(f.limit !== undefined ? out.slice(0, f.limit) : out);
   }
+}
+
+/**
+ * What an incident is about, without counts (they change while it lasts and live
+ * in its alerts): `addr-flood: peer 127.21.0.1:35871, 127.21.0.2:41557 (+3 more)`.
+ */
+function incidentTitle(inc: Incident): string {
+  const shown = inc.subjects.slice(0, 3).map((x) => `${x.kind} ${x.id}`);
+  const more = inc.subjects.length > 3 ? ` (+${inc.subjects.length - 3} more)` : '';
+  return `${inc.detectors.join(' + ')}: ${shown.join(', ')}${more}`.slice(0, 200);
 }

@@ -120,7 +120,12 @@ export class Overview {
           height: 260,
           scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
           axes: [
-            { values: (_u, splits) => splits.map((t) => new Date(t * 1000).toTimeString().slice(0, 8)), space: 80 },
+            {
+              // Whole seconds only: sub-second ticks would repeat the same HH:MM:SS label.
+              incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600],
+              values: (_u, splits) => splits.map((t) => new Date(t * 1000).toTimeString().slice(0, 8)),
+              space: 80,
+            },
             { label: 'msg/s', size: 50 },
           ],
           series: [{}, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length]!, width: 1.5, points: { show: false } }))],
