@@ -6,7 +6,15 @@
 import { z } from 'zod';
 import { compileCheck, type Check } from './compile.js';
 import { NETWORK_NAMES } from '../protocol/networks.js';
-import { EVENT_TYPES, SCHEMA_VERSION, type EventDataByType, type EventType, type JsonValue, type ObserverEvent } from './types.js';
+import {
+  EVENT_TYPES,
+  SCHEMA_VERSION,
+  type EventDataByType,
+  type EventType,
+  type JsonValue,
+  type ObserverEvent,
+  type ViolationKind,
+} from './types.js';
 
 const u64Decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'a u64 as a decimal string');
 const count = z.number().int().nonnegative();
@@ -59,7 +67,8 @@ const closeReason = z.enum([
   'unknown',
 ]);
 
-const violationKind = z.enum([
+/** Every violation kind (see ViolationKind in types.ts). */
+export const VIOLATION_KINDS = [
   'v2-transport',
   'wrong-network',
   'bad-magic',
@@ -78,7 +87,8 @@ const violationKind = z.enum([
   'unsolicited-pong',
   'service-not-offered',
   'misbehaving',
-]);
+] as const satisfies readonly ViolationKind[];
+const violationKind = z.enum(VIOLATION_KINDS);
 
 const severity = z.enum(['info', 'warning', 'critical']);
 const alertStatus = z.enum(['active', 'resolved']);

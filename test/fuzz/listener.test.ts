@@ -15,6 +15,7 @@ import { encodeFrame, HEADER_SIZE } from '../../src/protocol/framing.js';
 import { findNetworkByMagic } from '../../src/protocol/networks.js';
 import { encodeMessageFrame, isKnownCommand } from '../../src/protocol/messages/index.js';
 import type { Message } from '../../src/protocol/messages/types.js';
+import { VIOLATION_KINDS } from '../../src/events/schema.js';
 import type { ViolationKind } from '../../src/events/types.js';
 import { REGTEST, startTestObserver, TestPeer, until, versionMessage } from '../sources/p2p/helpers.js';
 
@@ -22,25 +23,7 @@ const CASES = Number(process.env['FUZZ_CASES'] ?? 300);
 const SEED = Number(process.env['FUZZ_SEED'] ?? Date.now() % 2 ** 31);
 const CONCURRENCY = 32;
 
-const KINDS: ReadonlySet<string> = new Set<ViolationKind>([
-  'v2-transport',
-  'wrong-network',
-  'bad-magic',
-  'oversize',
-  'bad-checksum',
-  'invalid-command',
-  'malformed-payload',
-  'message-before-version',
-  'message-before-verack',
-  'duplicate-version',
-  'obsolete-version',
-  'self-connection',
-  'feature-after-verack',
-  'handshake-timeout',
-  'ping-timeout',
-  'unsolicited-pong',
-  'service-not-offered',
-]);
+const KINDS: ReadonlySet<string> = new Set<string>(VIOLATION_KINDS);
 
 /** mulberry32: small, seeded, good enough to pick mutations. */
 function prng(seed: number): () => number {
