@@ -235,8 +235,9 @@ describe('archive schema', () => {
   it('has a version table; a newer version is refused; reopening migrates nothing and keeps the data', async () => {
     const { dataDir } = await archiveAll([message(1)]);
     let db = openArchiveForWriting(dataDir);
-    assert.equal(schemaVersion(db), 1);
+    assert.equal(schemaVersion(db), 2);
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('page_size', { simple: true }), 16384);
     assert.equal(db.pragma('auto_vacuum', { simple: true }), 2); // incremental
     const indexes = (db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'`).all() as { name: string }[])
       .map((r) => r.name)
@@ -244,10 +245,23 @@ describe('archive schema', () => {
     assert.deepEqual(indexes, ['events_node', 'events_peer', 'events_time', 'events_type']);
     db.prepare(`UPDATE archive_meta SET value = '99' WHERE key = 'schema_version'`).run();
     db.close();
-    assert.throws(() => openArchiveForReading(dataDir), /archive schema 99, newer than this build \(1\)/);
+    assert.throws(() => openArchiveForReading(dataDir), /archive schema 99, newer than this build \(2\)/);
     assert.throws(() => openArchiveForWriting(dataDir), /archive schema 99 is newer than this build/);
+    // A version-1 archive (composite indexes): refused for reading, migrated by the writer, data kept.
     db = new Database(archivePath(dataDir));
+    db.exec(`
+      DROP INDEX events_peer; DROP INDEX events_type; DROP INDEX events_node;
+      CREATE INDEX events_peer ON events (peer_ip, time_us);
+      CREATE INDEX events_type ON events (type, time_us);
+      CREATE INDEX events_node ON events (node_id, time_us);
+    `);
     db.prepare(`UPDATE archive_meta SET value = '1' WHERE key = 'schema_version'`).run();
+    db.close();
+    assert.throws(() => openArchiveForReading(dataDir), /archive schema 1: open it once/);
+    db = openArchiveForWriting(dataDir);
+    assert.equal(schemaVersion(db), 2);
+    const cols = (db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'events_type'`).get() as { sql: string }).sql;
+    assert.match(cols, /\(type\)$/);
     db.close();
     assert.equal(read(dataDir).length, 1);
     assert.throws(() => openArchiveForReading(join(root, 'none')), /no archive in .*none \(archive\.sqlite not found\)/);

@@ -18,7 +18,7 @@ import Database from 'better-sqlite3';
 export type Db = Database.Database;
 
 /** The archive's own schema version (not the event schema's `v`). */
-export const ARCHIVE_SCHEMA_VERSION = 1;
+export const ARCHIVE_SCHEMA_VERSION = 2;
 export const ARCHIVE_FILE = 'archive.sqlite';
 
 /** Each entry takes the database from version i to i + 1; index 0 creates version 1. */
@@ -43,7 +43,22 @@ const MIGRATIONS: ((db: Db) => void)[] = [
       CREATE INDEX events_node ON events (node_id, time_us);
     `);
   },
+  // 1 → 2: single-column indexes. An index on one column is implicitly (column, id), which is the
+  // order every query reads in (keyset pagination on id): no sort, and less to maintain per insert.
+  (db) => {
+    db.exec(`
+      DROP INDEX events_peer;
+      DROP INDEX events_type;
+      DROP INDEX events_node;
+      CREATE INDEX events_peer ON events (peer_ip);
+      CREATE INDEX events_type ON events (type);
+      CREATE INDEX events_node ON events (node_id);
+    `);
+  },
 ];
+
+/** Page size of new archives: rows are ~1 KB of JSON, and bigger pages mean fewer page writes per batch. */
+export const ARCHIVE_PAGE_SIZE = 16384;
 
 export function archivePath(dataDir: string): string {
   return join(dataDir, ARCHIVE_FILE);
@@ -70,7 +85,11 @@ export function openArchiveForWriting(dataDir: string): Db {
   try {
     db.pragma('busy_timeout = 5000');
     // Only takes effect on a new, empty file: freed pages can then be returned to the OS (retention by size).
-    if (tableCount(db) === 0) db.pragma('auto_vacuum = INCREMENTAL');
+    if (tableCount(db) === 0) {
+      // Also only for a new file (an existing one keeps its page size). Before auto_vacuum, which fixes it.
+      db.pragma(`page_size = ${ARCHIVE_PAGE_SIZE}`);
+      db.pragma('auto_vacuum = INCREMENTAL');
+    }
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     // Keep the -wal file from staying large after a big delete has been checkpointed.

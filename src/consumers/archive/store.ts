@@ -4,10 +4,7 @@
  * decides when to call it.
  */
 import type { ObserverEvent } from '../../events/types.js';
-import { encodeEvent } from '../../events/wire.js';
 import type { Db } from './db.js';
-
-const fromUtf8 = new TextDecoder();
 
 /** Rows deleted per retention transaction, so no single one holds the file for long. */
 export const PRUNE_CHUNK = 5000;
@@ -53,7 +50,8 @@ export class ArchiveStore {
           remote === null ? null : peerIp(remote),
           data.conn?.id ?? null,
           e.type === 'message' ? (data.command ?? null) : null,
-          fromUtf8.decode(encodeEvent(e)),
+          // The wire encoding's text (encodeEvent is its UTF-8): encoded once, no byte round trip.
+          JSON.stringify(e),
         );
       }
     });
