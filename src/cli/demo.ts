@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/networks.js';
 import { runHonestPeer } from '../simulate/honest-peer.js';
+import { sleep } from '../simulate/kit.js';
 import { runSimulation } from '../simulate/runner.js';
 import { scenarioByName } from '../simulate/scenarios/index.js';
 import { isLoopbackHost } from '../http/server.js';
@@ -210,19 +211,6 @@ export async function demo(options: DemoOptions, signal: AbortSignal, io: Io): P
   // Let the observer read the peers' FINs, so their closes are logged as peer-closed.
   await sleep(100);
   await pipeline.stop();
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 export function registerDemo(program: Command, context: { signal: AbortSignal; io: Io }): void {

@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import { openArchiveForReading, type Db } from '../consumers/archive/db.js';
 import { readMatching, type ArchiveFilter } from '../consumers/archive/query.js';
 import { bare } from '../consumers/logger/escape.js';
+import { writable } from '../consumers/logger/logger.js';
 import { formatJson, formatText, formatTime } from '../consumers/logger/format.js';
 import { EventValidationError } from '../events/schema.js';
 import { EVENT_TYPES, type ObserverEvent } from '../events/types.js';
@@ -77,20 +78,7 @@ export function tableRow(event: ObserverEvent): string {
 
 async function write(out: Writable, text: string): Promise<boolean> {
   if (out.destroyed || out.writableEnded) return false;
-  if (out.write(text)) return true;
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => () => {
-      out.off('drain', onDrain);
-      out.off('close', onClose);
-      out.off('error', onClose);
-      resolve(ok);
-    };
-    const onDrain = done(true);
-    const onClose = done(false);
-    out.on('drain', onDrain);
-    out.on('close', onClose);
-    out.on('error', onClose);
-  });
+  return out.write(text) || writable(out);
 }
 
 export async function query(options: QueryOptions, signal: AbortSignal, io: Io): Promise<void> {

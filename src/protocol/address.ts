@@ -460,3 +460,12 @@ export function netgroupOfAddrV2(networkId: number, bytes: Uint8Array): string {
   }
   return 'unroutable';
 }
+
+/** `ip:port` for a decoded 16-byte address; never throws (a malformed one reads `?:port`). */
+export function endpointOfBytes(ip: Uint8Array, port: number): string {
+  try {
+    return formatEndpoint(ipToString(ip), port);
+  } catch {
+    return `?:${port}`;
+  }
+}

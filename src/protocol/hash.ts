@@ -110,6 +110,10 @@ export function hexToHash(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex').reverse());
 }
 
+export function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }

@@ -61,7 +61,7 @@ async function writeAll(events: AsyncIterable<ObserverEvent>, out: Writable, jso
 }
 
 /** Wait for 'drain'; false when the stream closed or failed instead. Leaves no listeners behind. */
-function writable(out: Writable): Promise<boolean> {
+export function writable(out: Writable): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (ok: boolean) => () => {
       out.off('drain', onDrain);

@@ -8,7 +8,8 @@ import type { Socket } from 'node:net';
 import type { Frame, FramingViolation } from '../../protocol/framing.js';
 import type { Network } from '../../protocol/networks.js';
 import type { Message, Version } from '../../protocol/messages/types.js';
-import { formatEndpoint, ipFromString, ipToString, netgroupOf } from '../../protocol/address.js';
+import { endpointOfBytes, formatEndpoint, ipFromString, netgroupOf } from '../../protocol/address.js';
+import { toBase64 } from '../../protocol/hash.js';
 import { serviceNames } from '../../protocol/services.js';
 import { summarizeMessage } from '../../events/summary.js';
 import { isKnown } from '../../protocol/messages/index.js';
@@ -218,8 +219,8 @@ export class Peer {
       relay: v.relay ?? true,
       nonce: (v.nonce ?? 0n).toString(),
       timeOffsetSec: Number(v.timestamp) - nowSec,
-      receiver: endpointText(v.receiver.ip, v.receiver.port),
-      sender: v.sender ? endpointText(v.sender.ip, v.sender.port) : null,
+      receiver: endpointOfBytes(v.receiver.ip, v.receiver.port),
+      sender: v.sender ? endpointOfBytes(v.sender.ip, v.sender.port) : null,
     });
     const old = obsolete(v.version);
     if (old) return this.violation(old, 'version');
@@ -376,18 +377,6 @@ function safeNetgroup(ipText: string): string {
   }
 }
 
-function endpointText(ip: Uint8Array, port: number): string {
-  try {
-    return formatEndpoint(ipToString(ip), port);
-  } catch {
-    return `?:${port}`;
-  }
-}
-
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }

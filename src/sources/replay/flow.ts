@@ -23,7 +23,8 @@ import { decodeMessage, isKnown } from '../../protocol/messages/index.js';
 import type { KnownMessage } from '../../protocol/messages/types.js';
 import type { Network } from '../../protocol/networks.js';
 import { serviceNames } from '../../protocol/services.js';
-import { formatEndpoint, ipToString } from '../../protocol/address.js';
+import { endpointOfBytes, formatEndpoint, ipToString } from '../../protocol/address.js';
+import { toBase64 } from '../../protocol/hash.js';
 import { malformed } from '../p2p/policy.js';
 import { StreamReassembler, type ReorderLimits, type StreamChunk } from './reassembly.js';
 
@@ -314,8 +315,8 @@ export class Flow {
           nonce: (v.nonce ?? 0n).toString(),
           // Against the capture's clock, as the live source compares with its own.
           timeOffsetSec: Number(v.timestamp) - Math.floor(timeUs / 1_000_000),
-          receiver: endpointText(v.receiver.ip, v.receiver.port),
-          sender: v.sender ? endpointText(v.sender.ip, v.sender.port) : null,
+          receiver: endpointOfBytes(v.receiver.ip, v.receiver.port),
+          sender: v.sender ? endpointOfBytes(v.sender.ip, v.sender.port) : null,
         });
         return;
       }
@@ -354,16 +355,4 @@ export class Flow {
   private emit<T extends EventType>(out: ObserverEvent[], type: T, timeUs: number, data: EventDataByType[T]): void {
     out.push(makeEvent(this.ctx.origin, type, data, timeUs) as ObserverEvent);
   }
-}
-
-function endpointText(ip: Uint8Array, port: number): string {
-  try {
-    return formatEndpoint(ipToString(ip), port);
-  } catch {
-    return `?:${port}`;
-  }
-}
-
-function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
