@@ -11,6 +11,8 @@ export interface SubscribeOptions {
   nodeIds?: readonly string[];
   /** Maximum events queued for this subscriber before new ones are dropped (and counted). */
   maxQueue?: number;
+  /** Maximum estimated memory (bytes) of this subscriber's queued events; beyond it new ones are dropped (and counted). */
+  maxQueueBytes?: number;
 }
 
 export interface Subscription extends AsyncIterable<ObserverEvent> {

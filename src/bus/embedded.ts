@@ -11,7 +11,7 @@
  */
 import { EVENT_TYPES, type EventType, type ObserverEvent } from '../events/types.js';
 import type { Bus, SubscribeOptions, Subscription } from './bus.js';
-import { QueuedSubscription, type SubscriberStats } from './queue.js';
+import { DEFAULT_MAX_QUEUE_BYTES, QueuedSubscription, type SubscriberStats } from './queue.js';
 
 export const DEFAULT_MAX_QUEUE = 100_000;
 
@@ -82,6 +82,7 @@ export class EmbeddedBus implements Bus {
       checkMaxQueue(options.maxQueue ?? this.defaultMaxQueue),
       (s) => this.remove(s),
       options.nodeIds?.length ? new Set(options.nodeIds) : null,
+      checkMaxQueue(options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES),
     );
     this.live.add(sub);
     if (types) for (const t of types) this.byType.get(t)!.add(sub);

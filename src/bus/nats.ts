@@ -35,7 +35,7 @@ import { EventValidationError } from '../events/schema.js';
 import type { ObserverEvent } from '../events/types.js';
 import { decodeEvent, decodeEventJson, encodeBatch, splitBatch } from '../events/wire.js';
 import type { Bus, SubscribeOptions, Subscription } from './bus.js';
-import { QueuedSubscription } from './queue.js';
+import { DEFAULT_MAX_QUEUE_BYTES, QueuedSubscription } from './queue.js';
 import { BATCH_HEADER, Dedup, SEQ_HEADER, formatBatch, formatSeq, parseBatch, parseSeq } from './seq.js';
 import { nodeToken, SUBJECT_ROOT, subjectsFor } from './subjects.js';
 
@@ -279,6 +279,8 @@ export class NatsBus implements Bus {
           for (const s of entry.nats) s.unsubscribe();
           this.subs.delete(entry);
         },
+        options.nodeIds?.length ? new Set(options.nodeIds) : null,
+        positive(options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES, 'maxQueueBytes'),
       ),
       nats: [] as NatsSubscription[],
     };

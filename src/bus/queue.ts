@@ -2,9 +2,29 @@
  * A subscription backed by a bounded FIFO: the bus offers events without ever
  * waiting, the consumer takes them by async iteration. When the queue is full
  * the event is dropped and counted. Shared by every Bus implementation.
+ *
+ * The queue is bounded twice: by a count of events, and by an estimate of the
+ * memory they hold. A count alone is not a memory bound: one message event for a
+ * 1000-entry addr carries every entry, so 100,000 of them queued behind a stalled
+ * consumer would be gigabytes.
  */
 import type { EventType, ObserverEvent } from '../events/types.js';
 import type { Subscription } from './bus.js';
+
+/** Default bound on the estimated memory held by one subscriber's queue. */
+export const DEFAULT_MAX_QUEUE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Rough in-memory size of an event, O(1): a fixed envelope cost, plus, for
+ * events that carry a payload, a multiple of its wire size (a decoded summary
+ * takes several times the bytes it came from) and any raw copy. An estimate that
+ * errs on the large side is what a bound needs.
+ */
+export function estimateEventBytes(event: ObserverEvent): number {
+  if (event.type === 'message') return 512 + 4 * event.data.size + (event.data.raw?.length ?? 0);
+  if (event.type === 'violation') return 512 + (event.data.raw?.length ?? 0);
+  return 512;
+}
 
 export interface SubscriberStats {
   id: number;
@@ -12,6 +32,8 @@ export interface SubscriberStats {
   types: EventType[] | null;
   maxQueue: number;
   queued: number;
+  /** Estimated memory held by the queued events (estimateEventBytes). */
+  queuedBytes: number;
   received: number;
   dropped: number;
   /** Events still queued when the subscriber unsubscribed. */
@@ -63,6 +85,7 @@ export class QueuedSubscription implements Subscription, AsyncIterator<ObserverE
   received = 0;
   dropped = 0;
   discarded = 0;
+  private queuedBytes = 0;
 
   constructor(
     readonly id: number,
@@ -71,6 +94,7 @@ export class QueuedSubscription implements Subscription, AsyncIterator<ObserverE
     private readonly onEnd: (s: QueuedSubscription) => void,
     /** Only events from these observers; all when null. */
     readonly nodeIds: ReadonlySet<string> | null = null,
+    readonly maxQueueBytes: number = DEFAULT_MAX_QUEUE_BYTES,
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
@@ -90,17 +114,21 @@ export class QueuedSubscription implements Subscription, AsyncIterator<ObserverE
       w({ value: event, done: false });
       return true;
     }
-    if (this.queue.length >= this.maxQueue) {
+    const bytes = estimateEventBytes(event);
+    // An empty queue always takes one event, however large: the bound is on what waits.
+    if (this.queue.length >= this.maxQueue || (this.queue.length > 0 && this.queuedBytes + bytes > this.maxQueueBytes)) {
       this.dropped++;
       return false;
     }
     this.queue.push(event);
+    this.queuedBytes += bytes;
     return true;
   }
 
   next(): Promise<IteratorResult<ObserverEvent>> {
     const event = this.queue.shift();
     if (event !== undefined) {
+      this.queuedBytes -= estimateEventBytes(event);
       this.received++;
       if (this.queue.length === 0) this.notifyEmpty();
       return Promise.resolve({ value: event, done: false });
@@ -130,6 +158,7 @@ export class QueuedSubscription implements Subscription, AsyncIterator<ObserverE
     this.ending = true;
     this.discarded += this.queue.length;
     this.queue.clear();
+    this.queuedBytes = 0;
     this.finish();
   }
 
@@ -152,6 +181,7 @@ export class QueuedSubscription implements Subscription, AsyncIterator<ObserverE
       types: this.types,
       maxQueue: this.maxQueue,
       queued: this.queued,
+      queuedBytes: this.queuedBytes,
       received: this.received,
       dropped: this.dropped,
       discarded: this.discarded,

@@ -186,3 +186,37 @@ describe('EmbeddedBus', () => {
     assert.ok(n > 0);
   });
 });
+
+describe('embedded bus: memory bound per subscriber', () => {
+  const addr = (n: number): ObserverEvent =>
+    makeEvent(origin, 'message', { conn, dir: 'in', command: 'addr', size: 30_003, known: true, payload: { count: 1000, n } });
+
+  it('drops (and counts) large events beyond the estimated bytes, whatever the count bound', async () => {
+    const bus = new EmbeddedBus();
+    // Each 1000-entry addr event is estimated at 512 + 4 × 30,003 bytes: 4 fit in 500 kB.
+    const sub = bus.subscribe({ types: ['message', 'ping.latency'], maxQueue: 100_000, maxQueueBytes: 500_000 });
+    for (let i = 0; i < 10; i++) bus.publish(addr(i));
+    assert.equal(sub.dropped, 6);
+    const s = bus.stats().subscribers[0]!;
+    assert.equal(s.queued, 4);
+    assert.equal(s.queuedBytes, 4 * (512 + 4 * 30_003));
+    // Small events still fit beside them, and taking events frees their bytes.
+    bus.publish(ping(1));
+    assert.equal(sub.dropped, 6);
+    const it = sub[Symbol.asyncIterator]();
+    for (let i = 0; i < 5; i++) await it.next();
+    assert.equal(bus.stats().subscribers[0]!.queuedBytes, 0);
+    assert.equal(bus.stats().published, 11);
+    assert.equal(bus.stats().delivered + bus.stats().dropped, 11, 'nothing lost silently');
+    await bus.close();
+  });
+
+  it('an empty queue always takes one event, however large', () => {
+    const bus = new EmbeddedBus();
+    const sub = bus.subscribe({ maxQueueBytes: 1000 });
+    bus.publish(addr(0));
+    assert.equal(sub.dropped, 0);
+    bus.publish(addr(1));
+    assert.equal(sub.dropped, 1);
+  });
+});
