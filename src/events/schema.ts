@@ -14,6 +14,7 @@ import {
   type JsonValue,
   type ObserverEvent,
   type ViolationKind,
+  type CloseReason,
 } from './types.js';
 
 const u64Decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'a u64 as a decimal string');
@@ -54,7 +55,8 @@ const hash256 = z.string().regex(/^[0-9a-f]{64}$/, '32 bytes as hex');
 const nullableCount = count.nullable();
 const network = z.enum(NETWORK_NAMES);
 
-const closeReason = z.enum([
+/** Every reason a connection closes (see CloseReason in types.ts). */
+export const CLOSE_REASONS = [
   'peer-closed',
   'protocol-violation',
   'handshake-timeout',
@@ -65,7 +67,8 @@ const closeReason = z.enum([
   'connect-failed',
   'evicted',
   'unknown',
-]);
+] as const satisfies readonly CloseReason[];
+const closeReason = z.enum(CLOSE_REASONS);
 
 /** Every violation kind (see ViolationKind in types.ts). */
 export const VIOLATION_KINDS = [

@@ -10,6 +10,7 @@
  * directly); `startMetrics` runs it over a bus subscription.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CLOSE_REASONS as CLOSE_REASON_LIST } from '../../events/schema.js';
 import type { Bus, Subscription } from '../../bus/bus.js';
 import { EVENT_TYPES, type EventType, type ObserverEvent } from '../../events/types.js';
 import {
@@ -51,18 +52,7 @@ export interface MetricsOptions {
   maxTrackedConnections?: number;
 }
 
-const CLOSE_REASONS: ReadonlySet<string> = new Set([
-  'peer-closed',
-  'protocol-violation',
-  'handshake-timeout',
-  'ping-timeout',
-  'limit',
-  'shutdown',
-  'socket-error',
-  'connect-failed',
-  'evicted',
-  'unknown',
-]);
+const CLOSE_REASONS: ReadonlySet<string> = new Set(CLOSE_REASON_LIST);
 
 const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
 const DIRECTIONS: ReadonlySet<string> = new Set(['inbound', 'outbound']);
