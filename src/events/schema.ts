@@ -109,7 +109,7 @@ export const EVENT_DATA_SCHEMAS = {
       netgroup: z.string(),
       reason: closeReason,
       detail: z.string(),
-      durationMs: z.number().nonnegative(),
+      durationMs: z.number().finite().nonnegative(),
       handshakeComplete: z.boolean(),
       bytesIn: count,
       bytesOut: count,
@@ -139,7 +139,7 @@ export const EVENT_DATA_SCHEMAS = {
       startHeight: z.number().int().nullable(),
       relay: z.boolean(),
       nonce: u64Decimal,
-      timeOffsetSec: z.number(),
+      timeOffsetSec: z.number().finite(),
       receiver: z.string(),
       sender: z.string().nullable(),
     })
@@ -147,7 +147,7 @@ export const EVENT_DATA_SCHEMAS = {
   'handshake.complete': z
     .object({
       conn: connRef,
-      elapsedMs: z.number().nonnegative(),
+      elapsedMs: z.number().finite().nonnegative(),
       wtxidRelay: z.boolean(),
       addrV2: z.boolean(),
       version: z.number().int().optional(),
@@ -157,7 +157,7 @@ export const EVENT_DATA_SCHEMAS = {
       transport: transport.optional(),
     })
     .strict(),
-  'ping.latency': z.object({ conn: connRef, nonce: u64Decimal, latencyMs: z.number().nonnegative() }).strict(),
+  'ping.latency': z.object({ conn: connRef, nonce: u64Decimal, latencyMs: z.number().finite().nonnegative() }).strict(),
   violation: z
     .object({
       conn: connRef,
@@ -169,7 +169,7 @@ export const EVENT_DATA_SCHEMAS = {
       raw: base64.optional(),
     })
     .strict(),
-  'pipeline.counters': z.object({ stage: z.string(), counters: z.record(z.string(), z.number()) }).strict(),
+  'pipeline.counters': z.object({ stage: z.string(), counters: z.record(z.string(), z.number().finite()) }).strict(),
   'peer.stats': z
     .object({
       conn: connRef,
@@ -183,9 +183,9 @@ export const EVENT_DATA_SCHEMAS = {
       startHeight: z.number().int().nullable(),
       syncedBlocks: z.number().int().nullable(),
       connTime: z.number().int(),
-      timeOffsetSec: z.number(),
-      pingMs: z.number().nonnegative().nullable(),
-      minPingMs: z.number().nonnegative().nullable(),
+      timeOffsetSec: z.number().finite(),
+      pingMs: z.number().finite().nonnegative().nullable(),
+      minPingMs: z.number().finite().nonnegative().nullable(),
       bytesIn: count,
       bytesOut: count,
       bytesInPerMsg: z.record(z.string(), count),
@@ -204,7 +204,7 @@ export const EVENT_DATA_SCHEMAS = {
       headers: z.number().int().nullable(),
       bestBlockHash: hash256.nullable(),
       initialBlockDownload: z.boolean().nullable(),
-      verificationProgress: z.number().nullable(),
+      verificationProgress: z.number().finite().nullable(),
       staleTips: nullableCount,
       invalidTips: nullableCount,
       version: z.number().int().nullable(),
@@ -213,7 +213,7 @@ export const EVENT_DATA_SCHEMAS = {
       connections: z.object({ total: count, inbound: count, outbound: count }).strict().nullable(),
       totalBytesIn: nullableCount,
       totalBytesOut: nullableCount,
-      mempool: z.object({ size: count, bytes: count, usage: count, minFeeBtcPerKvB: z.number().nonnegative() }).strict().nullable(),
+      mempool: z.object({ size: count, bytes: count, usage: count, minFeeBtcPerKvB: z.number().finite().nonnegative() }).strict().nullable(),
       addrman: z.object({ new: count, tried: count, total: count }).strict().nullable(),
       addrmanTopSources: z.array(z.object({ source: z.string(), count }).strict()).nullable(),
       uptimeSec: nullableCount,
@@ -227,7 +227,7 @@ export const EVENT_DATA_SCHEMAS = {
       url: z.string(),
       detail: z.string(),
       failures: count,
-      retryMs: z.number().nonnegative(),
+      retryMs: z.number().finite().nonnegative(),
       unsupported: z.array(z.string()),
     })
     .strict(),
@@ -239,7 +239,7 @@ export const EVENT_DATA_SCHEMAS = {
       transactions: nullableCount,
       inputs: nullableCount,
       sigops: nullableCount,
-      durationMs: z.number().nonnegative().nullable(),
+      durationMs: z.number().finite().nonnegative().nullable(),
     })
     .strict(),
   'mempool.tx': z
@@ -263,7 +263,7 @@ export const EVENT_DATA_SCHEMAS = {
       sourcePeer: z.string().max(256),
       reachable: z.boolean(),
       reason: z.string().max(64),
-      latencyMs: z.number().nonnegative().nullable(),
+      latencyMs: z.number().finite().nonnegative().nullable(),
       detail: z.string().max(256).optional(),
       userAgent: z.string().max(1024).optional(),
     })
@@ -313,7 +313,7 @@ export const EVENT_DATA_SCHEMAS = {
       resolvedUs: timeUs.optional(),
       nodeIds: z.array(z.string()).max(256),
       count,
-      evidence: z.object({ counts: z.record(z.string(), z.number()), samples: z.array(jsonValue).max(10) }).strict(),
+      evidence: z.object({ counts: z.record(z.string(), z.number().finite()), samples: z.array(jsonValue).max(10) }).strict(),
       netgroup: z.string().optional(),
       incidentId: z.string().max(128),
     })
