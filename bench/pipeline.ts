@@ -4,7 +4,8 @@
  * codec corpus (Bitcoin Core recordings + generated traffic) with their JSON
  * summaries, one in `--raw-every` also carrying the raw payload (base64).
  *
- *   npm run bench:pipeline -- [--kind message|ping] [--events 200000] [--rate 20000] [--paced-seconds 3] [--raw-every 10] [--only embedded|nats|archive]
+ *   npm run bench:pipeline -- [--kind message|ping] [--events 200000] [--rate 20000] [--paced-seconds 3] [--raw-every 10]
+ *     [--only embedded|nats|archive] [--encodings msgpack,json] [--batch-bytes N]
  *
  * Paths: embedded bus → a consumer in this process; NATS (a real nats-server
  * started here) → a NatsBus consumer in another process (bench/lib/nats-consumer.ts);
@@ -16,13 +17,14 @@
  * A benchmark script, never a test: nothing here asserts a time.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { EmbeddedBus } from '../src/bus/embedded.js';
 import { NatsBus } from '../src/bus/nats.js';
+import type { BatchEncoding } from '../src/bus/seq.js';
 import { startArchive } from '../src/consumers/archive/consumer.js';
 import { nowUs } from '../src/events/envelope.js';
 import { summarizeMessage } from '../src/events/summary.js';
@@ -42,6 +44,10 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     /** `message` (realistic, default) or `ping` (small ping.latency events: the transport without the schema's cost). */
     kind: { type: 'string', default: 'message' },
+    /** NATS batch encodings to measure, in this order: `msgpack` (v2, the default), `json` (v1). */
+    encodings: { type: 'string', default: 'msgpack,json' },
+    /** The publisher's batchBytes (src/bus/nats.ts DEFAULT_BATCH_BYTES when not given). */
+    'batch-bytes': { type: 'string' },
     /** Extra node flags for the NATS consumer process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
     'consumer-node-args': { type: 'string', default: '' },
   },
@@ -147,21 +153,36 @@ async function embedded(count: number, rate?: number): Promise<Result> {
   return row('embedded → consumer', rate, count, n, t0, last, p, `dropped ${bus.stats().dropped}`);
 }
 
+const BACKLOG = Number(process.env.BACKLOG ?? 5000);
 async function archive(count: number): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'po-bench-archive-'));
   try {
     const bus = new EmbeddedBus({ maxQueue: 10_000_000 });
     const lat: number[] = [];
     let last = 0;
+    const started = performance.now();
     const a = startArchive(bus, {
       dataDir: dir,
+      // Unbounded for the benchmark: the publisher runs ahead of the writer thread (the stamped events share their data).
       maxQueue: 10_000_000,
+      maxQueueBytes: Number.MAX_SAFE_INTEGER,
       onCommit: ({ last: e }) => {
         last = nowUs();
         lat.push(last - e.timeUs);
       },
     });
-    const t0 = await publishAll((e) => bus.publish(e), count);
+    // The writer thread's start (~0.2 s) is not part of the rate, as opening the file was not before it had a thread.
+    await a.ready;
+    const startMs = performance.now() - started;
+    // Saturated, but never more than BACKLOG events ahead of the archive (as replay --speed max): the writer thread
+    // is never idle for want of events, and the queue does not grow to the whole run (GC on this thread, and
+    // latency that is only queueing).
+    const t0 = BACKLOG === 0 ? await publishAll((e) => bus.publish(e), count) : nowUs();
+    for (let k = BACKLOG === 0 ? count : 0; k < count;) {
+      for (const end = Math.min(count, k + CHUNK); k < end; k++) bus.publish(stamp(k));
+      if (bus.stats().queued >= BACKLOG) await bus.drain();
+      else await turn();
+    }
     await bus.close();
     await a.done;
     const c = a.counters();
@@ -174,14 +195,29 @@ async function archive(count: number): Promise<Result> {
       t0,
       last,
       p,
-      `${c.batches} batches, ${(c.fileBytes / 2 ** 20).toFixed(0)} MiB, dropped ${c.dropped}`,
+      `${c.batches} batches, ${(c.fileBytes / 2 ** 20).toFixed(0)} MiB, dropped ${c.dropped}, writer ready in ${startMs.toFixed(0)} ms`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function nats(url: string, count: number, rate?: number): Promise<Result> {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+const cpuSeconds = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+async function nats(url: string, serverPid: number | undefined, encoding: BatchEncoding, count: number, rate?: number): Promise<Result> {
   const child = spawn(
     process.execPath,
     [
@@ -200,7 +236,13 @@ async function nats(url: string, count: number, rate?: number): Promise<Result> 
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const ready = await lines.next();
     if (ready.value !== 'ready') throw new Error(`consumer: ${String(ready.value)}`);
-    const bus = await NatsBus.connect({ servers: [url], name: 'bench publisher' });
+    const bus = await NatsBus.connect({
+      servers: [url],
+      name: 'bench publisher',
+      encoding,
+      ...(opts['batch-bytes'] ? { batchBytes: Number(opts['batch-bytes']) } : {}),
+    });
+    const cpu0 = { publisher: cpuSeconds(), server: processCpuSeconds(serverPid) };
     const t0 = await publishAll((e) => bus.publish(e), count, rate);
     const result = JSON.parse(String((await lines.next()).value)) as {
       received: number;
@@ -208,19 +250,23 @@ async function nats(url: string, count: number, rate?: number): Promise<Result> 
       p50Us: number;
       p99Us: number;
       maxUs: number;
+      cpuSeconds: number;
       bus: Record<string, number>;
     };
+    // CPU per delivered event of each process over the run: who the limit is on two shared cores.
+    const perEvent = (seconds: number) => fmt((seconds * 1e6) / Math.max(1, result.received), 1);
+    const cpu = `CPU µs/event: publisher ${perEvent(cpuSeconds() - cpu0.publisher)}, nats-server ${perEvent(processCpuSeconds(serverPid) - cpu0.server)}, consumer ${perEvent(result.cpuSeconds)}`;
     await bus.close();
     const s = bus.stats();
     return row(
-      'NATS → consumer process',
+      `NATS (${encoding}) → consumer process`,
       rate,
       count,
       result.received,
       t0,
       result.lastUs,
       { p50: result.p50Us, p99: result.p99Us, max: result.maxUs },
-      `publisher acked ${s.acked} dropped ${s.dropped}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}`,
+      `publisher acked ${s.acked} dropped ${s.dropped}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}; ${cpu}`,
     );
   } finally {
     // The consumer exits by itself after its result line (a profile, if asked for, is written then).
@@ -272,8 +318,10 @@ if (want('embedded')) {
 if (want('nats')) {
   const server = await startNatsServer();
   try {
-    results.push(await nats(server.url, N));
-    results.push(await nats(server.url, PACED, RATE));
+    for (const encoding of opts.encodings.split(',') as BatchEncoding[]) {
+      results.push(await nats(server.url, server.process.pid, encoding, N));
+      results.push(await nats(server.url, server.process.pid, encoding, PACED, RATE));
+    }
   } finally {
     await server.stop('SIGKILL');
   }

@@ -13,6 +13,7 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as { url: string; expected: num
 const bus = await NatsBus.connect({ servers: [opts.url], name: 'bench consumer' });
 const sub = bus.subscribe({ nodeIds: ['bench'], maxQueue: 10_000_000 });
 await bus.drain();
+const cpuAtReady = process.cpuUsage();
 process.stdout.write('ready\n');
 
 const latencies = new Float64Array(opts.expected);
@@ -33,6 +34,8 @@ for await (const e of sub) {
   if (n >= opts.expected) break;
 }
 clearInterval(watchdog);
+// CPU used from `ready` to the last event (idle waits cost none): decoding, validating, queueing.
+const cpu = process.cpuUsage(cpuAtReady);
 const sorted = latencies.subarray(0, n).sort();
 const pct = (p: number) => (n ? sorted[Math.min(n - 1, Math.floor(p * n))]! : NaN);
 const s = bus.stats();
@@ -44,6 +47,7 @@ process.stdout.write(
     p50Us: pct(0.5),
     p99Us: pct(0.99),
     maxUs: n ? sorted[n - 1] : NaN,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     bus: { received: s.received, decoded: s.decoded, rejected: s.rejected, duplicates: s.duplicates, dropped: s.subscriberDropped },
   }) + '\n',
 );

@@ -11,8 +11,9 @@
 export const SEQ_HEADER = 'Nats-Msg-Id';
 
 /**
- * Marks a message as a batch and says how it is encoded: `v1 <count>` is
- * `count` events as NDJSON (events/wire.ts) with seqs `seq … seq + count − 1`,
+ * Marks a message as a batch and says how it is encoded: `v2 <count>` is
+ * `count` events as one MessagePack array (events/packed.ts), `v1 <count>`
+ * `count` events as NDJSON (events/wire.ts); their seqs are `seq … seq + count − 1`,
  * `seq` being the one in SEQ_HEADER. A message without it is one JSON event
  * (the first wire format; what `nats pub` by hand sends).
  */
@@ -20,15 +21,22 @@ export const BATCH_HEADER = 'Po-Batch';
 /** Most events in one batch a subscriber accepts (a publisher sends at most DEFAULT_BATCH_EVENTS unless told otherwise). */
 export const MAX_BATCH_EVENTS = 100_000;
 
-export function formatBatch(count: number): string {
-  return `v1 ${count}`;
+/** How a batch's events are encoded: `msgpack` (format v2, the default) or `json` (v1, NDJSON, readable by any tool). */
+export type BatchEncoding = 'msgpack' | 'json';
+export const BATCH_ENCODINGS: readonly BatchEncoding[] = ['msgpack', 'json'];
+
+const VERSION: Record<BatchEncoding, string> = { json: 'v1', msgpack: 'v2' };
+
+export function formatBatch(encoding: BatchEncoding, count: number): string {
+  return `${VERSION[encoding]} ${count}`;
 }
 
-/** The event count of a `v1` batch header, or undefined for anything else. */
-export function parseBatch(value: string): number | undefined {
-  if (!value.startsWith('v1 ')) return undefined;
+/** The encoding and event count of a `v1`/`v2` batch header, or undefined for anything else. */
+export function parseBatch(value: string): { encoding: BatchEncoding; count: number } | undefined {
+  const encoding = value.startsWith('v2 ') ? 'msgpack' : value.startsWith('v1 ') ? 'json' : undefined;
+  if (!encoding) return undefined;
   const n = Number(value.slice(3));
-  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_BATCH_EVENTS ? n : undefined;
+  return Number.isSafeInteger(n) && n >= 1 && n <= MAX_BATCH_EVENTS ? { encoding, count: n } : undefined;
 }
 
 /** How far below the highest seq seen a late event is still recognised (not a duplicate, not lost). */

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { BATCH_ENCODINGS, type BatchEncoding } from '../bus/seq.js';
 import { parseEndpoint } from '../protocol/address.js';
 import { NETWORK_NAMES, NETWORKS, type NetworkName } from '../protocol/networks.js';
 import { loadAsmap, loadGeoipAsn, type AsnLookup } from '../http/asn.js';
@@ -29,6 +30,8 @@ export interface RunConfig {
   limits: { maxConnections?: number; maxPerIp?: number; handshakeTimeoutMs?: number };
   /** NATS server URLs to publish to; empty: the embedded bus and the logger in this process. */
   nats: string[];
+  /** How batches are encoded on NATS (docs/bus.md). */
+  natsEncoding: BatchEncoding;
   /** Archive every event in SQLite under this directory (embedded bus only); null: no archive. */
   archive: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** The HTTP server (/metrics, /api/*); null: none. A token, when set, is required on every request. */
@@ -58,6 +61,8 @@ export interface ConfigLayer {
   handshakeTimeout?: number;
   /** NATS server URLs (one server, or several of a cluster). */
   nats?: string[];
+  /** `msgpack` (default) or `json`: how batches are encoded on NATS. */
+  natsEncoding?: BatchEncoding;
   /** Archive directory. */
   dataDir?: string;
   /** Archive retention by age, days. */
@@ -108,6 +113,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   maxPerIp: { flag: '--max-per-ip', env: 'PEER_OBSERVER_MAX_PER_IP', kind: 'number' },
   handshakeTimeout: { flag: '--handshake-timeout', env: 'PEER_OBSERVER_HANDSHAKE_TIMEOUT', kind: 'number' },
   nats: { flag: '--nats', env: 'PEER_OBSERVER_NATS', kind: 'list' },
+  natsEncoding: { flag: '--nats-encoding', env: 'PEER_OBSERVER_NATS_ENCODING', kind: 'string' },
   dataDir: { flag: '--data-dir', env: 'PEER_OBSERVER_DATA_DIR', kind: 'string' },
   retentionDays: { flag: '--retention-days', env: 'PEER_OBSERVER_RETENTION_DAYS', kind: 'number' },
   maxDbMb: { flag: '--max-db-mb', env: 'PEER_OBSERVER_MAX_DB_MB', kind: 'number' },
@@ -225,6 +231,9 @@ export const LayerSchema = z
       .min(0.001, 'expected a number of seconds from 0.001 to 86400')
       .max(86_400, 'expected a number of seconds from 0.001 to 86400'),
     nats: z.array(natsUrl, { invalid_type_error: 'expected a list of NATS URLs' }),
+    natsEncoding: z.enum(BATCH_ENCODINGS as [BatchEncoding, ...BatchEncoding[]], {
+      errorMap: () => ({ message: `expected one of ${BATCH_ENCODINGS.join(', ')}` }),
+    }),
     dataDir: z.string({ invalid_type_error: 'expected a directory' }).trim().min(1, 'expected a directory'),
     retentionDays: z
       .number({ invalid_type_error: 'expected a number of days greater than 0' })
@@ -411,6 +420,7 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
       `${merged.retentionDays !== undefined ? '--retention-days' : '--max-db-mb'} needs --data-dir (the archive it applies to)`,
     );
   }
+  if (merged.natsEncoding !== undefined && !nats.length) throw new UsageError('--nats-encoding needs --nats (the bus it applies to)');
   if (merged.dataDir !== undefined && nats.length) {
     throw new UsageError(
       '--data-dir archives in this process; with --nats, run `peer-observer archive --nats URL --data-dir DIR` as a consumer',
@@ -455,6 +465,7 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     json: merged.json ?? false,
     limits,
     nats,
+    natsEncoding: merged.natsEncoding ?? 'msgpack',
     archive,
     http,
     core,

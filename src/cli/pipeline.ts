@@ -10,6 +10,7 @@ import type { Writable } from 'node:stream';
 import type { Bus } from '../bus/bus.js';
 import { EmbeddedBus, busCounters } from '../bus/embedded.js';
 import { NatsBus } from '../bus/nats.js';
+import type { BatchEncoding } from '../bus/seq.js';
 import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
 import { startConnectivity, type ConnectivityCheck } from '../consumers/connectivity/consumer.js';
 import { startLogger } from '../consumers/logger/logger.js';
@@ -38,6 +39,8 @@ export interface PipelineOptions {
   countersIntervalMs?: number;
   /** NATS server URLs: publish there instead of logging here. Empty or absent: embedded bus + logger. */
   nats?: string[];
+  /** How batches are encoded on NATS (default msgpack). */
+  natsEncoding?: BatchEncoding;
   /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
   archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
@@ -72,7 +75,11 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
   if (options.nats?.length) {
     let bus: NatsBus;
     try {
-      bus = await NatsBus.connect({ servers: options.nats, name: `peer-observer run ${options.nodeId}` });
+      bus = await NatsBus.connect({
+        servers: options.nats,
+        name: `peer-observer run ${options.nodeId}`,
+        ...(options.natsEncoding ? { encoding: options.natsEncoding } : {}),
+      });
     } catch (err) {
       throw new RuntimeError(describeError(err));
     }

@@ -19,6 +19,7 @@ import type { Command } from 'commander';
 import type { Bus } from '../bus/bus.js';
 import { EmbeddedBus } from '../bus/embedded.js';
 import { NatsBus } from '../bus/nats.js';
+import { BATCH_ENCODINGS, type BatchEncoding } from '../bus/seq.js';
 import { countMatching, type ArchiveFilter } from '../consumers/archive/query.js';
 import { startLogger } from '../consumers/logger/logger.js';
 import type { ObserverEvent } from '../events/types.js';
@@ -42,6 +43,7 @@ export interface ReplayOptions {
   speed: number | 'max';
   /** Publish to NATS instead of logging here. */
   nats: string[];
+  natsEncoding: BatchEncoding;
   json: boolean;
 }
 
@@ -51,6 +53,7 @@ export type ReplayFlags = FilterFlags & {
   network?: string;
   speed?: string;
   nats?: string[];
+  natsEncoding?: string;
   json?: boolean;
 };
 
@@ -109,7 +112,12 @@ export function parseReplayFlags(flags: ReplayFlags, nowUs?: number): ReplayOpti
   const nats = flags.nats !== undefined ? parseNatsFlags(flags.nats, 'the NATS server to publish to') : [];
   if (nats.length && flags.json)
     throw new UsageError('--json prints the replayed events here; with --nats they go to NATS instead: choose one');
-  return { from, speed, nats, json: flags.json ?? false };
+  const natsEncoding = flags.natsEncoding ?? 'msgpack';
+  if (!(BATCH_ENCODINGS as readonly string[]).includes(natsEncoding)) {
+    throw new UsageError(`--nats-encoding ${JSON.stringify(natsEncoding)}: expected one of ${BATCH_ENCODINGS.join(', ')}`);
+  }
+  if (flags.natsEncoding !== undefined && !nats.length) throw new UsageError('--nats-encoding needs --nats (the bus it applies to)');
+  return { from, speed, nats, natsEncoding: natsEncoding as BatchEncoding, json: flags.json ?? false };
 }
 
 interface ReplayBus {
@@ -121,7 +129,7 @@ async function openReplayBus(options: ReplayOptions, io: Io): Promise<ReplayBus>
   if (options.nats.length) {
     let bus: NatsBus;
     try {
-      bus = await NatsBus.connect({ servers: options.nats, name: 'peer-observer replay' });
+      bus = await NatsBus.connect({ servers: options.nats, name: 'peer-observer replay', encoding: options.natsEncoding });
     } catch (err) {
       throw new RuntimeError(describeError(err));
     }
@@ -256,6 +264,7 @@ export function registerReplay(program: Command, context: { signal: AbortSignal;
   )
     .option('--speed <factor>', 'recorded timing scaled by this factor (2 = twice as fast), or max (default: 1)')
     .option('--nats <url>', 'publish to this NATS server instead of printing (repeatable or comma-separated)', collectList)
+    .option('--nats-encoding <encoding>', 'with --nats: msgpack (default) or json (see docs/bus.md)')
     .option('--json', 'print one JSON event per line instead of text')
     .action(async (opts: ReplayFlags) => {
       await replay(parseReplayFlags(opts), context.signal, context.io);

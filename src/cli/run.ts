@@ -19,6 +19,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     json: config.json,
     limits: config.limits,
     nats: config.nats,
+    natsEncoding: config.natsEncoding,
     archive: config.archive,
     http: config.http,
     connectivity: config.connectivity,
@@ -86,6 +87,10 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       '--nats <url>',
       'publish events to this NATS server instead of printing them (repeatable or comma-separated for a cluster)',
       collectList,
+    )
+    .option(
+      '--nats-encoding <encoding>',
+      'with --nats: msgpack (default: smaller, faster) or json (NDJSON any tool reads); consumers read both',
     )
     .option('--data-dir <dir>', 'also archive every event in SQLite here (archive.sqlite; see query and replay)')
     .option('--retention-days <n>', 'with --data-dir: delete archived events older than this many days')

@@ -4,6 +4,7 @@ import { connect, headers } from '@nats-io/transport-node';
 import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { NatsBus } from '../../src/bus/nats.js';
+import { packEvents } from '../../src/events/packed.js';
 import { subjectsFor } from '../../src/bus/subjects.js';
 import type { Subscription } from '../../src/bus/bus.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
@@ -129,65 +130,66 @@ describe('NATS bus (real nats-server)', { timeout: 60_000 }, () => {
     await consumer.close();
   });
 
-  it('batches small events, sends a 4 MB raw payload alone, and drops (counted, explained) what a server refuses', async () => {
-    const big = (nodeId: string) =>
-      makeEvent({ nodeId, source: 'test' }, 'message', {
-        conn: { id: 1, direction: 'inbound', remote: '127.0.0.9:1000' },
-        dir: 'in',
-        command: 'block',
-        size: 4_000_000,
-        known: true,
-        payload: { note: 'raw only' },
-        raw: 'A'.repeat(Math.ceil(4_000_000 / 3) * 4),
-      });
-    // The default test server has max_payload 8 MB (as docs/bus.md says to configure it).
-    const consumer = await NatsBus.connect({ servers: [server.url] });
-    const sub = consumer.subscribe({ nodeIds: ['big-1'] });
-    const pub = await NatsBus.connect({ servers: [server.url] });
-    await consumer.drain();
-    for (let i = 0; i < 500; i++) pub.publish(ping('big-1', i));
-    pub.publish(big('big-1'));
-    for (let i = 500; i < 1000; i++) pub.publish(ping('big-1', i));
-    await pub.drain();
-    const got = await take(sub, 1001, 20_000);
-    assert.equal(got.length, 1001);
-    assert.deepEqual(
-      got.map((e) => e.type),
-      [...Array(500).fill('ping.latency'), 'message', ...Array(500).fill('ping.latency')],
-      'in order',
-    );
-    assert.equal(got[500]!.type === 'message' && got[500]!.data.raw!.length, 5_333_336);
-    let s = pub.stats();
-    assert.deepEqual([s.published, s.acked, s.dropped], [1001, 1001, 0]);
-    const c = consumer.stats();
-    assert.deepEqual([c.received, c.decoded, c.rejected, c.duplicates], [1001, 1001, 0, 0]);
-    await pub.close();
-    await consumer.close();
-
-    // A server left at nats-server's default 1 MB: the big event is refused, counted and explained; the rest goes through.
-    const small = await startNatsServer({ maxPayload: 1024 * 1024 });
-    try {
-      const c2 = await NatsBus.connect({ servers: [small.url] });
-      const sub2 = c2.subscribe();
-      const p2 = await NatsBus.connect({ servers: [small.url] });
-      await c2.drain();
-      p2.publish(ping('big-2', 0));
-      p2.publish(big('big-2'));
-      p2.publish(ping('big-2', 1));
-      await p2.drain();
+  for (const encoding of ['msgpack', 'json'] as const)
+    it(`batches small events (${encoding}), sends a 4 MB raw payload alone, and drops (counted, explained) what a server refuses`, async () => {
+      const big = (nodeId: string) =>
+        makeEvent({ nodeId, source: 'test' }, 'message', {
+          conn: { id: 1, direction: 'inbound', remote: '127.0.0.9:1000' },
+          dir: 'in',
+          command: 'block',
+          size: 4_000_000,
+          known: true,
+          payload: { note: 'raw only' },
+          raw: 'A'.repeat(Math.ceil(4_000_000 / 3) * 4),
+        });
+      // The default test server has max_payload 8 MB (as docs/bus.md says to configure it).
+      const consumer = await NatsBus.connect({ servers: [server.url] });
+      const sub = consumer.subscribe({ nodeIds: ['big-1'] });
+      const pub = await NatsBus.connect({ servers: [server.url], encoding });
+      await consumer.drain();
+      for (let i = 0; i < 500; i++) pub.publish(ping('big-1', i));
+      pub.publish(big('big-1'));
+      for (let i = 500; i < 1000; i++) pub.publish(ping('big-1', i));
+      await pub.drain();
+      const got = await take(sub, 1001, 20_000);
+      assert.equal(got.length, 1001);
       assert.deepEqual(
-        (await take(sub2, 2)).map((e) => e.type === 'ping.latency' && e.data.conn.id),
-        [0, 1],
+        got.map((e) => e.type),
+        [...Array(500).fill('ping.latency'), 'message', ...Array(500).fill('ping.latency')],
+        'in order',
       );
-      s = p2.stats();
-      assert.deepEqual([s.published, s.acked, s.dropped, s.buffered, s.inFlight], [3, 2, 1, 0, 0]);
-      assert.match(s.lastError ?? '', /message event of 5333\d+ bytes over the server's max_payload 1048576/);
-      await p2.close();
-      await c2.close();
-    } finally {
-      await small.stop();
-    }
-  });
+      assert.equal(got[500]!.type === 'message' && got[500]!.data.raw!.length, 5_333_336);
+      let s = pub.stats();
+      assert.deepEqual([s.published, s.acked, s.dropped], [1001, 1001, 0]);
+      const c = consumer.stats();
+      assert.deepEqual([c.received, c.decoded, c.rejected, c.duplicates], [1001, 1001, 0, 0]);
+      await pub.close();
+      await consumer.close();
+
+      // A server left at nats-server's default 1 MB: the big event is refused, counted and explained; the rest goes through.
+      const small = await startNatsServer({ maxPayload: 1024 * 1024 });
+      try {
+        const c2 = await NatsBus.connect({ servers: [small.url] });
+        const sub2 = c2.subscribe();
+        const p2 = await NatsBus.connect({ servers: [small.url], encoding });
+        await c2.drain();
+        p2.publish(ping('big-2', 0));
+        p2.publish(big('big-2'));
+        p2.publish(ping('big-2', 1));
+        await p2.drain();
+        assert.deepEqual(
+          (await take(sub2, 2)).map((e) => e.type === 'ping.latency' && e.data.conn.id),
+          [0, 1],
+        );
+        s = p2.stats();
+        assert.deepEqual([s.published, s.acked, s.dropped, s.buffered, s.inFlight], [3, 2, 1, 0, 0]);
+        assert.match(s.lastError ?? '', /message event of 5333\d+ bytes over the server's max_payload 1048576/);
+        await p2.close();
+        await c2.close();
+      } finally {
+        await small.stop();
+      }
+    });
 
   it('reads wire format v1 batches exactly: dedupe per event, malformed batches counted', async () => {
     const consumer = await NatsBus.connect({ servers: [server.url] });
@@ -205,7 +207,7 @@ describe('NATS bus (real nats-server)', { timeout: 60_000 }, () => {
     send('v1 3', 'P.1', [j(1), j(2), j(3)]); // a re-send: all three duplicates
     send('v1 2', 'P.3', [j(3), j(4)]); // overlaps by one
     send('v1 2', 'P.9', [j(9)]); // line count ≠ count
-    send('v2 1', 'P.20', [j(20)]); // a format this version does not read
+    send('v3 1', 'P.20', [j(20)]); // a format this version does not read
     send('v1 2', 'P.30', [j(30), '{"v":1}']); // one bad event in a batch
     await raw.flush();
     const got = await take(sub, 5);
@@ -216,6 +218,40 @@ describe('NATS bus (real nats-server)', { timeout: 60_000 }, () => {
     await consumer.drain();
     const s = consumer.stats();
     assert.deepEqual([s.received, s.duplicates, s.decoded, s.rejected], [3 + 3 + 2 + 1 + 1 + 2, 4, 5, 3]);
+    await raw.close();
+    await consumer.close();
+  });
+
+  it('reads wire format v2 (MessagePack) batches exactly: dedupe per event, malformed batches counted', async () => {
+    const consumer = await NatsBus.connect({ servers: [server.url] });
+    const sub = consumer.subscribe({ nodeIds: ['raw-2'] });
+    await consumer.drain();
+    const raw = await connect({ servers: server.url });
+    const send = (batch: string, id: string, data: Uint8Array) => {
+      const h = headers();
+      h.set('Po-Batch', batch);
+      h.set('Nats-Msg-Id', id);
+      raw.publish('po.v1.raw-2.ping.latency', data, { headers: h });
+    };
+    const p = (...ids: number[]) => packEvents(ids.map((i) => ping('raw-2', i)));
+    send('v2 3', 'P.1', p(1, 2, 3));
+    send('v2 3', 'P.1', p(1, 2, 3)); // a re-send: all three duplicates
+    send('v2 2', 'P.3', p(3, 4)); // overlaps by one
+    send('v2 2', 'P.9', p(9)); // item count ≠ count
+    send('v2 1', 'P.20', new TextEncoder().encode(JSON.stringify(ping('raw-2', 20)))); // JSON where MessagePack is announced
+    send('v2 1', 'P.21', p(21).subarray(0, 10)); // truncated
+    const bad = { ...ping('raw-2', 31), data: { conn: { id: 31 } } } as unknown as ObserverEvent;
+    send('v2 2', 'P.30', packEvents([ping('raw-2', 30), bad])); // one bad event in a batch
+    await raw.flush();
+    const got = await take(sub, 5);
+    assert.deepEqual(
+      got.map((e) => e.type === 'ping.latency' && e.data.conn.id),
+      [1, 2, 3, 4, 30],
+    );
+    await consumer.drain();
+    const s = consumer.stats();
+    assert.deepEqual([s.received, s.duplicates, s.decoded, s.rejected], [3 + 3 + 2 + 1 + 1 + 1 + 2, 4, 5, 4]);
+    assert.match(s.lastError ?? '', /rejected message on po\.v1\.raw-2\.ping\.latency/);
     await raw.close();
     await consumer.close();
   });

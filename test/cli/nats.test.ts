@@ -82,12 +82,13 @@ describe('run --nats and log --nats (real nats-server)', { timeout: 90_000 }, ()
     assert.match(filtered.stderr(), /\(node obs-2; types violation\)/);
 
     const config = join(dir, 'obs-3.json');
-    writeFileSync(config, JSON.stringify({ nats: [server.url], nodeId: 'obs-3' }));
+    // Mixed batch encodings into one consumer: obs-1 the default (MessagePack), obs-2 and obs-3 JSON (env, file).
+    writeFileSync(config, JSON.stringify({ nats: [server.url], nodeId: 'obs-3', natsEncoding: 'json' }));
     const base = ['run', '--network', 'regtest', '--listen', '127.0.0.1:0'];
     const observers = {
       // --nats both comma-separated and repeated (one server named three ways here).
       'obs-1': start([...base, '--node-id', 'obs-1', '--nats', `${server.url},127.0.0.1:${server.port}`, '--nats', server.url]),
-      'obs-2': start([...base, '--node-id', 'obs-2'], { PEER_OBSERVER_NATS: server.url }),
+      'obs-2': start([...base, '--node-id', 'obs-2'], { PEER_OBSERVER_NATS: server.url, PEER_OBSERVER_NATS_ENCODING: 'json' }),
       'obs-3': start([...base, '--config', config]),
     };
     const ports = await Promise.all(Object.values(observers).map(portOf));
@@ -204,6 +205,21 @@ describe('run --nats and log --nats (real nats-server)', { timeout: 90_000 }, ()
       assert.match(r.stderr, message);
       oneLine(r.stderr);
     }
+  });
+
+  it('--nats-encoding: msgpack by default, json from any layer, anything else refused, and only with --nats', () => {
+    const nats = { nats: ['nats://127.0.0.1:4222'] };
+    assert.equal(loadRunConfig({ flags: nats, env: {} }).natsEncoding, 'msgpack');
+    assert.equal(loadRunConfig({ flags: nats, env: { PEER_OBSERVER_NATS_ENCODING: 'json' } }).natsEncoding, 'json');
+    assert.equal(
+      loadRunConfig({ flags: { ...nats, natsEncoding: 'msgpack' }, env: { PEER_OBSERVER_NATS_ENCODING: 'json' } }).natsEncoding,
+      'msgpack',
+    );
+    assert.throws(
+      () => loadRunConfig({ flags: { ...nats, natsEncoding: 'protobuf' as never }, env: {} }),
+      /--nats-encoding "protobuf": expected one of msgpack, json/,
+    );
+    assert.throws(() => loadRunConfig({ flags: { natsEncoding: 'json' }, env: {} }), /--nats-encoding needs --nats/);
   });
 
   it('nats in the config layers: flags > PEER_OBSERVER_NATS > file, lists split on commas', () => {
