@@ -153,36 +153,21 @@ async function embedded(count: number, rate?: number): Promise<Result> {
   return row('embedded → consumer', rate, count, n, t0, last, p, `dropped ${bus.stats().dropped}`);
 }
 
-const BACKLOG = Number(process.env.BACKLOG ?? 5000);
 async function archive(count: number): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'po-bench-archive-'));
   try {
     const bus = new EmbeddedBus({ maxQueue: 10_000_000 });
     const lat: number[] = [];
     let last = 0;
-    const started = performance.now();
     const a = startArchive(bus, {
       dataDir: dir,
-      // Unbounded for the benchmark: the publisher runs ahead of the writer thread (the stamped events share their data).
       maxQueue: 10_000_000,
-      maxQueueBytes: Number.MAX_SAFE_INTEGER,
       onCommit: ({ last: e }) => {
         last = nowUs();
         lat.push(last - e.timeUs);
       },
     });
-    // The writer thread's start (~0.2 s) is not part of the rate, as opening the file was not before it had a thread.
-    await a.ready;
-    const startMs = performance.now() - started;
-    // Saturated, but never more than BACKLOG events ahead of the archive (as replay --speed max): the writer thread
-    // is never idle for want of events, and the queue does not grow to the whole run (GC on this thread, and
-    // latency that is only queueing).
-    const t0 = BACKLOG === 0 ? await publishAll((e) => bus.publish(e), count) : nowUs();
-    for (let k = BACKLOG === 0 ? count : 0; k < count;) {
-      for (const end = Math.min(count, k + CHUNK); k < end; k++) bus.publish(stamp(k));
-      if (bus.stats().queued >= BACKLOG) await bus.drain();
-      else await turn();
-    }
+    const t0 = await publishAll((e) => bus.publish(e), count);
     await bus.close();
     await a.done;
     const c = a.counters();
@@ -195,7 +180,7 @@ async function archive(count: number): Promise<Result> {
       t0,
       last,
       p,
-      `${c.batches} batches, ${(c.fileBytes / 2 ** 20).toFixed(0)} MiB, dropped ${c.dropped}, writer ready in ${startMs.toFixed(0)} ms`,
+      `${c.batches} batches, ${(c.fileBytes / 2 ** 20).toFixed(0)} MiB, dropped ${c.dropped}`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
