@@ -213,7 +213,10 @@ export const EVENT_DATA_SCHEMAS = {
       connections: z.object({ total: count, inbound: count, outbound: count }).strict().nullable(),
       totalBytesIn: nullableCount,
       totalBytesOut: nullableCount,
-      mempool: z.object({ size: count, bytes: count, usage: count, minFeeBtcPerKvB: z.number().finite().nonnegative() }).strict().nullable(),
+      mempool: z
+        .object({ size: count, bytes: count, usage: count, minFeeBtcPerKvB: z.number().finite().nonnegative() })
+        .strict()
+        .nullable(),
       addrman: z.object({ new: count, tried: count, total: count }).strict().nullable(),
       addrmanTopSources: z.array(z.object({ source: z.string(), count }).strict()).nullable(),
       uptimeSec: nullableCount,
