@@ -81,6 +81,7 @@ describe('archive consumer', () => {
     const commits: number[] = [];
     const dataDir = freshDir();
     const archive = startArchive(bus, { dataDir, batchSize: 1000, flushMs: 50, onCommit: (b) => commits.push(b.events) });
+    await archive.ready; // the writer thread has started (~0.2 s): from here on only flushMs counts
     for (let i = 0; i < 10; i++) bus.publish(message(i));
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(commits, [10]);
@@ -101,6 +102,7 @@ describe('archive consumer', () => {
       flushMs: 10,
       counters: { origin: { nodeId: 'arch', source: 'archive' }, intervalMs: 50 },
     });
+    await archive.ready;
     for (let i = 0; i < 5; i++) bus.publish(message(i));
     await new Promise((r) => setTimeout(r, 200));
     await bus.close();

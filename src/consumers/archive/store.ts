@@ -1,7 +1,8 @@
 /**
- * Writing to the archive: batches of events in one transaction each, and
- * retention (by age and by size). Synchronous (better-sqlite3): the consumer
- * decides when to call it.
+ * Writing to the archive: batches of rows in one transaction each, and
+ * retention (by age and by size). Synchronous (better-sqlite3): the archive's
+ * writer thread (writer.ts) calls it; the batches are built where the events
+ * are (RowBatchBuilder, on the consumer's thread).
  */
 import type { ObserverEvent } from '../../events/types.js';
 import type { Db } from './db.js';
@@ -27,40 +28,165 @@ export function peerIp(remote: string): string {
   return colon > 0 ? remote.slice(0, colon) : remote;
 }
 
+/** Filter columns per row, in INSERT order: time_us, node_id, type, source, peer, peer_ip, conn_id, command. */
+export const ROW_COLUMNS = 8;
+
+/**
+ * A batch of rows, built where the events are and written by the writer
+ * thread. The filter columns travel as one flat array (structured clone); the
+ * envelopes as their UTF-8 bytes, back to back, in memory shared with the
+ * writer thread (a SharedArrayBuffer), so they are neither copied nor turned
+ * back into strings there: each is bound as a BLOB and stored as TEXT
+ * (`CAST(? AS TEXT)` keeps the bytes).
+ */
+export interface RowBatch {
+  count: number;
+  /** ROW_COLUMNS values per row. */
+  columns: (string | number | null)[];
+  /** The envelopes' UTF-8, row after row. */
+  envelopes: Uint8Array;
+  /** Row i's envelope ends at ends[i], and starts where row i - 1's ends. */
+  ends: Uint32Array;
+}
+
+const utf8 = new TextEncoder();
+/** First envelope buffer of a builder without a hint (it doubles as needed). */
+const DEFAULT_BATCH_BYTES = 256 * 1024;
+
+/** Builds a RowBatch one event at a time: the filter columns, and the envelope encoded once (JSON, then UTF-8). */
+export class RowBatchBuilder {
+  private columns: (string | number | null)[] = [];
+  private ends: number[] = [];
+  private bytes: Uint8Array;
+  private used = 0;
+
+  /** `sizeHint`: the bytes the envelopes will likely take (e.g. the previous batch's), so the buffer rarely grows. */
+  constructor(sizeHint = DEFAULT_BATCH_BYTES) {
+    this.bytes = new Uint8Array(new SharedArrayBuffer(Math.max(64 * 1024, Math.ceil(sizeHint * 1.25))));
+  }
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  /** Bytes of envelopes so far. */
+  get bytesUsed(): number {
+    return this.used;
+  }
+
+  add(e: ObserverEvent): void {
+    const data = e.data as { conn?: { id: number; remote: string }; command?: string };
+    const remote = data.conn?.remote ?? null;
+    this.columns.push(
+      e.timeUs,
+      e.nodeId,
+      e.type,
+      e.source,
+      remote,
+      remote === null ? null : peerIp(remote),
+      data.conn?.id ?? null,
+      e.type === 'message' ? (data.command ?? null) : null,
+    );
+    // The wire encoding's text (encodeEvent is its UTF-8), encoded once.
+    const json = JSON.stringify(e);
+    // At most 3 bytes of UTF-8 per UTF-16 unit.
+    if (this.used + json.length * 3 > this.bytes.length) this.grow(this.used + json.length * 3);
+    this.used += utf8.encodeInto(json, this.bytes.subarray(this.used)).written;
+    this.ends.push(this.used);
+  }
+
+  finish(): RowBatch {
+    return {
+      count: this.ends.length,
+      columns: this.columns,
+      envelopes: this.bytes.subarray(0, this.used),
+      ends: Uint32Array.from(this.ends),
+    };
+  }
+
+  private grow(atLeast: number): void {
+    const bigger = new Uint8Array(new SharedArrayBuffer(Math.max(atLeast, this.bytes.length * 2)));
+    bigger.set(this.bytes.subarray(0, this.used));
+    this.bytes = bigger;
+  }
+}
+
+/** The events as one batch. */
+export function batchOf(events: readonly ObserverEvent[]): RowBatch {
+  const b = new RowBatchBuilder(64 * 1024);
+  for (const e of events) b.add(e);
+  return b.finish();
+}
+
 export class ArchiveStore {
   private readonly insert;
-  private readonly insertMany;
+  private readonly begin;
+  private readonly commit;
+  private readonly rollback;
   private readonly pageSize: number;
 
   constructor(readonly db: Db) {
     this.insert = db.prepare(
       `INSERT INTO events (time_us, node_id, type, source, peer, peer_ip, conn_id, command, envelope)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))`,
     );
-    this.insertMany = db.transaction((events: readonly ObserverEvent[]) => {
-      for (const e of events) {
-        const data = e.data as { conn?: { id: number; remote: string }; command?: string };
-        const remote = data.conn?.remote ?? null;
-        this.insert.run(
-          e.timeUs,
-          e.nodeId,
-          e.type,
-          e.source,
-          remote,
-          remote === null ? null : peerIp(remote),
-          data.conn?.id ?? null,
-          e.type === 'message' ? (data.command ?? null) : null,
-          // The wire encoding's text (encodeEvent is its UTF-8): encoded once, no byte round trip.
-          JSON.stringify(e),
-        );
-      }
-    });
+    this.begin = db.prepare('BEGIN');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
     this.pageSize = db.pragma('page_size', { simple: true }) as number;
   }
 
   /** Write the events in one transaction: all or none. */
   write(events: readonly ObserverEvent[]): void {
-    if (events.length > 0) this.insertMany(events);
+    this.writeBatch(batchOf(events));
+  }
+
+  /** Write the batch in one transaction: all or none. */
+  writeBatch(batch: RowBatch): void {
+    if (batch.count === 0) return;
+    this.beginBatch();
+    try {
+      this.insertRows(batch);
+    } catch (e) {
+      this.rollbackBatch();
+      throw e;
+    }
+    this.commitBatch();
+  }
+
+  /**
+   * Open a batch's transaction, for insertRows() (any number of times) and then commitBatch() or rollbackBatch():
+   * the writer thread inserts a batch's rows as they come and commits when it is told to.
+   */
+  beginBatch(): void {
+    this.begin.run();
+  }
+
+  /** Insert rows in the open transaction. */
+  insertRows(batch: RowBatch): void {
+    const c = batch.columns;
+    const bytes = Buffer.from(batch.envelopes.buffer, batch.envelopes.byteOffset, batch.envelopes.byteLength);
+    let start = 0;
+    for (let i = 0, k = 0; i < batch.count; i++, k += ROW_COLUMNS) {
+      const end = batch.ends[i]!;
+      this.insert.run(c[k], c[k + 1], c[k + 2], c[k + 3], c[k + 4], c[k + 5], c[k + 6], c[k + 7], bytes.subarray(start, end));
+      start = end;
+    }
+  }
+
+  /** Commit the open transaction; on failure it is undone. */
+  commitBatch(): void {
+    try {
+      this.commit.run();
+    } catch (e) {
+      this.rollbackBatch();
+      throw e;
+    }
+  }
+
+  /** Undo the open transaction, if one is open. */
+  rollbackBatch(): void {
+    if (this.db.inTransaction) this.rollback.run();
   }
 
   count(): number {
