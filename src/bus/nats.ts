@@ -46,11 +46,15 @@ export const DEFAULT_PUBLISH_BUFFER = 100_000;
 export const DEFAULT_SUBSCRIBER_QUEUE = 100_000;
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5000;
 /**
- * Bytes per batch: estimated MessagePack bytes (at most half the server's
- * max_payload), or JSON characters (at most an eighth: UTF-8 takes up to 3 bytes
- * a character). A batch the server would still refuse is split in two.
+ * Bytes per MessagePack batch, estimated (estimatePackedBytes; at most half the
+ * server's max_payload). Large, because every message costs its decoder a fixed
+ * amount (msgpackr builds the record readers per message): 1 MiB (in practice
+ * max_payload / 2, or 1000 events) measured ≈ 15 % less CPU per event than
+ * 64 KiB (docs/benchmarks.md). A batch the server would still refuse is split in two.
  */
-export const DEFAULT_BATCH_BYTES = 64 * 1024;
+export const DEFAULT_BATCH_BYTES = 1024 * 1024;
+/** JSON characters per JSON batch (at most an eighth of max_payload: UTF-8 takes up to 3 bytes a character). */
+export const DEFAULT_JSON_BATCH_BYTES = 64 * 1024;
 export const DEFAULT_BATCH_EVENTS = 1000;
 /** Room for the headers and protocol line of a message, under max_payload. */
 const MESSAGE_OVERHEAD = 256;
@@ -72,7 +76,7 @@ export interface NatsBusOptions {
   closeTimeoutMs?: number;
   /** How batches are encoded: `msgpack` (v2, default: smaller and faster) or `json` (v1: NDJSON any tool reads). Subscribers read both. */
   encoding?: BatchEncoding;
-  /** About this many bytes in one batch message (see DEFAULT_BATCH_BYTES); a larger event goes alone. */
+  /** About this many bytes in one batch message (DEFAULT_BATCH_BYTES, DEFAULT_JSON_BATCH_BYTES); a larger event goes alone. */
   batchBytes?: number;
   /** Most events in one batch message; 1 sends every event as its own message. */
   batchEvents?: number;
@@ -183,7 +187,10 @@ export class NatsBus implements Bus {
     this.encoding = options.encoding ?? 'msgpack';
     if (this.encoding !== 'msgpack' && this.encoding !== 'json')
       throw new RangeError(`encoding must be msgpack or json, was ${String(this.encoding)}`);
-    this.batchBytes = positive(options.batchBytes ?? DEFAULT_BATCH_BYTES, 'batchBytes');
+    this.batchBytes = positive(
+      options.batchBytes ?? (this.encoding === 'json' ? DEFAULT_JSON_BATCH_BYTES : DEFAULT_BATCH_BYTES),
+      'batchBytes',
+    );
     this.batchEvents = positive(options.batchEvents ?? DEFAULT_BATCH_EVENTS, 'batchEvents');
     void this.watchStatus();
   }

@@ -191,6 +191,39 @@ describe('NATS bus (real nats-server)', { timeout: 60_000 }, () => {
       }
     });
 
+  it('splits a batch whose estimate fell short of what the server takes, in order, and drops only an event over the limit alone', async () => {
+    // pipeline.counters events are estimated at a fixed 256 bytes; these carry ~20 KB of counters each.
+    const counters = (i: number, names: number) =>
+      makeEvent({ nodeId: 'split-1', source: 'test' }, 'pipeline.counters', {
+        stage: `stage-${i}`,
+        counters: Object.fromEntries(Array.from({ length: names }, (_, k) => [`a-rather-long-counter-name-${k}`, k])),
+      });
+    const small = await startNatsServer({ maxPayload: 64 * 1024 });
+    try {
+      const consumer = await NatsBus.connect({ servers: [small.url] });
+      const sub = consumer.subscribe({ nodeIds: ['split-1'] });
+      const pub = await NatsBus.connect({ servers: [small.url] });
+      await consumer.drain();
+      for (let i = 0; i < 10; i++) pub.publish(counters(i, 600));
+      pub.publish(counters(10, 5000)); // ~190 KB alone: over the server's 64 KiB
+      pub.publish(counters(11, 600));
+      await pub.drain();
+      const got = await take(sub, 11);
+      assert.deepEqual(
+        got.map((e) => e.type === 'pipeline.counters' && e.data.stage),
+        [...Array.from({ length: 10 }, (_, i) => `stage-${i}`), 'stage-11'],
+      );
+      const s = pub.stats();
+      assert.deepEqual([s.published, s.acked, s.dropped, s.buffered, s.inFlight], [12, 11, 1, 0, 0]);
+      assert.match(s.lastError ?? '', /pipeline\.counters event of \d+ bytes over the server's max_payload 65536/);
+      assert.deepEqual([consumer.stats().decoded, consumer.stats().rejected], [11, 0]);
+      await pub.close();
+      await consumer.close();
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('reads wire format v1 batches exactly: dedupe per event, malformed batches counted', async () => {
     const consumer = await NatsBus.connect({ servers: [server.url] });
     const sub = consumer.subscribe({ nodeIds: ['raw-1'] });
