@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
 import { replay, parseReplayFlags } from '../../src/cli/replay.js';
 import { renderBar } from '../../src/cli/progress.js';
 import { archivePath, openArchiveForWriting } from '../../src/consumers/archive/db.js';
@@ -189,16 +190,33 @@ describe('archive, query, replay (real processes)', { timeout: 120_000 }, () => 
     assert.match(all.stdout, /"nodeId":"recent"/);
   });
 
-  it('replay --nats publishes the archive to NATS: a log consumer gets exactly those events', async () => {
+  it('replay --nats publishes the archive to NATS: a log consumer gets exactly those events, in either batch encoding', async () => {
     const dataDir = writeArchive(synthetic);
-    const log = start(['log', '--nats', server.url, '--json']);
-    await log.until(() => log.stderr().includes('logging from NATS'), 'log ready', 15_000);
-    const r = await runCli(['replay', '--data-dir', dataDir, '--nats', server.url, '--speed', 'max']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /replay: published=6 of 6 rejected=0 sent=6 dropped=0/);
-    await log.until(() => log.events().length >= 6, 'six events', 10_000);
-    assert.equal(await log.stop(), 0);
-    assert.deepEqual(log.events(), JSON.parse(JSON.stringify(synthetic)));
+    const tap = await connect({ servers: server.url });
+    const formats: string[] = [];
+    tap.subscribe('po.v1.>', { callback: (_err, msg) => void formats.push(msg.headers?.get('Po-Batch')?.split(' ')[0] ?? 'none') });
+    await tap.flush();
+    for (const encoding of [[], ['--nats-encoding', 'json']]) {
+      formats.length = 0;
+      const log = start(['log', '--nats', server.url, '--json']);
+      await log.until(() => log.stderr().includes('logging from NATS'), 'log ready', 15_000);
+      const r = await runCli(['replay', '--data-dir', dataDir, '--nats', server.url, '--speed', 'max', ...encoding]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /replay: published=6 of 6 rejected=0 sent=6 dropped=0/);
+      await log.until(() => log.events().length >= 6, 'six events', 10_000);
+      assert.equal(await log.stop(), 0);
+      assert.deepEqual(log.events(), JSON.parse(JSON.stringify(synthetic)));
+      await tap.flush();
+      assert.ok(formats.length > 0);
+      assert.deepEqual(new Set(formats), new Set([encoding.length ? 'v1' : 'v2']), 'the batch format on the wire');
+    }
+    await tap.close();
+    const bad = await runCli(['replay', '--data-dir', dataDir, '--nats', server.url, '--nats-encoding', 'xml']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--nats-encoding "xml": expected one of msgpack, json/);
+    const alone = await runCli(['replay', '--data-dir', dataDir, '--nats-encoding', 'json']);
+    assert.notEqual(alone.code, 0);
+    assert.match(alone.stderr, /--nats-encoding needs --nats/);
   });
 
   it('query: --since --until --peer --type --node-id --command --limit, each exact', async () => {
