@@ -18,13 +18,33 @@
  * parseEvent on each item, which also rejects what MessagePack can carry and
  * JSON cannot (binary, Map, Date, undefined, non-finite numbers).
  */
-import { Packr } from 'msgpackr/pack';
+import { addExtension, Packr } from 'msgpackr/pack';
 import { Unpackr } from 'msgpackr/unpack';
 import { EventValidationError } from './schema.js';
 import type { ObserverEvent } from './types.js';
 
 // Plain objects as records; the packer re-emits its definitions in every message (no `sequential`, no shared structures).
 const packr = new Packr({ useRecords: true });
+
+/**
+ * msgpackr's extensions beyond records, refused while decoding (msgpackr keeps
+ * one table for the process; nothing else here uses them). Validation would
+ * refuse most of what they build, but some do harm first: structured-clone
+ * references (0x69, 0x70) make a DAG whose validation walk is exponential in
+ * its depth; bundled strings (0x62) decode to slices that keep the whole
+ * bundle alive; typed arrays (0x74) copy up to the message's size. Date (0xff),
+ * BigInt (0x42), Error (0x65), Set (0x73) and RegExp (0x78) have no place in
+ * an event either. `undefined` (0) stays: validation decides, per event.
+ */
+const REFUSED_EXTENSIONS = [0x42, 0x62, 0x65, 0x69, 0x70, 0x73, 0x74, 0x78, 0xff];
+for (const type of REFUSED_EXTENSIONS) {
+  addExtension({
+    type,
+    unpack() {
+      throw new Error(`MessagePack extension 0x${type.toString(16)} is not part of an event`);
+    },
+  });
+}
 
 /** The events as one MessagePack array. */
 export function packEvents(events: readonly ObserverEvent[]): Uint8Array {
@@ -41,7 +61,7 @@ export function unpackEvents(bytes: Uint8Array, count: number): unknown[] {
   try {
     // A fresh decoder per message: record definitions live for one message only.
     // Maps as plain objects (with `__proto__` renamed by msgpackr), as another MessagePack library would send them.
-    value = new Unpackr({ useRecords: true, mapsAsObjects: true, trusted: false }).unpack(bytes);
+    value = new Unpackr({ useRecords: true, mapsAsObjects: true, trusted: false, structuredClone: false }).unpack(bytes);
   } catch (e) {
     throw new EventValidationError(`not a MessagePack batch: ${(e as Error).message}`);
   }

@@ -127,6 +127,20 @@ describe('MessagePack batches (NATS format v2)', () => {
     }
   });
 
+  it('refuses shared references and bundled strings before anything walks or keeps them', () => {
+    // A DAG: 40 levels, each an array holding the level below twice; 2^40 paths for a validation walk, 40 objects to send.
+    let dag: unknown = 'leaf';
+    for (let i = 0; i < 40; i++) dag = [dag, dag];
+    const shared = new Packr({ useRecords: false, structuredClone: true }).pack([ping(1, { nonce: dag })]);
+    assert.ok(shared.length < 2000, `${shared.length} bytes`);
+    assert.throws(() => unpackEvents(shared, 1), /extension 0x(69|70) is not part of an event/);
+    // Bundled strings decode to slices of one bundle string: one kept string would keep the bundle.
+    const bundled = new Packr({ useRecords: false, bundleStrings: true }).pack([ping(1)]);
+    assert.throws(() => unpackEvents(bundled, 1), /extension 0x62 is not part of an event/);
+    const typed = new Packr({ useRecords: false, moreTypes: true }).pack([ping(1, { nonce: new Uint16Array(4) })]);
+    assert.throws(() => unpackEvents(typed, 1), /extension 0x74 is not part of an event/);
+  });
+
   it('cannot be used to set a prototype: `__proto__` keys are renamed, and the event refused', () => {
     // A map (as another MessagePack library sends objects) with a `__proto__` key, in an otherwise valid event's data.
     const item = JSON.parse('{"__proto__": {"polluted": 1}}') as Record<string, unknown>;
