@@ -32,10 +32,9 @@
  * is counted as rejected, never passed on.
  */
 import { connect, headers, nuid, type Msg, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
-import { EventValidationError } from '../events/schema.js';
-import type { ObserverEvent } from '../events/types.js';
 import { estimatePackedBytes, packEvents, unpackEvents } from '../events/packed.js';
-import { parseEvent } from '../events/schema.js';
+import { EventValidationError, parseEvent } from '../events/schema.js';
+import type { ObserverEvent } from '../events/types.js';
 import { decodeEvent, decodeEventJson, encodeBatch, splitBatch } from '../events/wire.js';
 import type { Bus, SubscribeOptions, Subscription } from './bus.js';
 import { DEFAULT_MAX_QUEUE_BYTES, QueuedSubscription } from './queue.js';

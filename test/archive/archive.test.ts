@@ -76,6 +76,19 @@ describe('archive consumer', () => {
     assert.match(String(rows[2500]!.envelope), /"raw":"cmF3IHBheWxvYWQgYnl0ZXM="/);
   });
 
+  it('sends a batch once its envelopes reach batchMaxBytes, however few events it holds', async () => {
+    // 40 events with a 300 KB raw payload each: by count one batch, by bytes one per ~1 MiB.
+    const raw = Buffer.alloc(225_000, 7).toString('base64');
+    const events = Array.from({ length: 40 }, (_, i) => {
+      const e = message(i);
+      (e.data as { raw?: string }).raw = raw;
+      return e;
+    });
+    const { counters: c, commits } = await archiveAll(events, { batchSize: 1000, batchMaxBytes: 1024 * 1024 });
+    assert.equal(c.written, 40);
+    assert.deepEqual(commits, Array(10).fill(4), 'four 300 KB envelopes pass 1 MiB');
+  });
+
   it('flushes a partial batch after flushMs', async () => {
     const bus = new EmbeddedBus();
     const commits: number[] = [];

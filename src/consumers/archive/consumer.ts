@@ -42,6 +42,12 @@ import { WriterClient, type WriterOutcome } from './writer-client.js';
  * (docs/benchmarks.md). A crash loses at most two batches (docs/archive.md).
  */
 export const DEFAULT_BATCH_SIZE = 5000;
+/**
+ * Envelope bytes at which a batch is sent however few events it holds: a batch
+ * of message events with raw payloads (up to 5.3 MB each) must not hold
+ * batchSize of them. Two batches (in flight, next) bound the archive's memory.
+ */
+export const DEFAULT_BATCH_MAX_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_FLUSH_MS = 200;
 export const DEFAULT_RETENTION_INTERVAL_MS = 60_000;
 
@@ -52,6 +58,8 @@ export interface ArchiveOptions {
   /** Keep the database under this many MiB (oldest events deleted first). */
   maxDbMb?: number;
   batchSize?: number;
+  /** Send a batch once its envelopes take this many bytes (DEFAULT_BATCH_MAX_BYTES). */
+  batchMaxBytes?: number;
   flushMs?: number;
   retentionIntervalMs?: number;
   maxQueue?: number;
@@ -95,6 +103,7 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
   // Open and migrate here, so a bad data dir or a newer schema throws now; the writer thread then opens its own connection.
   openArchiveForWriting(options.dataDir).close();
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const batchMaxBytes = options.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
   const flushMs = options.flushMs ?? DEFAULT_FLUSH_MS;
   const nowUs = options.nowUs ?? (() => Date.now() * 1000);
   const onError = options.onError ?? (() => {});
@@ -200,7 +209,7 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
     }
     due = false;
     const b: Batch = { id: writer.add(rows.finish()), events: rows.count, last: last! };
-    rows = new RowBatchBuilder(rows.bytesUsed);
+    rows = new RowBatchBuilder(Math.min(rows.bytesUsed, batchMaxBytes));
     last = undefined;
     if (inFlight) next = b;
     else commit(b);
@@ -212,7 +221,7 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
         c.received++;
         rows.add(event);
         last = event;
-        if (rows.count >= batchSize) send();
+        if (rows.count >= batchSize || rows.bytesUsed >= batchMaxBytes) send();
         else {
           timer ??= setTimeout(() => {
             timer = undefined;
