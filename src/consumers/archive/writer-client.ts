@@ -38,7 +38,8 @@ export const WRITER_RESTARTS = 5;
 export const WRITER_RESTART_DELAY_MS = 100;
 
 const BOOTSTRAP = new URL('./writer-thread.mjs', import.meta.url);
-const ENTRY = new URL('./writer.ts', import.meta.url);
+// The writer module beside this one: writer.ts from the sources, writer.js from the compiled package.
+const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './writer.ts' : './writer.js', import.meta.url);
 
 /**
  * The process's node flags for the thread (as a Worker gets by default: --cpu-prof, --enable-source-maps, ...),
