@@ -178,7 +178,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
           dialerOf.set(peer, dialer);
         }
       },
-      onFailed: (detail, elapsedMs) => {
+      onFailed: (detail, elapsedMs, retry) => {
         counters.outboundFailed++;
         // An outbound connection that never opened: a connection.closed without an opened.
         sink.emit('connection.closed', {
@@ -186,7 +186,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
           network: options.network.name,
           netgroup: netgroupText(target.host),
           reason: 'connect-failed',
-          detail,
+          detail: `${detail}; attempt ${retry.attempt}, next in ${(retry.retryInMs / 1000).toFixed(1)} s`,
           durationMs: Math.round(elapsedMs * 1000) / 1000,
           handshakeComplete: false,
           bytesIn: 0,
