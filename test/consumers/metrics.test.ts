@@ -80,7 +80,7 @@ describe('metrics consumer', () => {
     assert.equal(value(text, 'peer_observer_pipeline_stage_value{stage="bus",name="dropped"}'), 3);
   });
 
-  it('counts evictions by rule: ours (inbound-full, handshake-slots) and Core\'s (usdt, no rule)', async () => {
+  it("counts evictions by rule: ours (inbound-full, handshake-slots) and Core's (usdt, no rule)", async () => {
     const m = new ObserverMetrics({ defaultMetrics: false });
     const closed = (id: number, evictedFor?: 'inbound-full' | 'handshake-slots') =>
       makeEvent(origin, 'connection.closed', {

@@ -1,0 +1,168 @@
+/**
+ * Issue 12, finding 3, through the real bin: inbound slots cannot be taken over.
+ * - 125 handshaked peers answering pings from 16 addresses in one /16 (and
+ *   reconnecting when dropped): an honest peer from another netgroup still
+ *   connects and completes its handshake within 5 s, by Core's eviction (the
+ *   per-netgroup cap raised out of the way) and by the per-netgroup cap (defaults).
+ * - 500 slowloris connections (1 byte every 3 s, reconnecting when dropped) from
+ *   50 netgroups: an honest peer still handshakes within 5 s (the handshake-slot
+ *   budget).
+ * Before: the honest peer was refused (`limit`) for as long as the attack lasted.
+ * The attackers and the honest peer are simulated peers in this process on
+ * loopback source addresses (127.x.y.z); the observer is the real bin.
+ */
+import assert from 'node:assert/strict';
+import { setMaxListeners } from 'node:events';
+import { after, describe, it } from 'node:test';
+import { encodeFrame } from '../../src/protocol/framing.js';
+import { encodePayload } from '../../src/protocol/messages/index.js';
+import { NETWORKS } from '../../src/protocol/networks.js';
+import { handshake, SimPeer, sleep, versionMessage } from '../../src/simulate/kit.js';
+import { type Cli, listeningPort, ofType, startCli } from './helpers.js';
+
+const network = NETWORKS.regtest;
+const children: Cli[] = [];
+const attacks: AbortController[] = [];
+after(async () => {
+  for (const a of attacks) a.abort();
+  await Promise.all(children.map((c) => c.stop('SIGKILL')));
+});
+
+async function observer(extra: string[]): Promise<{ cli: Cli; port: number }> {
+  const cli = startCli(['run', '--network', 'regtest', '--listen', '127.0.0.1:0', '--json', '--node-id', 'target', ...extra]);
+  children.push(cli);
+  await cli.until(() => listeningPort(cli.stderr()) !== undefined, 'listening');
+  return { cli, port: listeningPort(cli.stderr())! };
+}
+
+/**
+ * Keep `sources.length` connections, each from its source address, reconnecting
+ * 50 ms after a drop; `run` is what each does once connected.
+ */
+function attack(sources: string[], port: number, run: (peer: SimPeer, signal: AbortSignal) => Promise<void>) {
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal); // one listener per attacking connection
+  attacks.push(ac);
+  const live = new Set<SimPeer>();
+  const loops = sources.map(async (localAddress) => {
+    while (!ac.signal.aborted) {
+      let peer: SimPeer | undefined;
+      try {
+        peer = await SimPeer.open({ network, host: '127.0.0.1', port, localAddress, signal: ac.signal });
+        live.add(peer);
+        await run(peer, ac.signal);
+        await Promise.race([peer.closed, sleep(2 ** 31 - 1, ac.signal)]);
+      } catch {
+        // refused or reset: try again
+      } finally {
+        if (peer) {
+          live.delete(peer);
+          await peer.destroy();
+        }
+      }
+      await sleep(50, ac.signal);
+    }
+  });
+  return {
+    live,
+    stop: async () => {
+      ac.abort();
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** The honest peer: connect from `source`, handshake; the observer must see it complete within 5 s. */
+async function honest(cli: Cli, port: number, source: string): Promise<{ peer: SimPeer; ms: number }> {
+  const t0 = performance.now();
+  const peer = await SimPeer.open({ network, host: '127.0.0.1', port, localAddress: source });
+  assert.ok(await handshake(peer, { timeoutMs: 5000 }), 'the honest peer got our verack');
+  const remote = `${source}:`;
+  await cli.until(
+    () => ofType(cli.events(), 'handshake.complete').some((e) => String((e.data?.conn as { remote: string }).remote).startsWith(remote)),
+    'the observer completes the honest handshake',
+    Math.max(1, 5000 - (performance.now() - t0)),
+  );
+  return { peer, ms: performance.now() - t0 };
+}
+
+const takeoverSources = Array.from({ length: 128 }, (_, i) => `127.77.0.${1 + (i % 16)}`);
+
+describe('inbound slots cannot be taken over', { timeout: 120_000 }, () => {
+  it("125 polite peers from one /16 (cap raised): Core's eviction lets an honest peer from another netgroup in within 5 s", async () => {
+    const { cli, port } = await observer(['--max-per-netgroup', '1000', '--max-connections', '125']);
+    const a = attack(takeoverSources, port, async (peer) => {
+      await handshake(peer);
+    });
+    await cli.until(
+      () => ofType(cli.events(), 'handshake.complete').length >= 125 && a.live.size >= 125,
+      '125 attacker handshakes',
+      30_000,
+    );
+    const { peer, ms } = await honest(cli, port, '127.99.0.1');
+    assert.ok(ms < 5000, `handshake in ${Math.round(ms)} ms`);
+    // The attackers keep reconnecting, each new one evicting one of theirs; the honest peer stays.
+    await sleep(1500);
+    assert.ok(peer.isOpen, 'the honest peer is still connected');
+    const evicted = ofType(cli.events(), 'connection.closed').filter((e) => e.data?.reason === 'evicted');
+    // (While 128 connect at once, some are also evicted by the handshake budget: evictedFor handshake-slots.)
+    const full = evicted.filter((e) => e.data?.evictedFor === 'inbound-full');
+    assert.ok(full.length >= 1, 'evictions from full slots happened');
+    for (const e of full) {
+      assert.match(
+        String(e.data?.detail),
+        /125 inbound slots full: the youngest of the \d+ unprotected connections from netgroup 127\.77\.0\.0\/16/,
+      );
+    }
+    for (const e of evicted) assert.match(String((e.data?.conn as { remote: string }).remote), /^127\.77\./, 'only attackers evicted');
+    await a.stop();
+    await peer.destroy();
+    assert.equal(await cli.stop(), 0);
+  });
+
+  it('the same takeover with the defaults: the per-netgroup cap holds the /16 to 16 slots, the honest peer is in', async () => {
+    const { cli, port } = await observer([]);
+    const a = attack(takeoverSources, port, async (peer) => {
+      await handshake(peer);
+    });
+    await cli.until(
+      () => ofType(cli.events(), 'connection.closed').filter((e) => e.data?.reason === 'limit').length >= 100,
+      'refusals by the netgroup cap',
+      30_000,
+    );
+    const refused = ofType(cli.events(), 'connection.closed').find((e) => e.data?.reason === 'limit');
+    assert.match(String(refused?.data?.detail), /more than 16 connections from netgroup 127\.77\.0\.0\/16/);
+    const { ms } = await honest(cli, port, '127.98.0.1');
+    assert.ok(ms < 5000);
+    await a.stop();
+    assert.equal(await cli.stop(), 0);
+  });
+
+  it('500 slowloris connections (1 byte / 3 s) from 50 netgroups: an honest peer handshakes within 5 s', async () => {
+    const { cli, port } = await observer([]);
+    const frame = encodeFrame(network, 'version', encodePayload(versionMessage()));
+    const sources = Array.from({ length: 500 }, (_, i) => `127.${100 + (i % 50)}.${Math.floor(i / 50)}.1`);
+    const a = attack(sources, port, async (peer, signal) => {
+      peer.sendRaw(frame.subarray(0, 12));
+      for (let at = 12; at < frame.length - 1 && peer.isOpen && !signal.aborted; at++) {
+        await Promise.race([sleep(3000, signal), peer.closed]);
+        peer.sendRaw(frame.subarray(at, at + 1));
+      }
+    });
+    await cli.until(
+      () => ofType(cli.events(), 'connection.closed').filter((e) => e.data?.evictedFor === 'handshake-slots').length >= 400,
+      'the slowloris connections pushing each other out',
+      60_000,
+    );
+    const { peer, ms } = await honest(cli, port, '127.97.0.1');
+    assert.ok(ms < 5000, `handshake in ${Math.round(ms)} ms`);
+    await sleep(1000);
+    assert.ok(peer.isOpen, 'the honest peer, handshaked, is not evicted by new slowloris connections');
+    const evicted = ofType(cli.events(), 'connection.closed').filter((e) => e.data?.reason === 'evicted');
+    assert.ok(evicted.every((e) => e.data?.evictedFor === 'handshake-slots' && e.data?.handshakeComplete === false));
+    assert.match(String(evicted[0]?.data?.detail), /^32 handshakes in progress: the least advanced \(no (version|bytes) after \d+ ms/);
+    await a.stop();
+    await peer.destroy();
+    assert.equal(await cli.stop(), 0);
+  });
+});
