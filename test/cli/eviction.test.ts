@@ -13,12 +13,16 @@
  */
 import assert from 'node:assert/strict';
 import { setMaxListeners } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { encodeFrame } from '../../src/protocol/framing.js';
 import { encodePayload } from '../../src/protocol/messages/index.js';
 import { NETWORKS } from '../../src/protocol/networks.js';
 import { handshake, SimPeer, sleep, versionMessage } from '../../src/simulate/kit.js';
-import { type Cli, listeningPort, ofType, startCli } from './helpers.js';
+import { type Cli, listeningPort, ofType, runCli, startCli } from './helpers.js';
 
 const network = NETWORKS.regtest;
 const children: Cli[] = [];
@@ -28,8 +32,11 @@ after(async () => {
   await Promise.all(children.map((c) => c.stop('SIGKILL')));
 });
 
-async function observer(extra: string[]): Promise<{ cli: Cli; port: number }> {
-  const cli = startCli(['run', '--network', 'regtest', '--listen', '127.0.0.1:0', '--json', '--node-id', 'target', ...extra]);
+async function observer(extra: string[], env?: Record<string, string>): Promise<{ cli: Cli; port: number }> {
+  const cli = startCli(
+    ['run', '--network', 'regtest', '--listen', '127.0.0.1:0', '--json', '--node-id', 'target', ...extra],
+    env ? { env } : {},
+  );
   children.push(cli);
   await cli.until(() => listeningPort(cli.stderr()) !== undefined, 'listening');
   return { cli, port: listeningPort(cli.stderr())! };
@@ -165,9 +172,56 @@ describe('inbound slots cannot be taken over', { timeout: 120_000 }, () => {
     const evicted = ofType(cli.events(), 'connection.closed').filter((e) => e.data?.reason === 'evicted');
     assert.ok(evicted.length >= 100, `${evicted.length} slowloris connections evicted`);
     assert.ok(evicted.every((e) => e.data?.evictedFor === 'handshake-slots' && e.data?.handshakeComplete === false));
-    assert.match(String(evicted[0]?.data?.detail), /^32 handshakes in progress: the least advanced \(no (version|bytes) after \d+ ms/);
+    assert.match(String(evicted[0]?.data?.detail), /^all 32 handshake slots taken: the least advanced \(no (version|bytes) after \d+ ms/);
     await a.stop();
     await peer.destroy();
     assert.equal(await cli.stop(), 0);
+  });
+
+  it('--max-per-netgroup, --max-pending-handshakes: from flags, the config file (maxPerNetgroup, maxPendingHandshakes) and the environment', async () => {
+    const sockets: Socket[] = [];
+    const silent = (port: number, localAddress: string) => {
+      const s = connect({ host: '127.0.0.1', port, localAddress });
+      s.on('error', () => {});
+      sockets.push(s);
+    };
+    const closed = (cli: Cli) => ofType(cli.events(), 'connection.closed');
+    try {
+      // File: one per netgroup; environment: two handshakes in progress.
+      const file = join(mkdtempSync(join(tmpdir(), 'peer-observer-evict-')), 'config.json');
+      writeFileSync(file, JSON.stringify({ maxPerNetgroup: 1 }));
+      const a = await observer(['--config', file], { PEER_OBSERVER_MAX_PENDING_HANDSHAKES: '2' });
+      silent(a.port, '127.61.0.1');
+      silent(a.port, '127.61.0.2');
+      await a.cli.until(() => closed(a.cli).some((e) => e.data?.reason === 'limit'), 'netgroup cap of 1');
+      assert.match(String(closed(a.cli)[0]?.data?.detail), /more than 1 connections from netgroup 127\.61\.0\.0\/16/);
+      silent(a.port, '127.62.0.1');
+      silent(a.port, '127.63.0.1');
+      await a.cli.until(() => closed(a.cli).some((e) => e.data?.evictedFor === 'handshake-slots'), 'handshake budget of 2');
+      assert.match(
+        String(closed(a.cli).find((e) => e.data?.reason === 'evicted')?.data?.detail),
+        /^all 2 handshake slots taken: the least advanced/,
+      );
+      assert.equal(await a.cli.stop(), 0);
+
+      // Flags: a budget of one handshake.
+      const b = await observer(['--max-pending-handshakes', '1', '--max-per-netgroup', '5']);
+      silent(b.port, '127.64.0.1');
+      silent(b.port, '127.64.0.2');
+      await b.cli.until(() => closed(b.cli).some((e) => e.data?.evictedFor === 'handshake-slots'), 'handshake budget of 1');
+      assert.match(String(closed(b.cli).find((e) => e.data?.reason === 'evicted')?.data?.detail), /^all 1 handshake slots taken/);
+      assert.equal(await b.cli.stop(), 0);
+    } finally {
+      sockets.forEach((s) => s.destroy());
+    }
+
+    for (const [flag, value] of [
+      ['--max-per-netgroup', '0'],
+      ['--max-pending-handshakes', 'many'],
+    ] as const) {
+      const r = await runCli(['run', '--network', 'regtest', flag, value]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, new RegExp(`${flag} .*expected`));
+    }
   });
 });

@@ -208,7 +208,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
         const stage = victim.versionReceived ? 'no verack' : victim.connection.bytesIn > 0 ? 'no version' : 'no bytes';
         victim.disconnect(
           'evicted',
-          `${limits.maxPendingHandshakes} handshakes in progress: the least advanced (${stage} after ` +
+          `all ${limits.maxPendingHandshakes} handshake slots taken: the least advanced (${stage} after ` +
             `${Math.round(performance.now() - victim.openedAt)} ms, netgroup ${inbound.get(victim)?.netgroup}) makes room for one from ${group}`,
           'handshake-slots',
         );
