@@ -140,7 +140,7 @@ export class ObserverMetrics {
     );
     this.evictions = counter(
       'evictions_total',
-      'Inbound peers evicted, by rule: inbound-full (the slots were full; Core\'s eviction rules chose it), handshake-slots ' +
+      "Inbound peers evicted, by rule: inbound-full (the slots were full; Core's eviction rules chose it), handshake-slots " +
         '(the handshake budget was spent; it was the least advanced), core (Bitcoin Core evicted it, usdt).',
       ['rule'],
     );
