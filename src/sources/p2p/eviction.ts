@@ -237,19 +237,35 @@ export interface PendingCandidate {
 }
 
 /**
+ * A connection this young is never displaced by the handshake budget: it may
+ * not have had a round trip to send its version yet. Without it, a burst of new
+ * connections accepted in one go (a flood reconnecting) pushes out an honest
+ * newcomer before its first bytes are read.
+ */
+export const HANDSHAKE_GRACE_MS = 1000;
+
+/**
  * Our handshake-slot budget (Core has none: its slowloris defence is the 60 s
  * -peertimeout and the eviction above). When the budget of connections still
  * in their handshake is spent, a new connection displaces the least advanced:
- * among those without a version if there are any, the netgroup with the most
- * of them (ties: the one holding the oldest), and there its oldest. An honest
- * peer sends its version within a round trip and finishes a round trip later,
- * so a silent or trickling connection always goes first, and an attacker from
- * few netgroups cannot push out a peer from another one.
+ * among those older than `graceMs` (HANDSHAKE_GRACE_MS), the ones without a
+ * version if there are any, then the netgroup with the most of them (ties: the
+ * one holding the oldest), and there its oldest. An honest peer sends its
+ * version within a round trip and finishes a round trip later, so a silent or
+ * trickling connection always goes first, and an attacker from few netgroups
+ * cannot push out a peer from another one. Undefined when every pending
+ * connection is within its grace: then the budget is exceeded for a moment and
+ * only the total limit (and Core's eviction) applies.
  */
-export function selectPendingToEvict(pending: readonly PendingCandidate[]): PendingCandidate | undefined {
-  if (pending.length === 0) return undefined;
-  const silent = pending.filter((p) => !p.versionReceived);
-  const pool = silent.length > 0 ? silent : pending;
+export function selectPendingToEvict(
+  pending: readonly PendingCandidate[],
+  nowMs: number,
+  graceMs = HANDSHAKE_GRACE_MS,
+): PendingCandidate | undefined {
+  const old = pending.filter((p) => nowMs - p.connectedMs >= graceMs);
+  if (old.length === 0) return undefined;
+  const silent = old.filter((p) => !p.versionReceived);
+  const pool = silent.length > 0 ? silent : old;
   const groups = new Map<string, PendingCandidate[]>();
   for (const p of pool) {
     const group = groups.get(p.netgroup);

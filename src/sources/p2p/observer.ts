@@ -201,6 +201,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
           versionReceived: p.versionReceived,
           netgroup: inbound.get(p)!.netgroup,
         })),
+        performance.now(),
       );
       const victim = choice && byId.get(choice.id);
       if (victim) {

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   evictionNetgroup,
+  HANDSHAKE_GRACE_MS,
   keyedNetgroup,
   candidateNetworkOf,
   protectEvictionCandidatesByRatio,
@@ -175,17 +176,23 @@ test('a takeover: evicting one at a time, honest peers from other netgroups surv
   }
 });
 
-test('handshake slots: silent before version, then the largest netgroup, then its oldest', () => {
-  assert.equal(selectPendingToEvict([]), undefined);
+test('handshake slots: silent before version, then the largest netgroup, then its oldest; never one within its grace', () => {
+  const now = 100_000;
+  assert.equal(selectPendingToEvict([], now), undefined);
   const p = (id: number, netgroup: string, versionReceived = false, connectedMs = id) => ({ id, netgroup, versionReceived, connectedMs });
   // A peer that sent its version is kept over any silent one, however old.
-  assert.equal(selectPendingToEvict([p(1, 'a', true), p(2, 'b'), p(3, 'b')])!.id, 2);
+  assert.equal(selectPendingToEvict([p(1, 'a', true), p(2, 'b'), p(3, 'b')], now)!.id, 2);
   // Among silent ones: the netgroup with the most, its oldest; an honest newcomer from another netgroup stays.
-  assert.equal(selectPendingToEvict([p(1, 'honest'), p(2, 'x'), p(3, 'x'), p(4, 'y')])!.id, 2);
+  assert.equal(selectPendingToEvict([p(1, 'honest'), p(2, 'x'), p(3, 'x'), p(4, 'y')], now)!.id, 2);
   // Equal groups: the one holding the oldest.
-  assert.equal(selectPendingToEvict([p(5, 'x'), p(6, 'x'), p(3, 'y'), p(4, 'y')])!.id, 3);
+  assert.equal(selectPendingToEvict([p(5, 'x'), p(6, 'x'), p(3, 'y'), p(4, 'y')], now)!.id, 3);
   // All sent a version: the same rule over all.
-  assert.equal(selectPendingToEvict([p(1, 'a', true), p(2, 'b', true), p(3, 'b', true)])!.id, 2);
+  assert.equal(selectPendingToEvict([p(1, 'a', true), p(2, 'b', true), p(3, 'b', true)], now)!.id, 2);
+  // The grace: connections younger than HANDSHAKE_GRACE_MS are not candidates, however many share a netgroup.
+  const young = (id: number, netgroup: string) => p(id, netgroup, false, now - HANDSHAKE_GRACE_MS + 1 + id);
+  assert.equal(selectPendingToEvict([young(1, 'x'), young(2, 'x'), young(3, 'y')], now), undefined);
+  assert.equal(selectPendingToEvict([young(1, 'x'), young(2, 'x'), p(3, 'honest', true, now - 5000)], now)!.id, 3);
+  assert.equal(selectPendingToEvict([young(1, 'x'), p(2, 'y', false, now - HANDSHAKE_GRACE_MS)], now)!.id, 2);
 });
 
 test("netgroups for eviction: Core's, with loopback and private IPv4 by /16; network and locality", () => {
