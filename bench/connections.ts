@@ -87,7 +87,13 @@ const observer = await startObserver({
   nodeId: 'bench',
   listen: [{ host: '127.0.0.1', port: 0 }],
   connect: [],
-  limits: { maxConnections: count + 1000, maxPerIp: count, handshakeTimeoutMs: 120_000 },
+  limits: {
+    maxConnections: count + 1000,
+    maxPerIp: count,
+    maxPerNetgroup: count,
+    maxPendingHandshakes: count,
+    handshakeTimeoutMs: 120_000,
+  },
   publish: (e) => {
     eventCounts[e.type] = (eventCounts[e.type] ?? 0) + 1;
     if (e.type === 'connection.closed') {

@@ -27,7 +27,13 @@ export interface RunConfig {
   listen: Endpoint[];
   connect: Endpoint[];
   json: boolean;
-  limits: { maxConnections?: number; maxPerIp?: number; handshakeTimeoutMs?: number };
+  limits: {
+    maxConnections?: number;
+    maxPerIp?: number;
+    handshakeTimeoutMs?: number;
+    maxPerNetgroup?: number;
+    maxPendingHandshakes?: number;
+  };
   /** NATS server URLs to publish to; empty: the embedded bus and the logger in this process. */
   nats: string[];
   /** How batches are encoded on NATS (docs/bus.md). */
@@ -97,6 +103,10 @@ export interface ConfigLayer {
   connectivity?: boolean;
   /** Let the connectivity check dial 127.0.0.0/8 (for testing). */
   connectivityAllowLoopback?: boolean;
+  /** Inbound peers from one netgroup (IPv4 /16, IPv6 /32). */
+  maxPerNetgroup?: number;
+  /** Inbound connections in their handshake at once; past it the least advanced is evicted. */
+  maxPendingHandshakes?: number;
 }
 
 type Key = keyof ConfigLayer;
@@ -140,6 +150,8 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
     env: 'PEER_OBSERVER_CONNECTIVITY_ALLOW_LOOPBACK',
     kind: 'boolean',
   },
+  maxPerNetgroup: { flag: '--max-per-netgroup', env: 'PEER_OBSERVER_MAX_PER_NETGROUP', kind: 'number' },
+  maxPendingHandshakes: { flag: '--max-pending-handshakes', env: 'PEER_OBSERVER_MAX_PENDING_HANDSHAKES', kind: 'number' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -271,6 +283,8 @@ export const LayerSchema = z
         .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL'),
       { invalid_type_error: 'expected a list of URLs' },
     ),
+    maxPerNetgroup: int(1_000_000),
+    maxPendingHandshakes: int(1_000_000),
   })
   .partial()
   .strict();
@@ -414,6 +428,8 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   if (merged.maxConnections !== undefined) limits.maxConnections = merged.maxConnections;
   if (merged.maxPerIp !== undefined) limits.maxPerIp = merged.maxPerIp;
   if (merged.handshakeTimeout !== undefined) limits.handshakeTimeoutMs = Math.round(merged.handshakeTimeout * 1000);
+  if (merged.maxPerNetgroup !== undefined) limits.maxPerNetgroup = merged.maxPerNetgroup;
+  if (merged.maxPendingHandshakes !== undefined) limits.maxPendingHandshakes = merged.maxPendingHandshakes;
   const nats = merged.nats ?? [];
   if (merged.dataDir === undefined && (merged.retentionDays !== undefined || merged.maxDbMb !== undefined)) {
     throw new UsageError(

@@ -136,7 +136,11 @@ export async function demo(options: DemoOptions, signal: AbortSignal, io: Io): P
     listen: [{ host: '127.0.0.1', port: 0 }],
     connect: [],
     json: options.json,
-    ...(options.attacks !== false ? { limits: { handshakeTimeoutMs: DEMO_HANDSHAKE_TIMEOUT_MS } } : {}),
+    limits: {
+      // The simulated honest peers all come from 127.0.0.0/16 (demoSourceAddress): room for all of them.
+      maxPerNetgroup: MAX_DEMO_PEERS + 16,
+      ...(options.attacks !== false ? { handshakeTimeoutMs: DEMO_HANDSHAKE_TIMEOUT_MS } : {}),
+    },
     ...(options.http ? { http: options.http } : {}),
     io,
   });

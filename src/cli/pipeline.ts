@@ -207,7 +207,22 @@ export function endpointText(e: Endpoint): string {
 }
 
 /** Resolves when the signal aborts (at once if it already has). */
+/**
+ * Resolves when `signal` aborts. Until then it holds the event loop open: a
+ * command runs until SIGINT/SIGTERM, not until its work happens to leave no
+ * pending handle (a lone --connect whose peer is down; issue 12).
+ */
 export function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  return new Promise((resolve) =>
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearInterval(keepAlive);
+        resolve();
+      },
+      { once: true },
+    ),
+  );
 }

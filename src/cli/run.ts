@@ -127,6 +127,11 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       'JSON: detector parameters and alert options, e.g. {"addr-flood":{"minRateLimited":50},"message-rate":false}',
     )
     .option('--webhook <url>', 'POST every alert change as JSON to this URL, with retries (repeatable)', collect)
+    .option('--max-per-netgroup <n>', 'most inbound peers from one netgroup: IPv4 /16, IPv6 /32 (default: 16)')
+    .option(
+      '--max-pending-handshakes <n>',
+      'most inbound connections still in their version handshake; past it the least advanced is evicted (default: 32)',
+    )
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

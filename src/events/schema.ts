@@ -116,6 +116,7 @@ export const EVENT_DATA_SCHEMAS = {
       messagesIn: count,
       messagesOut: count,
       connType: connType.optional(),
+      evictedFor: z.enum(['inbound-full', 'handshake-slots']).optional(),
     })
     .strict(),
   message: z

@@ -43,6 +43,14 @@ export type CloseReason =
   | 'unknown'; // a Core source saw the peer go without a reason (rpc: vanished from getpeerinfo)
 
 /**
+ * Why the p2p source evicted an inbound peer (with reason `evicted`):
+ * `inbound-full` — the inbound slots were full and Core's eviction rules chose it
+ * to make room for a new peer; `handshake-slots` — the budget of connections still
+ * in their handshake was spent and it was the least advanced (sources/p2p/eviction.ts).
+ */
+export type EvictionRule = 'inbound-full' | 'handshake-slots';
+
+/**
  * Bitcoin Core's connection types (`getpeerinfo` `connection_type`, the log's
  * "New <type> peer connected", the tracepoints' conn_type): inbound,
  * outbound-full-relay, block-relay-only, manual, feeler, addr-fetch,
@@ -80,6 +88,8 @@ export interface ConnectionClosed {
   messagesOut: number;
   /** Core's connection type, from the Core sources. */
   connType?: CoreConnType;
+  /** With reason `evicted` from the p2p source: which of its rules chose this peer. */
+  evictedFor?: EvictionRule;
 }
 
 export interface MessageEvent {

@@ -80,6 +80,33 @@ describe('metrics consumer', () => {
     assert.equal(value(text, 'peer_observer_pipeline_stage_value{stage="bus",name="dropped"}'), 3);
   });
 
+  it("counts evictions by rule: ours (inbound-full, handshake-slots) and Core's (usdt, no rule)", async () => {
+    const m = new ObserverMetrics({ defaultMetrics: false });
+    const closed = (id: number, evictedFor?: 'inbound-full' | 'handshake-slots') =>
+      makeEvent(origin, 'connection.closed', {
+        conn: { id, direction: 'inbound', remote: `127.5.0.${id}:1000` },
+        network: 'regtest',
+        netgroup: 'local',
+        reason: 'evicted',
+        detail: 'test',
+        durationMs: 1,
+        handshakeComplete: false,
+        bytesIn: 0,
+        bytesOut: 0,
+        messagesIn: 0,
+        messagesOut: 0,
+        ...(evictedFor ? { evictedFor } : {}),
+      });
+    m.handle(closed(1, 'inbound-full'));
+    m.handle(closed(2, 'inbound-full'));
+    m.handle(closed(3, 'handshake-slots'));
+    m.handle(closed(4));
+    const text = await m.exposition();
+    assert.equal(value(text, 'peer_observer_evictions_total{rule="inbound-full"}'), 2);
+    assert.equal(value(text, 'peer_observer_evictions_total{rule="handshake-slots"}'), 1);
+    assert.equal(value(text, 'peer_observer_evictions_total{rule="core"}'), 1);
+  });
+
   it('keeps a user agent a peer chose printable and short, and the top N by name with the rest as other', async () => {
     const m = new ObserverMetrics({ defaultMetrics: false, topUserAgents: 2 });
     const uas = ['/a/', '/a/', '/a/', '/b/', '/b/', '/c/', '/"x\n\u0007' + 'y'.repeat(200)];

@@ -147,7 +147,15 @@ async function runCase(port: number, c: Case): Promise<string> {
 }
 
 test(`fuzz the live listener: ${CASES} cases (seed ${SEED})`, { timeout: 120_000 }, async (t) => {
-  const o = await startTestObserver({ limits: { maxPerIp: 1_000_000, maxConnections: 100_000, handshakeTimeoutMs: 5_000 } });
+  const o = await startTestObserver({
+    limits: {
+      maxPerIp: 1_000_000,
+      maxPerNetgroup: 1_000_000,
+      maxPendingHandshakes: 1_000_000,
+      maxConnections: 100_000,
+      handshakeTimeoutMs: 5_000,
+    },
+  });
   t.after(() => o.stop());
   const rand = prng(SEED);
   const cases = Array.from({ length: CASES }, () => makeCase(rand));

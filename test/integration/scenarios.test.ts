@@ -41,7 +41,8 @@ async function attack(scenario: string, o: { durationMs: number; peers?: number;
     listen: [{ host: '127.0.0.1', port: 0 }],
     connect: [],
     publish: (e) => bus.publish(e),
-    limits: { handshakeTimeoutMs: 1000, maxConnections: 1000 },
+    // Room for each whole attack: these tests are about what the detectors see, not the defences (test/cli/eviction.test.ts).
+    limits: { handshakeTimeoutMs: 1000, maxConnections: 1000, maxPerNetgroup: 1000, maxPendingHandshakes: 1000 },
   });
   try {
     t0 = performance.now();

@@ -32,7 +32,8 @@ async function against(
     listen: [{ host: '127.0.0.1', port: 0 }],
     connect: [],
     publish: (e) => events.push(e),
-    limits: { maxConnections: 1000, ...o.limits },
+    // Room for each whole attack: these tests are about what the detectors see, not the defences (test/cli/eviction.test.ts).
+    limits: { maxConnections: 1000, maxPerNetgroup: 1000, maxPendingHandshakes: 1000, ...o.limits },
   });
   let result: SimulationResult;
   try {

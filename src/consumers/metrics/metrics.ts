@@ -89,6 +89,7 @@ export class ObserverMetrics {
   readonly messageBytes: Counter<'command' | 'dir' | 'conn_direction'>;
   readonly opened: Counter<'direction' | 'network'>;
   readonly closed: Counter<'direction' | 'network' | 'reason'>;
+  readonly evictions: Counter<'rule'>;
   readonly current: Gauge<'direction' | 'network'>;
   readonly duration: Histogram<'direction'>;
   readonly handshakes: Counter<'direction'>;
@@ -136,6 +137,12 @@ export class ObserverMetrics {
       'connections_closed_total',
       'Connections closed (and refused or failed), by direction, address network and reason.',
       ['direction', 'network', 'reason'],
+    );
+    this.evictions = counter(
+      'evictions_total',
+      "Inbound peers evicted, by rule: inbound-full (the slots were full; Core's eviction rules chose it), handshake-slots " +
+        '(the handshake budget was spent; it was the least advanced), core (Bitcoin Core evicted it, usdt).',
+      ['rule'],
     );
     // prom-client calls collect() with the metric as `this`; these read our state.
     const state = () => this.state();
@@ -288,6 +295,7 @@ export class ObserverMetrics {
         const d = event.data;
         const dir = direction(d.conn.direction);
         this.closed.inc({ direction: dir, network: addressNetwork(d.conn.remote), reason: CLOSE_REASONS.has(d.reason) ? d.reason : OTHER });
+        if (d.reason === 'evicted') this.evictions.inc({ rule: d.evictedFor ?? 'core' });
         if (d.reason !== 'limit' && d.reason !== 'connect-failed') this.duration.observe({ direction: dir }, d.durationMs / 1000);
         const key = connKey(event.nodeId, event.source, d.conn.id);
         const tracked = this.conns.get(key);

@@ -3,7 +3,9 @@
  * and when the connection fails or later drops, dial again after a capped
  * exponential backoff (with a little jitter, so many observers restarting at once
  * do not dial in lockstep). A connection that completed its handshake resets the
- * backoff.
+ * backoff. It never gives up: a target is dialled until stop(), and the retry
+ * timer is a live (ref'd) handle, so a process whose only work is redialling an
+ * unreachable peer stays up instead of ending with an empty event loop.
  */
 import { connect, type Socket } from 'node:net';
 import { describeSocketError, type Endpoint } from './listener.js';
@@ -19,8 +21,8 @@ export interface DialerHooks {
   onAttempt(): void;
   /** Connected: the owner takes the socket and later calls `dropped()`. */
   onConnected(socket: Socket): void;
-  /** The dial failed before the TCP connection opened. */
-  onFailed(detail: string, elapsedMs: number): void;
+  /** The dial failed before the TCP connection opened; the next attempt (number `attempt + 1`) is in `retryInMs`. */
+  onFailed(detail: string, elapsedMs: number, retry: { attempt: number; retryInMs: number }): void;
 }
 
 export function backoffDelay(
@@ -34,6 +36,8 @@ export function backoffDelay(
 
 export class Dialer {
   private failures = 0;
+  /** Dials since the last completed handshake (1 for the first). */
+  private attempts = 0;
   private timer: NodeJS.Timeout | undefined;
   private socket: Socket | undefined;
   private stopped = false;
@@ -51,8 +55,11 @@ export class Dialer {
   /** The connection we handed over has ended; dial again later. */
   dropped(handshakeComplete: boolean): void {
     this.socket = undefined;
-    if (handshakeComplete) this.failures = 0;
-    this.retry();
+    if (handshakeComplete) {
+      this.failures = 0;
+      this.attempts = 0;
+    }
+    this.retry(this.nextDelay());
   }
 
   stop(): void {
@@ -61,15 +68,22 @@ export class Dialer {
     this.socket = undefined;
   }
 
-  private retry(): void {
-    if (this.stopped) return;
+  private nextDelay(): number {
     const delay = backoffDelay(this.failures, this.options);
-    this.failures++;
-    this.timer = setTimeout(() => this.dial(), delay).unref();
+    this.failures = Math.min(this.failures + 1, 64);
+    return delay;
+  }
+
+  /** Not unref()'d: a pending redial is work that keeps the process alive (issue 12). */
+  private retry(delay: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.dial(), delay);
   }
 
   private dial(): void {
     if (this.stopped) return;
+    this.attempts++;
     this.hooks.onAttempt();
     const started = performance.now();
     let settled = false;
@@ -81,8 +95,9 @@ export class Dialer {
       clearTimeout(timeout);
       socket.destroy();
       if (this.stopped) return;
-      this.hooks.onFailed(detail, performance.now() - started);
-      this.retry();
+      const delay = this.nextDelay();
+      this.hooks.onFailed(detail, performance.now() - started, { attempt: this.attempts, retryInMs: delay });
+      this.retry(delay);
     };
     const timeout = setTimeout(
       () => fail(`no connection after ${this.options.connectTimeoutMs} ms`),

@@ -29,6 +29,18 @@ export interface ObserverLimits {
   maxBackoffMs: number;
   /** How often the observer publishes its `pipeline.counters` event. */
   countersIntervalMs: number;
+  /**
+   * Inbound peers from one netgroup (IPv4 /16, IPv6 /32; loopback and private IPv4
+   * by /16). Core has no such cap (its eviction favours diverse netgroups); ours
+   * keeps one /16 from holding more than this many slots at all.
+   */
+  maxPerNetgroup: number;
+  /**
+   * Inbound connections still in their version handshake at once; a new one past
+   * this displaces the least advanced (eviction.ts selectPendingToEvict), so slow
+   * or silent connections cannot crowd out peers that complete handshakes.
+   */
+  maxPendingHandshakes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ObserverLimits> = Object.freeze({
@@ -42,6 +54,8 @@ export const DEFAULT_LIMITS: Readonly<ObserverLimits> = Object.freeze({
   initialBackoffMs: 1_000,
   maxBackoffMs: 5 * 60_000,
   countersIntervalMs: 10_000,
+  maxPerNetgroup: 16,
+  maxPendingHandshakes: 32,
 });
 
 /** Upper bounds that keep a typo from turning into an unbounded resource. */
@@ -56,6 +70,8 @@ const MAXIMA: Readonly<Record<keyof ObserverLimits, number>> = {
   initialBackoffMs: 3_600_000,
   maxBackoffMs: 24 * 3_600_000,
   countersIntervalMs: 24 * 3_600_000,
+  maxPerNetgroup: 1_000_000,
+  maxPendingHandshakes: 1_000_000,
 };
 
 /** Fill in defaults and reject values that are not positive integers within bounds. */
@@ -73,29 +89,49 @@ export function resolveLimits(partial: Partial<ObserverLimits> = {}): ObserverLi
   return out;
 }
 
-export type AdmitResult = 'ok' | 'total' | 'per-ip';
+export type AdmitResult = 'ok' | 'total' | 'per-ip' | 'per-netgroup';
 
 /**
- * Counts inbound connections in total and per source address. Its state is one
- * map entry per address currently connected, removed when the last one goes, so
- * it is bounded by `maxConnections`.
+ * Counts inbound connections in total, per source address and per netgroup. Its
+ * state is one map entry per address and netgroup currently connected, removed
+ * when the last one goes, so it is bounded by `maxConnections`.
  */
 export class ConnectionLimiter {
   private readonly perIp = new Map<string, number>();
+  private readonly perGroup = new Map<string, number>();
+  private readonly groupOfIp = new Map<string, string>();
   private total = 0;
 
-  constructor(private readonly limits: Pick<ObserverLimits, 'maxConnections' | 'maxPerIp'>) {}
+  constructor(
+    private readonly limits: Pick<ObserverLimits, 'maxConnections' | 'maxPerIp'> & Partial<Pick<ObserverLimits, 'maxPerNetgroup'>>,
+  ) {}
 
   get size(): number {
     return this.total;
   }
 
-  /** Take a slot for `ip`, or say which limit refuses it. */
-  admit(ip: string): AdmitResult {
+  /**
+   * Would `ip` (of `netgroup`) be refused by the per-IP or per-netgroup cap? The
+   * total is not checked here: when it is full, eviction may make room.
+   */
+  refusal(ip: string, netgroup?: string): 'per-ip' | 'per-netgroup' | undefined {
+    if ((this.perIp.get(ip) ?? 0) >= this.limits.maxPerIp) return 'per-ip';
+    if (netgroup !== undefined && this.limits.maxPerNetgroup !== undefined && this.countForGroup(netgroup) >= this.limits.maxPerNetgroup)
+      return 'per-netgroup';
+    return undefined;
+  }
+
+  /** Take a slot for `ip` (counted under `netgroup` when given), or say which limit refuses it. */
+  admit(ip: string, netgroup?: string): AdmitResult {
     if (this.total >= this.limits.maxConnections) return 'total';
+    const refused = this.refusal(ip, netgroup);
+    if (refused) return refused;
     const n = this.perIp.get(ip) ?? 0;
-    if (n >= this.limits.maxPerIp) return 'per-ip';
     this.perIp.set(ip, n + 1);
+    if (netgroup !== undefined) {
+      this.groupOfIp.set(ip, netgroup);
+      this.perGroup.set(netgroup, this.countForGroup(netgroup) + 1);
+    }
     this.total++;
     return 'ok';
   }
@@ -103,12 +139,24 @@ export class ConnectionLimiter {
   release(ip: string): void {
     const n = this.perIp.get(ip);
     if (n === undefined) return;
-    if (n <= 1) this.perIp.delete(ip);
-    else this.perIp.set(ip, n - 1);
+    const group = this.groupOfIp.get(ip);
+    if (n <= 1) {
+      this.perIp.delete(ip);
+      this.groupOfIp.delete(ip);
+    } else this.perIp.set(ip, n - 1);
+    if (group !== undefined) {
+      const g = this.countForGroup(group);
+      if (g <= 1) this.perGroup.delete(group);
+      else this.perGroup.set(group, g - 1);
+    }
     this.total--;
   }
 
   countFor(ip: string): number {
     return this.perIp.get(ip) ?? 0;
+  }
+
+  countForGroup(netgroup: string): number {
+    return this.perGroup.get(netgroup) ?? 0;
   }
 }

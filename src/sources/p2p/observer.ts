@@ -5,11 +5,21 @@
  * listener.ts (TCP servers), limits.ts (admission), dialer.ts (outbound with
  * backoff), peer.ts (one session each) and emit.ts (events and counters).
  */
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Network } from '../../protocol/networks.js';
 import { formatEndpoint, netgroupOf } from '../../protocol/address.js';
 import type { CloseReason, ObserverEvent } from '../../events/types.js';
 import { Dialer } from './dialer.js';
+import {
+  candidateNetworkOf,
+  evictionNetgroup,
+  keyedNetgroup,
+  selectNodeToEvict,
+  selectPendingToEvict,
+  type CandidateNetwork,
+  type EvictionCandidate,
+} from './eviction.js';
 import { EventSink, ObserverCounters } from './emit.js';
 import { closeServer, endpointLabel, listenOn, type Endpoint } from './listener.js';
 import { ConnectionLimiter, resolveLimits, type ObserverLimits } from './limits.js';
@@ -38,6 +48,12 @@ export interface ObserverStats {
   inboundAccepted: number;
   inboundRefusedPerIp: number;
   inboundRefusedTotal: number;
+  inboundRefusedPerNetgroup: number;
+  /** Inbound peers evicted because the slots were full (Core's rules) and because the handshake budget was spent. */
+  evictedInboundFull: number;
+  evictedHandshakeSlots: number;
+  /** Inbound connections in their handshake right now. */
+  pendingHandshakes: number;
   outboundAttempts: number;
   outboundConnected: number;
   outboundFailed: number;
@@ -84,6 +100,14 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
   let serverErrors = 0;
   let stopping = false;
   let stopped: Promise<void> | undefined;
+  // Inbound peers and what eviction needs of each; the ones still in their handshake.
+  const inbound = new Map<Peer, { netgroup: string; keyed: bigint; network: CandidateNetwork; isLocal: boolean }>();
+  const pending = new Set<Peer>();
+  // Core's nKeyedNetGroup randomizer: a secret per process, so no one can predict which netgroups are protected.
+  const netgroupKey = randomBytes(32);
+  let refusedPerNetgroup = 0;
+  let evictedInboundFull = 0;
+  let evictedHandshakeSlots = 0;
 
   const ctx: PeerContext = {
     network: options.network,
@@ -95,15 +119,21 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     ownNonces: new Set(),
     onClosed(peer: Peer, _reason: CloseReason) {
       peers.delete(peer);
+      inbound.delete(peer);
+      pending.delete(peer);
       if (peer.info.direction === 'inbound') limiter.release(peer.info.remoteIp);
       const dialer = dialerOf.get(peer);
       dialerOf.delete(peer);
       if (dialer && !stopping) dialer.dropped(peer.handshakeComplete);
     },
+    onHandshake(peer: Peer) {
+      pending.delete(peer);
+    },
   };
 
-  const refuse = (socket: Socket, ip: string, why: 'per-ip' | 'total'): void => {
+  const refuse = (socket: Socket, ip: string, why: 'per-ip' | 'per-netgroup' | 'total', netgroup: string): void => {
     if (why === 'per-ip') counters.inboundRefusedPerIp++;
+    else if (why === 'per-netgroup') refusedPerNetgroup++;
     else counters.inboundRefusedTotal++;
     const port = socket.remotePort ?? 0;
     socket.resetAndDestroy();
@@ -113,7 +143,11 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       netgroup: netgroupText(ip),
       reason: 'limit',
       detail:
-        why === 'per-ip' ? `more than ${limits.maxPerIp} connections from ${ip}` : `${limits.maxConnections} inbound connections already`,
+        why === 'per-ip'
+          ? `more than ${limits.maxPerIp} connections from ${ip}`
+          : why === 'per-netgroup'
+            ? `more than ${limits.maxPerNetgroup} connections from netgroup ${netgroup}`
+            : `${limits.maxConnections} inbound connections already, all protected from eviction`,
       durationMs: 0,
       handshakeComplete: false,
       bytesIn: 0,
@@ -130,8 +164,12 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       socket.destroy();
       return;
     }
-    const admit = limiter.admit(ip);
-    if (admit !== 'ok') return refuse(socket, ip, admit);
+    const group = evictionNetgroup(ip);
+    const capped = limiter.refusal(ip, group);
+    if (capped) return refuse(socket, ip, capped, group);
+    if (!makeRoom(group)) return refuse(socket, ip, 'total', group);
+    const admit = limiter.admit(ip, group);
+    if (admit !== 'ok') return refuse(socket, ip, admit, group);
     counters.inboundAccepted++;
     const peer = new Peer(ctx, socket, {
       id: nextId++,
@@ -140,7 +178,68 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       remotePort: socket.remotePort ?? 0,
       local: safeEndpoint(normalizeIp(socket.localAddress), socket.localPort ?? 0),
     });
-    if (!peer.isClosed) peers.add(peer);
+    if (!peer.isClosed) {
+      peers.add(peer);
+      inbound.set(peer, { netgroup: group, keyed: keyedNetgroup(group, netgroupKey), ...candidateNetworkOf(ip) });
+      if (!peer.handshakeComplete) pending.add(peer);
+    }
+  };
+
+  /**
+   * Make room for a new inbound connection from `group`: past the handshake
+   * budget, close the least advanced handshake; with the slots full, evict the
+   * peer Core's rules choose (net.cpp AttemptToEvictConnection). False: the
+   * slots are full and every peer is protected, so the new one is refused.
+   */
+  const makeRoom = (group: string): boolean => {
+    if (pending.size >= limits.maxPendingHandshakes) {
+      const byId = new Map([...pending].map((p) => [p.info.id, p]));
+      const choice = selectPendingToEvict(
+        [...pending].map((p) => ({
+          id: p.info.id,
+          connectedMs: p.openedAt,
+          versionReceived: p.versionReceived,
+          netgroup: inbound.get(p)!.netgroup,
+        })),
+        performance.now(),
+      );
+      const victim = choice && byId.get(choice.id);
+      if (victim) {
+        evictedHandshakeSlots++;
+        const stage = victim.versionReceived ? 'no verack' : victim.connection.bytesIn > 0 ? 'no version' : 'no bytes';
+        victim.disconnect(
+          'evicted',
+          `all ${limits.maxPendingHandshakes} handshake slots taken: the least advanced (${stage} after ` +
+            `${Math.round(performance.now() - victim.openedAt)} ms, netgroup ${inbound.get(victim)?.netgroup}) makes room for one from ${group}`,
+          'handshake-slots',
+        );
+      }
+    }
+    if (limiter.size < limits.maxConnections) return true;
+    const candidates: EvictionCandidate[] = [];
+    const byId = new Map<number, Peer>();
+    for (const [p, meta] of inbound) {
+      byId.set(p.info.id, p);
+      candidates.push({
+        id: p.info.id,
+        ...p.evictionState(),
+        keyedNetgroup: meta.keyed,
+        netgroup: meta.netgroup,
+        isLocal: meta.isLocal,
+        network: meta.network,
+      });
+    }
+    const choice = selectNodeToEvict(candidates);
+    const victim = choice && byId.get(choice.id);
+    if (!choice || !victim) return false;
+    evictedInboundFull++;
+    victim.disconnect(
+      'evicted',
+      `${limits.maxConnections} inbound slots full: the youngest of the ${choice.groupSize} unprotected connections from ` +
+        `netgroup ${choice.netgroup} (${choice.protected} of ${choice.candidates} protected) makes room for one from ${group}`,
+      'inbound-full',
+    );
+    return limiter.size < limits.maxConnections;
   };
 
   const servers: Awaited<ReturnType<typeof listenOn>>[] = [];
@@ -178,7 +277,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
           dialerOf.set(peer, dialer);
         }
       },
-      onFailed: (detail, elapsedMs) => {
+      onFailed: (detail, elapsedMs, retry) => {
         counters.outboundFailed++;
         // An outbound connection that never opened: a connection.closed without an opened.
         sink.emit('connection.closed', {
@@ -186,7 +285,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
           network: options.network.name,
           netgroup: netgroupText(target.host),
           reason: 'connect-failed',
-          detail,
+          detail: `${detail}; attempt ${retry.attempt}, next in ${(retry.retryInMs / 1000).toFixed(1)} s`,
           durationMs: Math.round(elapsedMs * 1000) / 1000,
           handshakeComplete: false,
           bytesIn: 0,
@@ -219,6 +318,10 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       inboundAccepted: counters.inboundAccepted,
       inboundRefusedPerIp: counters.inboundRefusedPerIp,
       inboundRefusedTotal: counters.inboundRefusedTotal,
+      inboundRefusedPerNetgroup: refusedPerNetgroup,
+      evictedInboundFull,
+      evictedHandshakeSlots,
+      pendingHandshakes: pending.size,
       outboundAttempts: counters.outboundAttempts,
       outboundConnected: counters.outboundConnected,
       outboundFailed: counters.outboundFailed,

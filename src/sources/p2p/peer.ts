@@ -13,7 +13,8 @@ import { toBase64 } from '../../protocol/hash.js';
 import { serviceNames } from '../../protocol/services.js';
 import { summarizeMessage } from '../../events/summary.js';
 import { isKnown } from '../../protocol/messages/index.js';
-import type { CloseReason, ConnDirection, ConnRef, ViolationKind } from '../../events/types.js';
+import type { CloseReason, ConnDirection, ConnRef, EvictionRule, ViolationKind } from '../../events/types.js';
+import type { EvictionCandidate } from './eviction.js';
 import { Connection, type Incoming } from './connection.js';
 import type { EventSink, ObserverCounters } from './emit.js';
 import type { ObserverLimits } from './limits.js';
@@ -44,7 +45,19 @@ export interface PeerContext {
   ownNonces: Set<bigint>;
   /** Called once when the peer is gone, after connection.closed was emitted. */
   onClosed(peer: Peer, reason: CloseReason): void;
+  /** Called once when the handshake completes. */
+  onHandshake?(peer: Peer): void;
 }
+
+/** What eviction (eviction.ts) needs beyond the netgroup: Core's NodeEvictionCandidate fields we track. */
+export type PeerEvictionState = Pick<
+  EvictionCandidate,
+  'connectedMs' | 'minPingMs' | 'lastBlockMs' | 'lastTxMs' | 'relevantServices' | 'relayTxs' | 'bloomFilter' | 'preferEvict'
+>;
+
+const NODE_NETWORK = 1n;
+const NODE_WITNESS = 1n << 3n;
+const NODE_NETWORK_LIMITED = 1n << 10n;
 
 export interface PeerInfo {
   id: number;
@@ -68,6 +81,11 @@ export class Peer {
   private closed = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
+  // Eviction inputs (Core's CNode: m_min_ping_time, m_last_tx_time, m_last_block_time; violations for m_prefer_evict).
+  private minPingMs = Infinity;
+  private lastTxMs = 0;
+  private lastBlockMs = 0;
+  private violationCount = 0;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -108,14 +126,41 @@ export class Peer {
     return this.closed;
   }
 
-  /** Close from our side with a reason; emits connection.closed once. */
-  disconnect(reason: CloseReason, detail: string): void {
-    if (this.closed) return;
-    this.connection.close();
-    this.finish(reason, detail);
+  get versionReceived(): boolean {
+    return this.peerVersion !== undefined;
   }
 
-  private finish(reason: CloseReason, detail: string): void {
+  /** When the connection opened (performance.now()). */
+  get openedAt(): number {
+    return this.openedMs;
+  }
+
+  /** A snapshot for eviction (eviction.ts). */
+  evictionState(): PeerEvictionState {
+    const services = this.peerVersion?.services ?? 0n;
+    return {
+      connectedMs: this.openedMs,
+      minPingMs: this.minPingMs,
+      lastBlockMs: this.lastBlockMs,
+      lastTxMs: this.lastTxMs,
+      // Core's HasAllDesirableServiceFlags: witness and a chain (full or the last 288 blocks).
+      relevantServices: (services & NODE_WITNESS) !== 0n && (services & (NODE_NETWORK | NODE_NETWORK_LIMITED)) !== 0n,
+      relayTxs: this.complete && (this.peerVersion?.relay ?? true),
+      // We do not offer NODE_BLOOM: a filterload disconnects (policy.ts serviceNotOffered).
+      bloomFilter: false,
+      // Core prefers to evict discouraged (misbehaving) peers; ours: any protocol violation.
+      preferEvict: this.violationCount > 0,
+    };
+  }
+
+  /** Close from our side with a reason; emits connection.closed once. */
+  disconnect(reason: CloseReason, detail: string, evictedFor?: EvictionRule): void {
+    if (this.closed) return;
+    this.connection.close();
+    this.finish(reason, detail, evictedFor);
+  }
+
+  private finish(reason: CloseReason, detail: string, evictedFor?: EvictionRule): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.handshakeTimer);
@@ -137,6 +182,7 @@ export class Peer {
       bytesOut: c.bytesOut,
       messagesIn: c.framesIn,
       messagesOut: c.framesOut,
+      ...(evictedFor ? { evictedFor } : {}),
     });
     this.ctx.onClosed(this, reason);
   }
@@ -184,6 +230,15 @@ export class Peer {
         return;
       case 'pong':
         return this.onPong(m.payload.nonce);
+      // Eviction's useful-work inputs. Core counts only novel transactions accepted to its mempool and
+      // novel blocks it connected; we hold neither, so any well-formed one after the handshake counts.
+      case 'tx':
+        if (this.complete) this.lastTxMs = performance.now();
+        return;
+      case 'block':
+      case 'cmpctblock':
+        if (this.complete) this.lastBlockMs = performance.now();
+        return;
       case 'getdata': {
         const answer = answerGetdata(m.payload.items);
         if (answer) this.send(answer);
@@ -245,12 +300,14 @@ export class Peer {
       addrV2: this.addrV2,
     });
     for (const m of afterVerack(this.peerVersion!.version, this.info.direction)) this.send(m);
+    this.ctx.onHandshake?.(this);
     this.pingTick();
   }
 
   private onPong(nonce: bigint): void {
     const r = this.ping.pong(nonce, performance.now());
     if (r.kind === 'latency') {
+      this.minPingMs = Math.min(this.minPingMs, r.latencyMs);
       this.ctx.sink.emit('ping.latency', { conn: this.conn, nonce: r.nonce.toString(), latencyMs: Math.round(r.latencyMs * 1000) / 1000 });
       this.schedulePing();
       return;
@@ -342,6 +399,7 @@ export class Peer {
 
   private violation(v: Verdict, command?: string, size?: number, raw?: Uint8Array): void {
     this.ctx.counters.violation(v.kind);
+    if (v.action !== 'none') this.violationCount++;
     this.ctx.sink.emit('violation', {
       conn: this.conn,
       kind: v.kind,

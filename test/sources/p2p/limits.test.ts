@@ -54,8 +54,10 @@ test('1000 connections from one address: maxPerIp kept, the rest refused and cou
   assert.equal(o.observer.stats().connections.inbound, maxPerIp + 2);
 });
 
-test('total inbound limit: the connection over maxConnections is refused', async (t) => {
-  const o = await startTestObserver({ limits: { maxConnections: 3 } });
+test('total inbound limit: the connection over maxConnections is refused when every peer is protected from eviction', async (t) => {
+  // Three peers are all protected by Core's rules (20 are: netgroup, ping, tx, block); the handshake
+  // budget is raised so that it does not make room either.
+  const o = await startTestObserver({ limits: { maxConnections: 3, maxPendingHandshakes: 100 } });
   t.after(() => o.stop());
   const peers = await Promise.all([2, 3, 4, 5].map((n) => TestPeer.connect(o.port, { localAddress: `127.0.0.${n}` })));
   t.after(() => peers.forEach((p) => p.close()));
@@ -68,6 +70,20 @@ test('total inbound limit: the connection over maxConnections is refused', async
   const again = await TestPeer.connect(o.port, { localAddress: '127.0.0.6' });
   t.after(() => again.close());
   await again.handshake();
+});
+
+test('per-netgroup cap: past maxPerNetgroup one /16 is refused, another /16 still handshakes', async (t) => {
+  const o = await startTestObserver({ limits: { maxPerNetgroup: 2 } });
+  t.after(() => o.stop());
+  const peers = await Promise.all(['127.44.0.1', '127.44.0.2', '127.44.1.3'].map((a) => TestPeer.connect(o.port, { localAddress: a })));
+  t.after(() => peers.forEach((p) => p.close()));
+  const refused = await o.log.waitFor('connection.closed', (e) => e.data.reason === 'limit');
+  assert.match(refused.data.detail, /more than 2 connections from netgroup 127\.44\.0\.0\/16/);
+  assert.equal(o.observer.stats().inboundRefusedPerNetgroup, 1);
+  assert.equal(o.observer.stats().connections.inbound, 2);
+  const other = await TestPeer.connect(o.port, { localAddress: '127.45.0.1' });
+  t.after(() => other.close());
+  await other.handshake();
 });
 
 test('a peer that does not read cannot make us buffer without limit', async (t) => {
