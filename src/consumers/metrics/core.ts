@@ -58,6 +58,7 @@ export class CoreMetrics {
   private readonly peers = new Map<string, PeerEntry>();
   private newestUs = 0;
   private status: (ObserverEvent & { type: 'node.status' })['data'] | undefined;
+  private statusUs = 0;
   private readonly staleMs: number;
   private readonly maxPeers: number;
   private readonly asnLabels: TopLabels;
@@ -250,6 +251,14 @@ export class CoreMetrics {
     }
 
     // node.status.
+    gauge(
+      'node_status_timestamp_seconds',
+      "When the latest node.status (the rpc source's node-wide poll) was made; 0 before the first, when the node_* gauges below read 0.",
+      [],
+      (g) => {
+        g.set(this.statusUs / 1e6);
+      },
+    );
     nodeGauge('node_uptime_seconds', "The node's uptime (RPC uptime).", (s) => s.uptimeSec);
     nodeGauge('node_blocks', "The node's block height (getblockchaininfo blocks).", (s) => s.blocks);
     nodeGauge('node_headers', 'Headers the node has (getblockchaininfo headers).', (s) => s.headers);
@@ -437,6 +446,7 @@ export class CoreMetrics {
         return;
       case 'node.status':
         this.status = event.data;
+        this.statusUs = event.timeUs;
         return;
       case 'block.connected': {
         const d = event.data;
