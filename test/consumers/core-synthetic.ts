@@ -1,7 +1,8 @@
 /** Synthetic Core-source events for the metrics tests: getpeerinfo rows as peer.stats, a node.status, blocks and mempool. */
 import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent, PeerStats, NodeStatus } from '../../src/events/types.js';
-import { addressOf } from './synthetic.js';
+import { ObserverMetrics } from '../../src/consumers/metrics/metrics.js';
+import { addressOf, peerLife } from './synthetic.js';
 
 export const rpcOrigin = { nodeId: 'test-node', source: 'rpc' };
 
@@ -92,4 +93,52 @@ export function nodeStatus(over: Partial<NodeStatus> = {}): NodeStatus {
     },
     ...over,
   };
+}
+
+/** An ObserverMetrics with every family populated: p2p peers, Core peers, a node status, blocks, mempool, addr.received. */
+export function fullyPopulatedMetrics(): ObserverMetrics {
+  const m = new ObserverMetrics({ asn: { source: 'test', lookup: (r) => (r.startsWith('11.') ? 64_011 : null) } });
+  for (let i = 0; i < 20; i++) for (const e of peerLife(i)) m.handle(e);
+  for (let i = 0; i < 20; i++) m.handle(statsEvent(peerStats(i, {}, { cpuLoad: 0.01 * i, inflightBlocks: [i] })));
+  const ev = (type: ObserverEvent['type'], data: unknown) =>
+    makeEvent(rpcOrigin, type, data as never, 1_700_000_000_000_000) as ObserverEvent;
+  m.handle(ev('node.status', nodeStatus()));
+  m.handle(ev('block.connected', { hash: 'aa'.repeat(32), height: 1, transactions: 1, inputs: 1, sigops: 1, durationMs: 1 }));
+  m.handle(
+    ev('addr.received', { conn: { id: 1, direction: 'inbound', remote: '1.2.3.4:8333' }, addresses: 10, processed: 8, rateLimited: 2 }),
+  );
+  for (const action of ['accepted', 'rejected', 'removed', 'replaced']) {
+    m.handle(
+      ev('mempool.tx', {
+        action,
+        txid: 'cc'.repeat(32),
+        wtxid: null,
+        vsize: 100,
+        feeSat: null,
+        reason: action === 'rejected' ? 'dust' : null,
+        peerId: null,
+        replacedBy: null,
+      }),
+    );
+  }
+  const conn = { id: 900, direction: 'inbound' as const, remote: '162.218.65.9:8333' };
+  const p2p = { nodeId: 'test-node', source: 'p2p' };
+  const msg = (dir: string, command: string, size: number, payload: unknown) =>
+    makeEvent(p2p, 'message', { conn, dir, command, size, known: true, payload } as never) as ObserverEvent;
+  m.handle(
+    makeEvent(p2p, 'connection.opened', {
+      conn,
+      local: '',
+      network: 'mainnet',
+      netgroup: '162.218.0.0/16',
+      transport: 'v1',
+    }) as ObserverEvent,
+  );
+  m.handle(msg('in', 'addr', 31, { count: 1, entries: [{ time: 1_700_000_000, services: '1', addr: '162.218.65.9', port: 8333 }] }));
+  m.handle(msg('in', 'inv', 37, { count: 1, types: { tx: 1 }, items: [] }));
+  m.handle(msg('out', 'inv', 1801, { count: 50, types: { wtx: 50 }, items: [] }));
+  m.handle(msg('in', 'ping', 0, {}));
+  m.handle(msg('in', 'feefilter', 8, { feeRate: '1000' }));
+  m.handle(msg('in', 'reject', 20, { message: 'tx', code: 0x10, reason: 'bad', data: null }));
+  return m;
 }

@@ -267,6 +267,11 @@ export class CoreMetrics {
     );
     nodeGauge('node_verification_progress', 'getblockchaininfo verificationprogress.', (s) => s.verificationProgress);
     nodeGauge('node_stale_tips', 'Chain tips other than the active one (getchaintips).', (s) => s.staleTips);
+    nodeGauge(
+      'node_invalid_tips',
+      'Chain tips the node marked invalid (getchaintips status invalid: invalid or mutated blocks).',
+      (s) => s.invalidTips,
+    );
     nodeGauge('node_banned', "Entries in the node's ban list (listbanned).", (s) => s.banned);
     nodeGauge('node_warnings', 'Warnings the node reports (getnetworkinfo, getblockchaininfo).', (s) => s.warnings.length);
     gauge('node_connections', "The node's connection counts (getnetworkinfo connections_in/out).", ['direction'], (g) => {
