@@ -127,6 +127,11 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       'JSON: detector parameters and alert options, e.g. {"addr-flood":{"minRateLimited":50},"message-rate":false}',
     )
     .option('--webhook <url>', 'POST every alert change as JSON to this URL, with retries (repeatable)', collect)
+    .option(
+      '--ip-list <name=file>',
+      'with --http: count the traffic of peers on this IP list (one CIDR or IP per line), e.g. tor-exit=exits.txt (repeatable; linkinglion is built in)',
+      collect,
+    )
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });
