@@ -17,6 +17,7 @@ import { messageRate } from './message-rate.js';
 import { nodeHealth } from './node-health.js';
 import { pingSpam } from './ping-spam.js';
 import { spy } from './spy.js';
+import { spyScoreDetector } from './spy-score.js';
 import { timeOffset } from './time-offset.js';
 import type { Detector, DetectorDefinition } from './types.js';
 
@@ -32,6 +33,7 @@ export const DETECTORS: readonly DetectorDefinition[] = [
   timeOffset,
   messageRate,
   nodeHealth,
+  spyScoreDetector,
 ] as unknown as DetectorDefinition[];
 
 const alertOptions = z
