@@ -48,6 +48,30 @@ describe('peer-observer run --ip-list', { timeout: 60_000 }, () => {
     assert.equal(await cli.stop(), 0);
   });
 
+  it('--asmap: /metrics counts open connections by AS from our own lookup', async () => {
+    const map = join(dir, 'all-as1.map');
+    writeFileSync(map, new Uint8Array([0, 0, 0])); // RETURN 1: every address is AS1
+    const cli = startCli(['run', '--network', 'regtest', '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--asmap', map]);
+    children.push(cli);
+    await cli.until(
+      () => /HTTP at (http:\/\/\S+)/.test(cli.stderr()) && listeningPort(cli.stderr()) !== undefined,
+      'HTTP and listen lines',
+      15_000,
+    );
+    const url = /HTTP at (http:\/\/[^\s;]+)/.exec(cli.stderr())![1]!;
+    const socket = connect(listeningPort(cli.stderr())!, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !/peer_observer_peers_by_asn\{asn="AS1"\} 1/.test(text)) {
+      text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    socket.destroy();
+    assert.match(text, /peer_observer_peers_by_asn\{asn="AS1"\} 1/);
+    assert.equal(await cli.stop(), 0);
+  });
+
   it('reads the environment and the config file; bad names, lines and files, and a missing --http are one-line errors', async () => {
     const file = join(dir, 'exits.txt');
     writeFileSync(file, '203.0.113.0/24\n2001:db8::/32\n');
