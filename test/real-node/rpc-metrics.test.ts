@@ -3,11 +3,16 @@
  * real bitcoind (with one real peer, another bitcoind), the metrics consumer
  * turns its events into gauges, and each gauge is compared with the node's own
  * RPC answer (getpeerinfo, getmemoryinfo, getaddrmaninfo, getrawaddrman,
- * getorphantxs, getmempoolinfo, getnettotals, uptime, getblockchaininfo).
+ * getorphantxs, getmempoolinfo, getnettotals, uptime, getblockchaininfo), with
+ * an orphan and a future-dated address sent to it over P2P by our simulator.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { ObserverMetrics } from '../../src/consumers/metrics/metrics.js';
+import { msg } from '../../src/protocol/messages/index.js';
+import { NETWORKS } from '../../src/protocol/networks.js';
+import { handshake, randomTx, SimPeer } from '../../src/simulate/kit.js';
 import { startRpcSource } from '../../src/sources/rpc/source.js';
 import { bitcoindSkipReason, startBitcoind } from '../helpers/bitcoind.js';
 
@@ -27,6 +32,26 @@ describe('RPC metrics against a real bitcoind', { skip: bitcoindSkipReason(), ti
       await node.rpc('addpeeraddress', '2a01:4f8:1:2::7', 8333);
       await peer.rpc('addnode', `127.0.0.1:${node.port}`, 'onetry');
       await node.waitForPeers((p) => p.length === 1 && p[0]!.version > 0, 'the peer bitcoind handshaken');
+      // Over P2P: a transaction spending outputs the node has never seen (an orphan, kept while its sender stays
+      // connected: Core erases a peer's orphans when it goes), and an address dated an hour in the future, which
+      // Core stores as 5 days old (ProcessMessage ADDR: a time more than 10 minutes ahead becomes now - 5 days),
+      // so it lands in the week bucket.
+      const sim = await SimPeer.open({ network: NETWORKS.regtest, host: '127.0.0.1', port: node.port });
+      assert.ok(await handshake(sim), 'our simulated peer handshaken with the node');
+      sim.send(msg('tx', randomTx()));
+      const now = Math.floor(Date.now() / 1000);
+      sim.send(
+        msg('addrv2', {
+          entries: [{ time: now + 3600, services: 9n, networkId: 1, addr: new Uint8Array([99, 88, 77, 66]), port: 8333 }],
+        }),
+      );
+      const settled = Date.now() + 10_000;
+      while (Date.now() < settled) {
+        const orphans = await node.rpc<unknown[]>('getorphantxs');
+        const info = await node.rpc<{ all_networks: { new: number } }>('getaddrmaninfo');
+        if (orphans.length === 1 && info.all_networks.new === 3) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const totalsBefore = await node.rpc<{ totalbytesrecv: number; totalbytessent: number }>('getnettotals');
       const uptimeBefore = await node.rpc<number>('uptime');
 
@@ -46,7 +71,7 @@ describe('RPC metrics against a real bitcoind', { skip: bitcoindSkipReason(), ti
         text = await metrics.exposition();
         if (
           (value(text, 'peer_observer_node_status_timestamp_seconds') ?? 0) > 0 &&
-          value(text, 'peer_observer_node_tracked_peers{state="tracked"}') === 1
+          value(text, 'peer_observer_node_tracked_peers{state="tracked"}') === 2
         )
           break;
         await new Promise((r) => setTimeout(r, 100));
@@ -57,20 +82,44 @@ describe('RPC metrics against a real bitcoind', { skip: bitcoindSkipReason(), ti
 
       // What the node says now (the node-wide poll ran once, after the setup above; nothing has changed since but traffic and time).
       const peers = await node.peers();
-      assert.equal(peers.length, 1);
-      const p = peers[0]!;
+      assert.equal(peers.length, 2, 'the peer bitcoind and our simulated peer');
+      const byTypeTransport = new Map<string, number>();
+      for (const p of peers) {
+        const k = `conn_type="${p.connection_type}",transport="${p.transport_protocol_type}"`;
+        byTypeTransport.set(k, (byTypeTransport.get(k) ?? 0) + 1);
+      }
+      for (const [k, n] of byTypeTransport) assert.equal(value(text, `peer_observer_node_peers{${k},network="ipv4"}`), n, k);
       assert.equal(
-        value(text, `peer_observer_node_peers{conn_type="${p.connection_type}",transport="${p.transport_protocol_type}",network="ipv4"}`),
-        1,
+        value(text, 'peer_observer_node_peers_by_protocol_version{version="70016"}'),
+        peers.filter((p) => p.version === 70016).length,
       );
-      assert.equal(value(text, `peer_observer_node_peers_by_protocol_version{version="${p.version}"}`), 1);
-      assert.equal(value(text, 'peer_observer_node_peers_by_asn{asn="unmapped"}'), 1, 'no -asmap on the node, no lookup here');
-      assert.equal(value(text, 'peer_observer_node_peer_inv_to_send{stat="sum"}'), p.inv_to_send as number);
-      assert.equal(value(text, 'peer_observer_node_peers_flagged{condition="addr_relay_enabled"}'), p.addr_relay_enabled ? 1 : 0);
-      assert.equal(value(text, 'peer_observer_node_peers_flagged{condition="bip152_hb_from"}'), p.bip152_hb_from ? 1 : 0);
-      const minfee = Math.round((p.minfeefilter as number) * 1e8);
-      assert.equal(value(text, 'peer_observer_node_peers_flagged{condition="feefilter_below_1satvb"}'), minfee < 1000 ? 1 : 0);
-      assert.equal(value(text, 'peer_observer_node_blocks_in_flight'), (p.inflight as number[]).length);
+      assert.equal(value(text, 'peer_observer_node_peers_by_asn{asn="unmapped"}'), 2, 'no -asmap on the node, no lookup here');
+      const sum = (f: (p: (typeof peers)[number]) => number) => peers.reduce((a, p) => a + f(p), 0);
+      assert.equal(
+        value(text, 'peer_observer_node_peer_inv_to_send{stat="sum"}'),
+        sum((p) => p.inv_to_send as number),
+      );
+      assert.equal(
+        value(text, 'peer_observer_node_peers_flagged{condition="addr_relay_enabled"}'),
+        sum((p) => Number(p.addr_relay_enabled)),
+      );
+      assert.equal(
+        value(text, 'peer_observer_node_peers_flagged{condition="bip152_hb_from"}'),
+        sum((p) => Number(p.bip152_hb_from)),
+      );
+      assert.equal(
+        value(text, 'peer_observer_node_peers_flagged{condition="feefilter_below_1satvb"}'),
+        sum((p) => Number(Math.round((p.minfeefilter as number) * 1e8) < 1000)),
+      );
+      assert.equal(
+        value(text, 'peer_observer_node_peer_addr{kind="processed"}'),
+        sum((p) => p.addr_processed),
+      );
+      assert.equal(
+        value(text, 'peer_observer_node_peer_addr{kind="rate_limited"}'),
+        sum((p) => p.addr_rate_limited),
+      );
+      assert.equal(value(text, 'peer_observer_node_blocks_in_flight'), new Set(peers.flatMap((p) => p.inflight as number[])).size);
 
       const memory = await node.rpc<{ locked: Record<string, number> }>('getmemoryinfo');
       for (const kind of ['used', 'free', 'total', 'locked']) {
@@ -88,7 +137,7 @@ describe('RPC metrics against a real bitcoind', { skip: bitcoindSkipReason(), ti
           `${net} tried`,
         );
       }
-      assert.equal(addrman.all_networks!.new, 2);
+      assert.equal(addrman.all_networks!.new, 3);
       assert.equal(addrman.all_networks!.tried, 1);
       // Every getrawaddrman entry falls in one age bucket: the buckets of a table sum to its size; the entries are fresh.
       const raw = await node.rpc<{ new: Record<string, unknown>; tried: Record<string, unknown> }>('getrawaddrman');
@@ -97,12 +146,20 @@ describe('RPC metrics against a real bitcoind', { skip: bitcoindSkipReason(), ti
         for (const age of ['future', 'hour', 'day', 'week', 'month', 'older'])
           sum += value(text, `peer_observer_node_addrman_entries_by_age{table="${table}",age="${age}"}`)!;
         assert.equal(sum, Object.keys(raw[table]).length, `${table} buckets`);
-        assert.equal(value(text, `peer_observer_node_addrman_entries_by_age{table="${table}",age="hour"}`), Object.keys(raw[table]).length);
       }
+      assert.equal(value(text, 'peer_observer_node_addrman_entries_by_age{table="new",age="hour"}'), 2, 'the two added by RPC');
+      assert.equal(
+        value(text, 'peer_observer_node_addrman_entries_by_age{table="new",age="week"}'),
+        1,
+        'the future-dated one, as Core stored it',
+      );
+      assert.equal(value(text, 'peer_observer_node_addrman_entries_by_age{table="tried",age="hour"}'), 1);
       assert.equal(value(text, 'peer_observer_node_addrman_max_future_seconds'), 0);
 
-      const orphans = await node.rpc<unknown[]>('getorphantxs');
-      assert.equal(value(text, 'peer_observer_node_orphan_transactions'), orphans.length);
+      const orphans = await node.rpc<{ bytes: number }[]>('getorphantxs', 1);
+      assert.equal(orphans.length, 1, 'the orphan we sent');
+      assert.equal(value(text, 'peer_observer_node_orphan_transactions'), 1);
+      assert.equal(value(text, 'peer_observer_node_orphan_bytes'), orphans[0]!.bytes);
       const mempool = await node.rpc<{
         size: number;
         bytes: number;
@@ -133,6 +190,13 @@ describe('RPC metrics against a real bitcoind', { skip: bitcoindSkipReason(), ti
       assert.ok(outBytes >= totalsBefore.totalbytessent && outBytes <= totalsAfter.totalbytessent);
       const uptime = value(text, 'peer_observer_node_uptime_seconds')!;
       assert.ok(uptime >= uptimeBefore && uptime <= (await node.rpc<number>('uptime')));
+      await sim.close();
+
+      // The exposition built from a real node's answers passes promtool's lint.
+      if (!spawnSync('promtool', ['--version']).error) {
+        const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
+        assert.equal(r.status, 0, `promtool check metrics:\n${r.stdout}${r.stderr}`);
+      }
     } finally {
       await peer.stop();
       await node.stop();
