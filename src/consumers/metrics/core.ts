@@ -57,6 +57,7 @@ function median(sorted: number[]): number {
 export class CoreMetrics {
   private readonly peers = new Map<string, PeerEntry>();
   private newestUs = 0;
+  private expiredAt = -1;
   private status: (ObserverEvent & { type: 'node.status' })['data'] | undefined;
   private statusUs = 0;
   private readonly staleMs: number;
@@ -500,6 +501,9 @@ export class CoreMetrics {
 
   /** Forget peers no poll has mentioned for `staleMs` (the rpc source stopped, or missed their going). */
   private expire(): void {
+    // Staleness is relative to the newest peer.stats: nothing to do until another arrives (every gauge calls this per scrape).
+    if (this.expiredAt === this.newestUs) return;
+    this.expiredAt = this.newestUs;
     const before = this.newestUs - this.staleMs * 1000;
     for (const [key, p] of this.peers) if (p.seenUs < before) this.peers.delete(key);
   }

@@ -141,6 +141,8 @@ export class TrafficMetrics {
         const ip = ipOfRemote(d.conn.remote);
         const lists = this.lists.filter((l) => l.cidrs.match(ip) !== undefined).map((l) => l.name);
         for (const list of lists) this.listConns.inc({ list, direction: d.conn.direction });
+        // Same cap and same events as ObserverMetrics' connection tracking: what is not kept here is counted there
+        // (peer_observer_metrics_tracked_connections{state="untracked"}).
         if (this.conns.size < this.maxConns) this.conns.set(key(event), { lists, ip, netgroup: d.netgroup });
         return;
       }
