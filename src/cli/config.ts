@@ -11,6 +11,8 @@ import { BATCH_ENCODINGS, type BatchEncoding } from '../bus/seq.js';
 import { parseEndpoint } from '../protocol/address.js';
 import { NETWORK_NAMES, NETWORKS, type NetworkName } from '../protocol/networks.js';
 import { loadAsmap, loadGeoipAsn, type AsnLookup } from '../http/asn.js';
+import { loadIpList } from '../consumers/metrics/ip-lists.js';
+import { DEFAULT_IP_LISTS, type IpList } from '../consumers/metrics/traffic.js';
 import { bindRefusal } from '../http/server.js';
 import { UsageError } from './errors.js';
 import { buildDetectors } from '../consumers/detectors/index.js';
@@ -41,7 +43,7 @@ export interface RunConfig {
   /** Archive every event in SQLite under this directory (embedded bus only); null: no archive. */
   archive: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** The HTTP server (/metrics, /api/*); null: none. A token, when set, is required on every request. */
-  http: { host: string; port: number; token?: string; asn?: AsnLookup } | null;
+  http: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[] } | null;
   /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
   core: CoreSourcesConfig;
   /** The connectivity check (dials public addresses peers advertise); null: off. */
@@ -107,6 +109,8 @@ export interface ConfigLayer {
   maxPerNetgroup?: number;
   /** Inbound connections in their handshake at once; past it the least advanced is evicted. */
   maxPendingHandshakes?: number;
+  /** IP lists for the metrics (`NAME=FILE`): their peers' connections, messages and bytes counted apart. */
+  ipList?: string[];
 }
 
 type Key = keyof ConfigLayer;
@@ -152,6 +156,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   },
   maxPerNetgroup: { flag: '--max-per-netgroup', env: 'PEER_OBSERVER_MAX_PER_NETGROUP', kind: 'number' },
   maxPendingHandshakes: { flag: '--max-pending-handshakes', env: 'PEER_OBSERVER_MAX_PENDING_HANDSHAKES', kind: 'number' },
+  ipList: { flag: '--ip-list', env: 'PEER_OBSERVER_IP_LIST', kind: 'list' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -285,6 +290,9 @@ export const LayerSchema = z
     ),
     maxPerNetgroup: int(1_000_000),
     maxPendingHandshakes: int(1_000_000),
+    ipList: z
+      .array(z.string({ invalid_type_error: 'expected NAME=FILE' }), { invalid_type_error: 'expected a list of NAME=FILE' })
+      .max(16, 'at most 16 lists'),
   })
   .partial()
   .strict();
@@ -466,6 +474,15 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
       http.asn = merged.asmap !== undefined ? loadAsmap(merged.asmap) : loadGeoipAsn(merged.geoipAsn!);
     } catch (err) {
       throw new UsageError(err instanceof Error ? err.message.replace(/^asmap /, '--asmap ') : String(err));
+    }
+  }
+  if (merged.ipList !== undefined && merged.ipList.length > 0) {
+    if (!http) throw new UsageError('--ip-list needs --http (the metrics it counts for)');
+    try {
+      const lists = merged.ipList.map(loadIpList);
+      http.ipLists = [...DEFAULT_IP_LISTS.filter((d) => !lists.some((l) => l.name === d.name)), ...lists];
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message : String(err));
     }
   }
   if (merged.connectivityAllowLoopback && !merged.connectivity) {

@@ -20,6 +20,7 @@ import type { Network } from '../protocol/networks.js';
 import { startObserver, type ObserverLimits } from '../sources/p2p/observer.js';
 import type { Endpoint } from './config.js';
 import type { AsnLookup } from '../http/asn.js';
+import type { IpList } from '../consumers/metrics/traffic.js';
 import { startHttpService, type HttpService } from '../http/service.js';
 import { RuntimeError, describeError } from './errors.js';
 
@@ -44,7 +45,7 @@ export interface PipelineOptions {
   /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
   archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
-  http?: { host: string; port: number; token?: string; asn?: AsnLookup } | null;
+  http?: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[] } | null;
   /** Try the addresses peers advertise (consumers/connectivity/): outbound connections to public addresses. */
   connectivity?: { allowLoopback: boolean } | null;
   /** Detectors and alerts on the bus (consumers/detectors/, consumers/alerts/); null: off. Default: on with defaults. */
@@ -145,9 +146,10 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   let http: HttpService | undefined;
   if (options.http) {
     try {
-      const { asn, ...where } = options.http;
+      const { asn, ipLists, ...where } = options.http;
       http = await startHttpService(bus, {
         ...where,
+        ...(ipLists ? { metrics: { ipLists } } : {}),
         dashboard: asn ? { asn } : {},
         nodeIds: [options.nodeId],
         health: () => ({ nodeId: options.nodeId }),

@@ -132,6 +132,11 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       '--max-pending-handshakes <n>',
       'most inbound connections still in their version handshake; past it the least advanced is evicted (default: 32)',
     )
+    .option(
+      '--ip-list <name=file>',
+      'with --http: count the traffic of peers on this IP list (one CIDR or IP per line), e.g. tor-exit=exits.txt (repeatable; linkinglion is built in)',
+      collect,
+    )
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { compileCheck, type Check } from './compile.js';
 import { NETWORK_NAMES } from '../protocol/networks.js';
+import { nodeExtrasSchema, peerExtrasSchema } from './node-extras.js';
 import {
   EVENT_TYPES,
   SCHEMA_VERSION,
@@ -196,6 +197,7 @@ export const EVENT_DATA_SCHEMAS = {
       addrRelayEnabled: z.boolean().nullable(),
       relayTxes: z.boolean().nullable(),
       permissions: z.array(z.string()),
+      extras: peerExtrasSchema.optional(),
     })
     .strict(),
   'node.status': z
@@ -223,6 +225,7 @@ export const EVENT_DATA_SCHEMAS = {
       uptimeSec: nullableCount,
       banned: nullableCount,
       warnings: z.array(z.string()),
+      extras: nodeExtrasSchema.optional(),
     })
     .strict(),
   'rpc.status': z

@@ -6,6 +6,7 @@
  * (exact), byte strings are lowercase hex, hashes are hex in display order.
  */
 import type { NetworkName } from '../protocol/networks.js';
+import type { NodeExtras, PeerExtras } from './node-extras.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -233,6 +234,8 @@ export interface PeerStats {
   addrRelayEnabled: boolean | null;
   relayTxes: boolean | null;
   permissions: string[];
+  /** What else Core reports about the peer (rpc, node-extras.ts). */
+  extras?: PeerExtras;
 }
 
 /** Facts about the watched Bitcoin Core node, one event per RPC poll (fields null where the node did not answer). */
@@ -260,6 +263,8 @@ export interface NodeStatus {
   uptimeSec: number | null;
   banned: number | null;
   warnings: string[];
+  /** Locked memory, orphanage, addrman by network and age, mempool detail (rpc, node-extras.ts). */
+  extras?: NodeExtras;
 }
 
 export type RpcState = 'up' | 'down' | 'warming-up' | 'auth-failed' | 'error';

@@ -51,7 +51,8 @@ export interface HttpService {
 
 export async function startHttpService(bus: Bus, options: HttpServiceOptions): Promise<HttpService> {
   const nodeIds = options.nodeIds ? { nodeIds: options.nodeIds } : {};
-  const metrics = startMetrics(bus, { ...options.metrics, ...nodeIds });
+  const asn = options.dashboard === false ? undefined : options.dashboard?.asn;
+  const metrics = startMetrics(bus, { ...options.metrics, ...(asn ? { asn } : {}), ...nodeIds });
   const peers = startPeersTable(bus, { ...options.peers, ...nodeIds });
   const recent = startRecentEvents(bus, { ...options.recent, ...nodeIds });
   metrics.metrics.watchConsumer('peers', () => peers.subscription.dropped);

@@ -163,6 +163,7 @@ describe('peer-observer simulate', { timeout: 60_000 }, () => {
       'time-offset',
       'malformed',
       'slowloris',
+      'tx-probe',
       'honest',
     ]) {
       assert.match(

@@ -278,6 +278,59 @@ describe('churn', () => {
   });
 });
 
+describe('churn: restarts are not drops', () => {
+  const status = (inbound: number, uptimeSec: number, timeUs: number): ObserverEvent =>
+    ev(
+      'node.status',
+      {
+        chain: 'main',
+        blocks: 1,
+        headers: 1,
+        bestBlockHash: null,
+        initialBlockDownload: false,
+        verificationProgress: 1,
+        staleTips: 0,
+        invalidTips: 0,
+        version: 300000,
+        subversion: '/Satoshi:30.0.0/',
+        networkActive: true,
+        connections: { total: inbound + 8, inbound, outbound: 8 },
+        totalBytesIn: 0,
+        totalBytesOut: 0,
+        mempool: null,
+        addrman: null,
+        addrmanTopSources: null,
+        uptimeSec,
+        banned: 0,
+        warnings: [],
+      },
+      timeUs,
+    );
+
+  it("the watched node's inbound falling within a minute is a drop; the same fall across a node restart is not", () => {
+    const dropped = harness();
+    dropped.feed([status(20, 10_000, T0), status(2, 10_030, T0 + 30 * S)]);
+    assert.equal(alertsOf(dropped, 'churn').length, 1);
+    assert.match(alertsOf(dropped, 'churn')[0]!.summary, /watched node's inbound connections fell from 20 to 2/);
+    const restarted = harness();
+    restarted.feed([status(20, 10_000, T0), status(2, 20, T0 + 30 * S), status(3, 50, T0 + 60 * S)]);
+    assert.deepEqual(alertsOf(restarted, 'churn'), []);
+    // A restart missed between two polls (uptime younger than the time since the last status) is one too.
+    const missed = harness();
+    missed.feed([status(20, 100, T0), status(1, 200, T0 + 40 * 60 * S)]);
+    assert.deepEqual(alertsOf(missed, 'churn'), []);
+  });
+
+  it("a restarted node's peers vanishing from getpeerinfo (rpc closes) are not judged as a drop", () => {
+    const h = harness();
+    const rpc = (e: ObserverEvent): ObserverEvent => ({ ...e, source: 'rpc' }) as ObserverEvent;
+    const cs = Array.from({ length: 20 }, (_, i) => conn(`${publicIp(i)}:8333`));
+    h.feed(cs.map((c, i) => rpc(opened(c, T0 + i * 100_000))));
+    h.feed(cs.map((c, i) => rpc(closed(c, T0 + 10 * S + i * 1000, 10_000, true))));
+    assert.deepEqual(alertsOf(h, 'churn'), []);
+  });
+});
+
 describe('time-offset', () => {
   it('several netgroups 2 hours ahead: a node-level warning, and per-peer info', () => {
     const h = harness();

@@ -75,6 +75,7 @@ const EXPECT: [scenario: string, detector: string, subject: RegExp, options: { d
   ['time-offset', 'time-offset', /^127\.33\.0\.\d+:\d+$/, { durationMs: 2500 }],
   ['malformed', 'malformed-burst', /^127\.34\.0\.\d+:\d+$/, { durationMs: 2500 }],
   ['slowloris', 'inbound-flood', /^127\.35\.0\.0\/16$/, { durationMs: 2500 }],
+  ['tx-probe', 'spy-score', /^127\.36\.0\.\d+:\d+$/, { durationMs: 2500 }],
 ];
 
 describe('scenarios against all detectors', { timeout: 120_000 }, () => {

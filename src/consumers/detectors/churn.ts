@@ -9,6 +9,13 @@
  *   more from their peak within `dropWindowMs` (60 s), from at least
  *   `minInboundForDrop` — the node may have become unreachable. Also from the
  *   rpc source's `node.status` inbound count.
+ * - Restarts are not drops. Ours: the detector starts empty, with no peak to
+ *   fall from. The watched node's: its inbound count is judged from
+ *   `node.status`, which carries the node's uptime; when the uptime went back
+ *   (or is younger than the time since the last status), the node restarted
+ *   and the peak before it is forgotten. The rpc source's own
+ *   connection.closed events (a restarted node's peers all vanish from
+ *   getpeerinfo) are therefore left to that path and not judged as drops.
  */
 import { z } from 'zod';
 import type { ObserverEvent } from '../../events/types.js';
@@ -40,6 +47,11 @@ interface NodeState {
   /** Recent (time, count) peaks for the drop check: at most one per second. */
   recent: { timeUs: number; count: number }[];
   coreInbound: { timeUs: number; count: number }[];
+  /** The node's uptime and when it was reported (restart detection). */
+  lastUptimeSec?: number;
+  lastStatusUs?: number;
+  /** Node restarts seen (uptime going back). */
+  nodeRestarts: number;
 }
 
 export const churn = defineDetector({
@@ -56,7 +68,7 @@ export const churn = defineDetector({
           nodes.delete(nodes.keys().next().value!);
           evicted++;
         }
-        s = { opens: new RollingBaseline(p), inbound: new Set(), recent: [], coreInbound: [] };
+        s = { opens: new RollingBaseline(p), inbound: new Set(), recent: [], coreInbound: [], nodeRestarts: 0 };
         nodes.set(nodeId, s);
       }
       return s;
@@ -125,8 +137,23 @@ export const churn = defineDetector({
       observe(e: ObserverEvent): Signal[] {
         if (e.type === 'node.status') {
           const c = e.data.connections;
+          const s = state(e.nodeId);
+          const up = e.data.uptimeSec;
+          if (up !== null) {
+            // Restarted since the last status: uptime went back, or is shorter than the time since that status.
+            const restarted =
+              s.lastUptimeSec !== undefined &&
+              s.lastStatusUs !== undefined &&
+              (up < s.lastUptimeSec || up * 1e6 < e.timeUs - s.lastStatusUs);
+            s.lastUptimeSec = up;
+            s.lastStatusUs = e.timeUs;
+            if (restarted) {
+              s.nodeRestarts++;
+              s.coreInbound.length = 0;
+            }
+          }
           if (!c) return [];
-          return dropSignal(e.nodeId, state(e.nodeId).coreInbound, c.inbound, e.timeUs, "the watched node's");
+          return dropSignal(e.nodeId, s.coreInbound, c.inbound, e.timeUs, "the watched node's");
         }
         if (e.type !== 'connection.opened' && e.type !== 'connection.closed') return [];
         if (e.data.conn.direction !== 'inbound') return [];
@@ -143,8 +170,10 @@ export const churn = defineDetector({
           return churnSignals(e.nodeId, s, e.timeUs, verdicts);
         }
         if (!s.inbound.delete(key)) return [];
-        // A node shutting down closes everything: not a drop worth an alert.
+        // A node shutting down closes everything: not a drop worth an alert. The rpc source's closes are judged
+        // through node.status, which knows the node's restarts (above).
         if (e.data.reason === 'shutdown') return [];
+        if (e.source === 'rpc') return churnSignals(e.nodeId, s, e.timeUs, s.opens.advance(e.timeUs));
         return [
           ...churnSignals(e.nodeId, s, e.timeUs, s.opens.advance(e.timeUs)),
           ...dropSignal(e.nodeId, s.recent, s.inbound.size, e.timeUs, 'our'),

@@ -18,6 +18,7 @@ import { nodeHealth } from './node-health.js';
 import { pingSpam } from './ping-spam.js';
 import { spy } from './spy.js';
 import { slotPressure } from './slot-pressure.js';
+import { spyScoreDetector } from './spy-score.js';
 import { timeOffset } from './time-offset.js';
 import type { Detector, DetectorDefinition } from './types.js';
 
@@ -34,6 +35,7 @@ export const DETECTORS: readonly DetectorDefinition[] = [
   messageRate,
   nodeHealth,
   slotPressure,
+  spyScoreDetector,
 ] as unknown as DetectorDefinition[];
 
 const alertOptions = z

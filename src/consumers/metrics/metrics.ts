@@ -24,6 +24,10 @@ import {
   serviceLabel,
   userAgentText,
 } from './labels.js';
+import type { AsnLookup } from '../../http/asn.js';
+import { CoreMetrics } from './core.js';
+import { TopLabels } from './top.js';
+import { TrafficMetrics, type IpList } from './traffic.js';
 
 export const PREFIX = 'peer_observer_';
 
@@ -39,6 +43,11 @@ export const METRICS_EVENT_TYPES: readonly EventType[] = [
   'pipeline.counters',
   'alert',
   'incident',
+  'peer.stats',
+  'node.status',
+  'block.connected',
+  'mempool.tx',
+  'addr.received',
 ];
 
 export interface MetricsOptions {
@@ -50,6 +59,10 @@ export interface MetricsOptions {
   topUserAgents?: number;
   /** Most connections tracked at once for the current-connection gauges (the rest are counted, not tracked). Default 200,000. */
   maxTrackedConnections?: number;
+  /** IP → ASN (--asmap / --geoip-asn) for the per-AS peer counts. */
+  asn?: AsnLookup;
+  /** IP lists whose peers' traffic is counted apart (default: LinkingLion's published ranges). */
+  ipLists?: readonly IpList[];
 }
 
 const CLOSE_REASONS: ReadonlySet<string> = new Set(CLOSE_REASON_LIST);
@@ -63,6 +76,8 @@ interface TrackedConn {
   network: string;
   /** Label text of the peer's user agent once it sent version. */
   userAgent?: string;
+  /** `AS<n>` from our lookup, `unmapped` without one. */
+  asn: string;
 }
 
 const ADDR_OFFSET_BUCKETS = [-30 * 86400, -7 * 86400, -86400, -3 * 3600, -3600, -600, 0, 600, 3600, 86400, 7 * 86400];
@@ -110,11 +125,17 @@ export class ObserverMetrics {
   readonly pipeline: Gauge<'stage' | 'name'>;
   readonly byUserAgent: Gauge<'user_agent'>;
   readonly tracking: Gauge<'state'>;
+  /** Metrics from Core's own reports (getpeerinfo aggregates, node status, blocks, mempool). */
+  readonly core: CoreMetrics;
+  /** Metrics from message content (IP lists, self-announcements, inv mix, old pings, feefilter, reject). */
+  readonly traffic: TrafficMetrics;
+  private readonly asn: AsnLookup | undefined;
 
   constructor(options: MetricsOptions = {}) {
     const registry = (this.registry = options.registry ?? new Registry());
     this.topUserAgents = options.topUserAgents ?? 20;
     this.maxTracked = options.maxTrackedConnections ?? 200_000;
+    this.asn = options.asn;
     const registers = [registry];
     const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
       new Counter<L>({ name: PREFIX + name, help, labelNames, registers });
@@ -265,6 +286,24 @@ export class ObserverMetrics {
         for (const [consumer, dropped] of state().consumerDrops) this.set({ consumer }, dropped());
       },
     });
+    const asnTop = new TopLabels(20);
+    new Gauge({
+      name: PREFIX + 'peers_by_asn',
+      help: 'Connections open now by AS number (--asmap / --geoip-asn; "unmapped" without a lookup or a match): the 20 most common, the rest "other".',
+      labelNames: ['asn'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const c of state().conns.values()) counts.set(c.asn, (counts.get(c.asn) ?? 0) + 1);
+        for (const [asn, n] of asnTop.top(counts)) this.set({ asn }, n);
+      },
+    });
+    this.core = new CoreMetrics(registry, PREFIX, {
+      ...(options.asn ? { asn: options.asn } : {}),
+      maxPeers: this.maxTracked,
+    });
+    this.traffic = new TrafficMetrics(registry, PREFIX, options.ipLists, this.maxTracked);
     if (options.defaultMetrics ?? true) {
       collectDefaultMetrics({ register: registry });
       // Gauges named *_total (prom-client's choice) that `promtool check metrics` rightly flags; the counts are in nodejs_active_*.
@@ -276,6 +315,8 @@ export class ObserverMetrics {
 
   handle(event: ObserverEvent): void {
     this.events.inc({ type: EVENT_TYPE_SET.has(event.type) ? event.type : OTHER });
+    this.core.handle(event);
+    this.traffic.handle(event);
     switch (event.type) {
       case 'connection.opened': {
         const d = event.data;
@@ -288,7 +329,8 @@ export class ObserverMetrics {
           return;
         }
         // A copy: prom-client keeps the labels object it was given.
-        this.conns.set(key, { ...labels });
+        const asn = this.asn?.lookup(d.conn.remote);
+        this.conns.set(key, { ...labels, asn: asn ? `AS${asn}` : 'unmapped' });
         return;
       }
       case 'connection.closed': {

@@ -10,6 +10,7 @@ import { netgroupEclipse } from './netgroup-eclipse.js';
 import { pingSpam } from './ping-spam.js';
 import { slowloris } from './slowloris.js';
 import { timeOffset } from './time-offset.js';
+import { txProbe } from './tx-probe.js';
 
 export const SCENARIOS: readonly Scenario[] = Object.freeze([
   addrFlood2021,
@@ -21,6 +22,7 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
   timeOffset,
   malformed,
   slowloris,
+  txProbe,
   honest,
 ]);
 

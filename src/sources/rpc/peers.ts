@@ -8,6 +8,7 @@
 import type { ConnRef, PeerStats } from '../../events/types.js';
 import type { NetworkName } from '../../protocol/networks.js';
 import { directionOfConnType, netgroupOfAddr, transportOf, type CoreSink } from '../core/common.js';
+import { peerExtrasOf } from './node-extras.js';
 import type { PeerInfo } from './schemas.js';
 
 interface Known {
@@ -62,6 +63,7 @@ export function peerStatsOf(p: PeerInfo, network: NetworkName): PeerStats {
     addrRelayEnabled: p.addr_relay_enabled ?? null,
     relayTxes: p.relaytxes ?? null,
     permissions: p.permissions ?? [],
+    extras: peerExtrasOf(p),
   };
 }
 

@@ -36,6 +36,15 @@ export const peerInfoSchema = z.object({
   bytesrecv_per_msg: z.record(z.string(), count).optional(),
   connection_type: z.string().optional(), // 0.21
   transport_protocol_type: z.string().optional(), // 26
+  // Read by node-extras.ts:
+  bip152_hb_to: z.boolean().optional(), // 0.21
+  bip152_hb_from: z.boolean().optional(),
+  inflight: z.array(int).optional(),
+  pingwait: nonNeg.optional(), // only while a ping is outstanding
+  minfeefilter: nonNeg.optional(), // BTC/kvB
+  mapped_as: count.optional(), // only with -asmap
+  inv_to_send: count.optional(), // 30
+  cpu_load: nonNeg.optional(), // patched nodes only
 });
 export type PeerInfo = z.infer<typeof peerInfoSchema>;
 export const getPeerInfoSchema = z.array(peerInfoSchema);
@@ -61,6 +70,11 @@ export const getMempoolInfoSchema = z.object({
   bytes: count,
   usage: count,
   mempoolminfee: nonNeg,
+  total_fee: nonNeg.optional(), // 0.21
+  maxmempool: count.optional(),
+  minrelaytxfee: nonNeg.optional(),
+  incrementalrelayfee: nonNeg.optional(), // 24
+  unbroadcastcount: count.optional(), // 0.21
 });
 
 export const getBlockchainInfoSchema = z.object({
@@ -84,6 +98,7 @@ const rawAddrmanEntry = z.object({
   network: z.string().optional(),
   source: z.string().optional(), // 26
   source_network: z.string().optional(),
+  time: int.optional(),
 });
 export const getRawAddrmanSchema = z.object({
   new: z.record(z.string(), rawAddrmanEntry),

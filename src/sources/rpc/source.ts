@@ -10,6 +10,7 @@ import type { NodeStatus, ObserverEvent, RpcState } from '../../events/types.js'
 import type { NetworkName } from '../../protocol/networks.js';
 import { CoreSink, sleep } from '../core/common.js';
 import { RpcAuthError, RpcClient, RpcMethodError, RpcUnavailableError, redactUrl, type RpcAuth } from './client.js';
+import { pollNodeExtras } from './node-extras.js';
 import { PeerDiff } from './peers.js';
 import {
   getAddrmanInfoSchema,
@@ -176,6 +177,7 @@ export function startRpcSource(options: RpcSourceOptions): RpcSource {
       uptimeSec: uptime ?? null,
       banned: banned ? banned.length : null,
       warnings: [...new Set(warnings)],
+      extras: await pollNodeExtras(optional, { mempool, addrman, raw }, Date.now() / 1000),
     };
     sink.emit('node.status', status);
   }

@@ -6,6 +6,7 @@
 import type { LivePeer } from '../../../src/http/live.js';
 import { fmtAge, fmtBytes, fmtTime, h, replace, type Child } from '../dom.js';
 import type { State } from '../state.js';
+import { sequenceView } from './sequence.js';
 
 const ROW_H = 26;
 const OVERSCAN = 10;
@@ -84,6 +85,8 @@ export class Peers {
   private rowsVersion = -1;
   /** Rows in the DOM now (the tests read it). */
   domRows = 0;
+  /** The selected peer's messages as a list (newest first) or a sequence diagram (oldest first). */
+  private view: 'list' | 'sequence' = 'list';
 
   constructor(
     private readonly onSelect: (key: string | null) => void,
@@ -200,6 +203,11 @@ export class Peers {
     this.renderDetail(s, selected, nowSec);
   }
 
+  private setView(view: 'list' | 'sequence'): void {
+    this.view = view;
+    this.invalidate();
+  }
+
   private renderDetail(s: State, selected: string | null, nowSec: number): void {
     const p = selected ? s.peers.get(selected) : undefined;
     this.detail.hidden = !p;
@@ -231,25 +239,40 @@ export class Peers {
           p.state === 'closed' ? kv('closed', `${p.closeReason ?? ''} at ${p.closedUs ? fmtTime(p.closedUs) : ''}`) : null,
         ),
       ),
-      h('h4', null, `Recent messages (${s.messages.length}, newest first)`),
       h(
         'div',
-        { class: 'messages', attrs: { 'data-testid': 'peer-messages' } },
-        ...s.messages
-          .slice(-200)
-          .reverse()
-          .map((m) =>
-            h(
-              'div',
-              { class: `msg ${m.dir}` },
-              h('span', { class: 'muted' }, fmtTime(m.timeUs).slice(11)),
-              ` ${m.dir === 'in' ? '←' : '→'} `,
-              h('b', null, m.command),
-              ` ${m.size} B `,
-              h('span', { class: 'payload' }, m.summary),
-            ),
+        { class: 'view-toggle' },
+        ...(['list', 'sequence'] as const).map((v) =>
+          h(
+            'button',
+            { class: this.view === v ? 'active' : '', dataset: { view: v }, onclick: () => this.setView(v) },
+            v === 'list' ? 'list' : 'sequence diagram',
           ),
+        ),
       ),
+      this.view === 'sequence'
+        ? h('h4', null, `Message sequence (${s.messages.length}, oldest first)`)
+        : h('h4', null, `Recent messages (${s.messages.length}, newest first)`),
+      this.view === 'sequence'
+        ? sequenceView(s.messages, `peer ${p.address}`, p.source === 'p2p' ? 'observer' : `node (${p.source})`)
+        : h(
+            'div',
+            { class: 'messages', attrs: { 'data-testid': 'peer-messages' } },
+            ...s.messages
+              .slice(-200)
+              .reverse()
+              .map((m) =>
+                h(
+                  'div',
+                  { class: `msg ${m.dir}` },
+                  h('span', { class: 'muted' }, fmtTime(m.timeUs).slice(11)),
+                  ` ${m.dir === 'in' ? '←' : '→'} `,
+                  h('b', null, m.command),
+                  ` ${m.size} B `,
+                  h('span', { class: 'payload' }, m.summary),
+                ),
+              ),
+          ),
     );
   }
 }
