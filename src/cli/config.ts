@@ -11,6 +11,7 @@ import { BATCH_ENCODINGS, type BatchEncoding } from '../bus/seq.js';
 import { parseEndpoint } from '../protocol/address.js';
 import { NETWORK_NAMES, NETWORKS, type NetworkName } from '../protocol/networks.js';
 import { loadAsmap, loadGeoipAsn, type AsnLookup } from '../http/asn.js';
+import { parseAllowedHost } from '../http/hosts.js';
 import { bindRefusal } from '../http/server.js';
 import { UsageError } from './errors.js';
 import { buildDetectors } from '../consumers/detectors/index.js';
@@ -35,7 +36,7 @@ export interface RunConfig {
   /** Archive every event in SQLite under this directory (embedded bus only); null: no archive. */
   archive: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** The HTTP server (/metrics, /api/*); null: none. A token, when set, is required on every request. */
-  http: { host: string; port: number; token?: string; asn?: AsnLookup } | null;
+  http: { host: string; port: number; token?: string; asn?: AsnLookup; allowedHosts?: string[] } | null;
   /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
   core: CoreSourcesConfig;
   /** The connectivity check (dials public addresses peers advertise); null: off. */
@@ -97,6 +98,8 @@ export interface ConfigLayer {
   connectivity?: boolean;
   /** Let the connectivity check dial 127.0.0.0/8 (for testing). */
   connectivityAllowLoopback?: boolean;
+  /** Host names the HTTP server answers to besides loopback and its bind address (DNS rebinding: src/http/hosts.ts). */
+  httpAllowedHost?: string[];
 }
 
 type Key = keyof ConfigLayer;
@@ -140,6 +143,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
     env: 'PEER_OBSERVER_CONNECTIVITY_ALLOW_LOOPBACK',
     kind: 'boolean',
   },
+  httpAllowedHost: { flag: '--http-allowed-host', env: 'PEER_OBSERVER_HTTP_ALLOWED_HOST', kind: 'list' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -210,6 +214,16 @@ const httpEndpoint = z.string().transform((text, ctx): Endpoint => {
   return z.NEVER;
 });
 
+/** `--http-allowed-host`: a host name or IP address, no port; kept canonical (lower case, no trailing dot). */
+const allowedHost = z.string({ invalid_type_error: 'expected a host name' }).transform((text, ctx): string => {
+  try {
+    return parseAllowedHost(text);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: err instanceof Error ? err.message : String(err) });
+    return z.NEVER;
+  }
+});
+
 const path = z.string({ invalid_type_error: 'expected a file path' }).trim().min(1, 'expected a file path');
 const seconds = z
   .number({ invalid_type_error: 'expected a number of seconds' })
@@ -271,6 +285,7 @@ export const LayerSchema = z
         .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL'),
       { invalid_type_error: 'expected a list of URLs' },
     ),
+    httpAllowedHost: z.array(allowedHost, { invalid_type_error: 'expected a list of host names' }),
   })
   .partial()
   .strict();
@@ -441,6 +456,10 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   if (http) {
     const refusal = bindRefusal(http.host, http.token);
     if (refusal) throw new UsageError(refusal);
+  }
+  if (merged.httpAllowedHost !== undefined) {
+    if (!http) throw new UsageError('--http-allowed-host needs --http (the server that answers to it)');
+    http.allowedHosts = [...new Set(merged.httpAllowedHost)];
   }
   if (merged.asmap !== undefined || merged.geoipAsn !== undefined) {
     const flag = merged.asmap !== undefined ? '--asmap' : '--geoip-asn';

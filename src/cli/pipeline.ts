@@ -44,7 +44,7 @@ export interface PipelineOptions {
   /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
   archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
-  http?: { host: string; port: number; token?: string; asn?: AsnLookup } | null;
+  http?: { host: string; port: number; token?: string; asn?: AsnLookup; allowedHosts?: string[] } | null;
   /** Try the addresses peers advertise (consumers/connectivity/): outbound connections to public addresses. */
   connectivity?: { allowLoopback: boolean } | null;
   /** Detectors and alerts on the bus (consumers/detectors/, consumers/alerts/); null: off. Default: on with defaults. */

@@ -19,6 +19,10 @@ export interface HttpServiceOptions {
   host: string;
   port: number;
   token?: string | undefined;
+  /** Host names answered besides loopback and the bound address (server.ts). */
+  allowedHosts?: readonly string[] | undefined;
+  /** Connection caps and timeouts (guard.ts). */
+  connections?: HttpServerOptions['connections'];
   /** Only events from these observers (the embedded bus has one; over NATS, our own node). */
   nodeIds?: readonly string[];
   metrics?: MetricsOptions;
@@ -74,7 +78,7 @@ export async function startHttpService(bus: Bus, options: HttpServiceOptions): P
     peers: peers.table,
     recent: recent.recent,
     ...(options.alerts ? { alerts: options.alerts } : {}),
-    health: () => ({ ...options.health?.(), ...(live ? { dashboard: live.liveStats() } : {}) }),
+    health: () => ({ ...options.health?.(), http: server.stats(), ...(live ? { dashboard: live.liveStats() } : {}) }),
   });
   let server: HttpServer;
   try {
@@ -83,6 +87,8 @@ export async function startHttpService(bus: Bus, options: HttpServiceOptions): P
       port: options.port,
       token: options.token,
       router,
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      ...(options.connections ? { connections: options.connections } : {}),
       ...(files ? { fallback: (ctx) => files.reply(ctx.url.pathname), isPublic: files.isPublic } : {}),
       ...(live ? { onUpgrade: live.upgrade } : {}),
       ...(options.fallback ? { fallback: options.fallback } : {}),
