@@ -20,6 +20,7 @@ import type { Network } from '../protocol/networks.js';
 import { startObserver, type ObserverLimits } from '../sources/p2p/observer.js';
 import type { Endpoint } from './config.js';
 import type { AsnLookup } from '../http/asn.js';
+import { HealthRegistry } from '../health/registry.js';
 import { startHttpService, type HttpService } from '../http/service.js';
 import { RuntimeError, describeError } from './errors.js';
 
@@ -59,6 +60,8 @@ export interface Pipeline {
   http?: HttpService;
   /** Detectors, alert manager and webhooks, when on. */
   alerting?: Alerting;
+  /** What /healthz reports: components report failures here (health/registry.ts). */
+  health: HealthRegistry;
   /** Idempotent. */
   stop(): Promise<void>;
 }
@@ -71,7 +74,7 @@ interface OpenBus {
   close(): Promise<void>;
 }
 
-async function openBus(options: PipelineOptions): Promise<OpenBus> {
+async function openBus(options: PipelineOptions, health: HealthRegistry): Promise<OpenBus> {
   if (options.nats?.length) {
     let bus: NatsBus;
     try {
@@ -102,7 +105,10 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
       archive = startArchive(bus, {
         ...options.archive,
         counters: { origin: { nodeId: options.nodeId, source: 'archive' }, intervalMs: options.countersIntervalMs ?? 10_000 },
-        onError: (e) => options.io.stderr.write(`peer-observer: ${e.message}\n`),
+        onError: (e) => {
+          health.failed('archive', e.message);
+          options.io.stderr.write(`peer-observer: ${e.message}\n`);
+        },
       });
     } catch (err) {
       throw new RuntimeError(`archive: ${describeError(err)}`);
@@ -124,7 +130,13 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  const { bus, counters, close } = await openBus(options);
+  const health = new HealthRegistry();
+  const { bus, counters, close } = await openBus(options, health);
+  // Events a consumer could not take (its queue was full) or NATS could not send: /healthz is degraded while they rise.
+  health.watchDrops('bus', () => {
+    const c = counters().counters;
+    return (c.dropped ?? 0) + (c.subscriberDropped ?? 0);
+  });
   const origin = { nodeId: options.nodeId, source: 'bus' };
   const publishBusCounters = () => bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
 
@@ -151,6 +163,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         dashboard: asn ? { asn } : {},
         nodeIds: [options.nodeId],
         health: () => ({ nodeId: options.nodeId }),
+        healthRegistry: health,
         ...(alerting ? { alerts: () => alerting.manager.store } : {}),
       });
     } catch (err) {
@@ -198,8 +211,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await close();
       await alerting?.stop();
       await http?.close();
+      health.close();
     })());
-  return { bus, listening: observer.listening, ...(http ? { http } : {}), ...(alerting ? { alerting } : {}), stop };
+  return { bus, listening: observer.listening, ...(http ? { http } : {}), ...(alerting ? { alerting } : {}), health, stop };
 }
 
 export function endpointText(e: Endpoint): string {

@@ -9,6 +9,7 @@ import type { AlertStore } from '../consumers/alerts/types.js';
 import { startMetrics, type MetricsOptions } from '../consumers/metrics/metrics.js';
 import { startPeersTable, type PeersTableOptions } from '../consumers/peers/table.js';
 import { startRecentEvents, type RecentEventsOptions } from '../consumers/recent/ring.js';
+import type { HealthRegistry } from '../health/registry.js';
 import { apiRouter } from './api.js';
 import type { AsnLookup } from './asn.js';
 import { LiveHub, type LiveOptions } from './live.js';
@@ -31,6 +32,8 @@ export interface HttpServiceOptions {
   /** The alert manager's store, when alerts run in this process. */
   alerts?: () => AlertStore | undefined;
   health?: () => Record<string, unknown>;
+  /** The process's health registry: /healthz is `degraded` (503) while it has reasons. */
+  healthRegistry?: HealthRegistry;
   /**
    * The dashboard (`/` and the live feed `/ws`): on unless false. `asn` maps
    * peers to ASNs (--asmap / --geoip-asn); `distDir` is where the built files
@@ -78,6 +81,7 @@ export async function startHttpService(bus: Bus, options: HttpServiceOptions): P
     peers: peers.table,
     recent: recent.recent,
     ...(options.alerts ? { alerts: options.alerts } : {}),
+    ...(options.healthRegistry ? { healthCheck: () => options.healthRegistry!.check() } : {}),
     health: () => ({ ...options.health?.(), http: server.stats(), ...(live ? { dashboard: live.liveStats() } : {}) }),
   });
   let server: HttpServer;
