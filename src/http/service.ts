@@ -11,6 +11,7 @@ import { startPeersTable, type PeersTableOptions } from '../consumers/peers/tabl
 import { startRecentEvents, type RecentEventsOptions } from '../consumers/recent/ring.js';
 import type { HealthRegistry } from '../health/registry.js';
 import { apiRouter } from './api.js';
+import { registerHttpMetrics } from './metrics.js';
 import type { AsnLookup } from './asn.js';
 import { LiveHub, type LiveOptions } from './live.js';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from './server.js';
@@ -82,9 +83,10 @@ export async function startHttpService(bus: Bus, options: HttpServiceOptions): P
     recent: recent.recent,
     ...(options.alerts ? { alerts: options.alerts } : {}),
     ...(options.healthRegistry ? { healthCheck: () => options.healthRegistry!.check() } : {}),
-    health: () => ({ ...options.health?.(), http: server.stats(), ...(live ? { dashboard: live.liveStats() } : {}) }),
+    health: () => ({ ...options.health?.(), http: server?.stats(), ...(live ? { dashboard: live.liveStats() } : {}) }),
   });
-  let server: HttpServer;
+  let server: HttpServer | undefined;
+  registerHttpMetrics(metrics.metrics.registry, () => server?.stats(), options.healthRegistry);
   try {
     server = await startHttpServer({
       host: options.host,

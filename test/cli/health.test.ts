@@ -3,7 +3,8 @@
  * while things fail): `ok` (200) while nothing is lost; `degraded` (503) naming
  * the reason once a consumer drops events. The drop is real: the test stops
  * reading the observer's stdout, so its logger blocks on the pipe and its bus
- * queue (100,000 events) overflows under a peer's ping flood.
+ * queue (100,000 events) overflows under a peer's ping flood. /metrics says
+ * so too (`peer_observer_health_degraded`).
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -59,6 +60,17 @@ describe('run --http: /healthz', { timeout: 120_000 }, () => {
     assert.equal(reasons[0]!.component, 'bus');
     assert.match(reasons[0]!.reason, /^\d+ events dropped \(\d+ in all\), the last within 60 s$/);
     assert.ok(!Number.isNaN(Date.parse(reasons[0]!.since)));
+    const metrics = await new Promise<string>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: httpPort, path: '/metrics', agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (s: string) => (text += s));
+        res.on('end', () => resolve(text));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.match(metrics, /^peer_observer_health_degraded\{component="bus"\} 1$/m);
+    assert.match(metrics, /^peer_observer_health_degraded\{component="any"\} 1$/m);
     peer.close();
     cli.child.stdout!.resume();
     assert.equal(await cli.stop('SIGINT', 30_000), 0);

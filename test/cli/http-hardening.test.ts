@@ -182,6 +182,9 @@ describe('run --http under 2,000 idle connections (issue 12, finding 2)', { time
     };
     assert.ok(health.http.connections.peakOpen <= 256, `never more than the cap: ${JSON.stringify(health.http)}`);
     assert.ok(health.http.connections.evicted > 0, JSON.stringify(health.http));
+    const metrics = (await get(port, '/metrics', { token: TOKEN })).body;
+    const evicted = /^peer_observer_http_connections_dropped_total\{reason="evicted"\} (\d+)$/m.exec(metrics);
+    assert.ok(evicted && Number(evicted[1]) >= health.http.connections.evicted, 'evictions are a metric too');
     many.stop();
     same.stop();
     assert.equal(await cli.stop(), 0);
@@ -232,6 +235,9 @@ describe('run --http and DNS rebinding (issue 12, finding 4)', { timeout: 60_000
     const health = JSON.parse((await get(port, '/healthz')).body) as { http: { hostRefused: number; originRefused: number } };
     assert.equal(health.http.hostRefused, 9);
     assert.equal(health.http.originRefused, 2);
+    const metrics = (await get(port, '/metrics')).body;
+    assert.match(metrics, /^peer_observer_http_requests_refused_total\{reason="host"\} 9$/m);
+    assert.match(metrics, /^peer_observer_http_requests_refused_total\{reason="origin"\} 2$/m);
     assert.equal(await cli.stop(), 0);
   });
 
