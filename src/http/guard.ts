@@ -16,8 +16,10 @@
  *   connections (so one source cannot push out another), and refuses the new
  *   connection only when every connection in the way is busy with a request;
  * - destroys (never half-closes) a connection whose request head has not
- *   arrived within `headersTimeoutMs` of accept, or which stays idle between
- *   requests for `idleTimeoutMs`, so a silent socket frees its slot on time.
+ *   arrived within `headersTimeoutMs` of accept, which stays idle between
+ *   requests for `idleTimeoutMs`, or whose response is not taken within
+ *   `responseTimeoutMs` (pipelining without reading), so a stuck socket frees
+ *   its slot on time.
  *
  * A client that sends its request right after connecting is therefore served
  * however many idle connections are held against the server: to push it out
@@ -37,6 +39,17 @@ export interface GuardOptions {
   headersTimeoutMs?: number;
   /** A keep-alive connection with no request for this long is destroyed. Default 5 s. */
   idleTimeoutMs?: number;
+  /**
+   * A connection whose response has not been taken for this long (a client
+   * that pipelines requests and never reads) is destroyed. Default 20 s.
+   */
+  responseTimeoutMs?: number;
+  /**
+   * Most requests in flight on one connection (HTTP/1.1 pipelining): node:http
+   * parses them all and holds every response until the client reads, so
+   * without a cap one connection can queue any amount of memory. Default 16.
+   */
+  maxPipelined?: number;
 }
 
 export const GUARD_DEFAULTS = Object.freeze({
@@ -44,6 +57,8 @@ export const GUARD_DEFAULTS = Object.freeze({
   maxPerSource: 32,
   headersTimeoutMs: 10_000,
   idleTimeoutMs: 5_000,
+  responseTimeoutMs: 20_000,
+  maxPipelined: 16,
 });
 
 export interface GuardStats {
@@ -59,6 +74,10 @@ export interface GuardStats {
   headersTimeouts: number;
   /** Destroyed because they sat idle between requests for idleTimeoutMs. */
   idleTimeouts: number;
+  /** Destroyed because a response was not taken within responseTimeoutMs. */
+  responseTimeouts: number;
+  /** Destroyed because they had more than maxPipelined requests in flight. */
+  pipelineOverflows: number;
 }
 
 type State = 'waiting' | 'busy' | 'upgraded';
@@ -96,6 +115,8 @@ export class ConnectionGuard {
     refused: 0,
     headersTimeouts: 0,
     idleTimeouts: 0,
+    responseTimeouts: 0,
+    pipelineOverflows: 0,
   };
 
   constructor(options: GuardOptions = {}) {
@@ -129,7 +150,11 @@ export class ConnectionGuard {
     if (!conn || conn.state === 'upgraded') return;
     conn.busy++;
     conn.state = 'busy';
-    this.disarm(conn);
+    if (conn.busy > this.o.maxPipelined) {
+      this.counts.pipelineOverflows++;
+      return this.drop(conn);
+    }
+    this.arm(conn, this.o.responseTimeoutMs, 'responseTimeouts');
   }
 
   /** A response ended (finished or aborted): the connection waits for its next request. */
@@ -137,7 +162,9 @@ export class ConnectionGuard {
     const conn = this.bySocket.get(socket);
     if (!conn || conn.state !== 'busy') return;
     conn.busy = Math.max(0, conn.busy - 1);
-    if (conn.busy > 0 || conn.socket.destroyed) return;
+    if (conn.socket.destroyed) return;
+    // The next pipelined response has its own time.
+    if (conn.busy > 0) return this.arm(conn, this.o.responseTimeoutMs, 'responseTimeouts');
     conn.state = 'waiting';
     conn.since = Date.now();
     this.arm(conn, this.o.idleTimeoutMs, 'idleTimeouts');
@@ -182,11 +209,12 @@ export class ConnectionGuard {
     return false;
   }
 
-  private arm(conn: Conn, ms: number, counter: 'headersTimeouts' | 'idleTimeouts'): void {
+  private arm(conn: Conn, ms: number, counter: 'headersTimeouts' | 'idleTimeouts' | 'responseTimeouts'): void {
     this.disarm(conn);
+    const state = conn.state;
     conn.timer = setTimeout(() => {
       conn.timer = undefined;
-      if (conn.state !== 'waiting') return;
+      if (conn.state !== state) return;
       this.counts[counter]++;
       this.drop(conn);
     }, ms);

@@ -22,7 +22,7 @@ export function registerHttpMetrics(registry: Registry, stats: () => HttpServerS
   });
   new Counter({
     name: PREFIX + 'http_connections_dropped_total',
-    help: 'HTTP connections the server closed before they were served, by reason (evicted, refused, headers_timeout, idle_timeout).',
+    help: 'HTTP connections the server closed before they were served, by reason (evicted, refused, headers_timeout, idle_timeout, response_timeout, pipeline_limit).',
     labelNames: ['reason'],
     registers,
     collect() {
@@ -34,6 +34,8 @@ export function registerHttpMetrics(registry: Registry, stats: () => HttpServerS
       this.inc({ reason: 'refused' }, c.refused);
       this.inc({ reason: 'headers_timeout' }, c.headersTimeouts);
       this.inc({ reason: 'idle_timeout' }, c.idleTimeouts);
+      this.inc({ reason: 'response_timeout' }, c.responseTimeouts);
+      this.inc({ reason: 'pipeline_limit' }, c.pipelineOverflows);
     },
   });
   new Counter({
