@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { ObserverMetrics } from '../../src/consumers/metrics/metrics.js';
+import { HealthRegistry } from '../../src/health/registry.js';
+import { registerHttpMetrics } from '../../src/http/metrics.js';
 import { peerLife } from '../consumers/synthetic.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
@@ -72,6 +74,10 @@ function dashboardExprs(file: string): string[] {
 async function exposedNames(): Promise<Set<string>> {
   const m = new ObserverMetrics();
   for (let i = 0; i < 3; i++) for (const e of peerLife(i)) m.handle(e);
+  // The HTTP server's own series and the health status, as `run --http` registers them.
+  const health = new HealthRegistry();
+  registerHttpMetrics(m.registry, () => undefined, health);
+  health.close();
   const names = new Set<string>();
   for (const line of (await m.exposition()).split('\n')) {
     const t = /^# TYPE (\S+) (\S+)/.exec(line);
