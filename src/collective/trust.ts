@@ -181,16 +181,20 @@ export class TrustStore {
   private trust: Trust;
   private reloadCount = 0;
   private errorCount = 0;
-  private readonly listener: (curr: Stats, prev: Stats) => void;
+  private readonly listener: (curr: Stats) => void;
+  /** The file as it was when last read (a change is judged against it, not against the poller's first look). */
+  private seen: { ino: number; size: number; mtimeMs: number } | undefined;
 
   /** Throws if the file is unusable now (at start, a bad file is an error, not a fallback). */
   constructor(
     readonly path: string,
     private readonly o: TrustStoreOptions = {},
   ) {
+    this.seen = this.look();
     this.trust = loadTrust(path);
-    this.listener = (curr, prev) => {
-      if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
+    this.listener = (curr) => {
+      const s = this.seen;
+      if (s && curr.mtimeMs === s.mtimeMs && curr.size === s.size && curr.ino === s.ino) return;
       this.reload();
     };
     watchFile(path, { interval: o.intervalMs ?? 1000, persistent: false }, this.listener);
@@ -202,6 +206,7 @@ export class TrustStore {
 
   /** Re-read now; true when the new file was taken. */
   reload(): boolean {
+    this.seen = this.look();
     try {
       this.trust = loadTrust(this.path);
       this.reloadCount++;
@@ -216,6 +221,15 @@ export class TrustStore {
 
   stats(): { reloads: number; errors: number; members: number; keys: number } {
     return { reloads: this.reloadCount, errors: this.errorCount, members: this.trust.members.size, keys: this.trust.keys.size };
+  }
+
+  private look(): { ino: number; size: number; mtimeMs: number } | undefined {
+    try {
+      const { ino, size, mtimeMs } = statSync(this.path);
+      return { ino, size, mtimeMs };
+    } catch {
+      return undefined;
+    }
   }
 
   close(): void {
