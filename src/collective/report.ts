@@ -20,6 +20,12 @@ import { canonicalBytes } from './canonical.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const SUBJECT_ID = /^[A-Za-z0-9:.[\]/_-]{1,64}$/;
+/**
+ * A count's name: `detector.name`, letters only after the dot. Our detectors
+ * name their counts in code (`addr-flood.addrEntries`); anything else (a name
+ * built from data, which could hold an address or a port) is not shared.
+ */
+const COUNT_NAME = /^[a-z][a-z0-9-]{0,47}\.[A-Za-z]{1,48}$/;
 
 export const SharedReportSchema = z
   .object({
@@ -29,7 +35,7 @@ export const SharedReportSchema = z
     firstSeenUs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     lastSeenUs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
     counts: z
-      .record(z.string().regex(NAME), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
+      .record(z.string().regex(COUNT_NAME), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
       .refine((c) => Object.keys(c).length <= 64, 'at most 64 counts'),
     attackers: z.array(z.object({ kind: z.enum(['address', 'netgroup', 'asn']), id: z.string().regex(SUBJECT_ID) }).strict()).max(256),
     netgroups: z.array(z.string().regex(SUBJECT_ID)).max(256),
@@ -64,7 +70,10 @@ export function toSharedReport(r: IncidentReport, policy: SharePolicy): SharedRe
     // 'node' and 'network' subjects are about us, not the attacker: never shared.
   }
   const counts: Record<string, number> = {};
-  for (const [k, v] of Object.entries(r.totals).slice(0, 64)) if (NAME.test(k) && Number.isSafeInteger(v) && v >= 0) counts[k] = v;
+  for (const [k, v] of Object.entries(r.totals)) {
+    if (Object.keys(counts).length >= 64) break;
+    if (COUNT_NAME.test(k) && Number.isSafeInteger(v) && v >= 0) counts[k] = v;
+  }
   return SharedReportSchema.parse({
     kind: 'incident',
     detectors: [...new Set(r.incident.detectors)].filter((d) => NAME.test(d)).slice(0, 16),

@@ -3,7 +3,8 @@
  * limits every report must meet. Editing the file is how a key is rotated
  * (add the new one; mark the old one `revoked`) or a member removed; the
  * running process picks the change up without a restart (`TrustStore`, which
- * polls the file: an editor's save-by-rename is seen like any write). A file
+ * polls the file's inode, size and mtime: an editor's save-by-rename is seen
+ * like any write; a missing file keeps the last good trust). A file
  * that does not parse or validate is refused with one line naming the field,
  * and the store keeps the last good one (counted in `errors`).
  *
@@ -22,7 +23,7 @@
  * A revoked key is refused for every report, whatever date the report claims
  * (a thief can backdate).
  */
-import { readFileSync, statSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { keyIdOf, parsePublicKey, PUBLIC_KEY_TEXT } from './keys.js';
@@ -181,7 +182,7 @@ export class TrustStore {
   private trust: Trust;
   private reloadCount = 0;
   private errorCount = 0;
-  private readonly listener: (curr: Stats) => void;
+  private readonly timer: NodeJS.Timeout;
   /** The file as it was when last read (a change is judged against it, not against the poller's first look). */
   private seen: { ino: number; size: number; mtimeMs: number } | undefined;
 
@@ -192,12 +193,14 @@ export class TrustStore {
   ) {
     this.seen = this.look();
     this.trust = loadTrust(path);
-    this.listener = (curr) => {
+    // Our own poll (fs.watchFile misses a change made before its first look, and fs.watch an editor's rename).
+    this.timer = setInterval(() => {
+      const now = this.look();
       const s = this.seen;
-      if (s && curr.mtimeMs === s.mtimeMs && curr.size === s.size && curr.ino === s.ino) return;
+      if (now === undefined || (s && now.mtimeMs === s.mtimeMs && now.size === s.size && now.ino === s.ino)) return;
       this.reload();
-    };
-    watchFile(path, { interval: o.intervalMs ?? 1000, persistent: false }, this.listener);
+    }, o.intervalMs ?? 1000);
+    this.timer.unref();
   }
 
   current(): Trust {
@@ -233,6 +236,6 @@ export class TrustStore {
   }
 
   close(): void {
-    unwatchFile(this.path, this.listener);
+    clearInterval(this.timer);
   }
 }

@@ -145,7 +145,12 @@ describe('collective reports: sign and verify', () => {
     }
     const extra = { ...good, note: 'added' };
     assert.equal(refused(v.verify(JSON.stringify(extra))), 'malformed', 'an added field');
-    const big = { ...report, counts: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`count-with-a-long-name-${i}`, i])) };
+    const big = {
+      ...report,
+      counts: Object.fromEntries(
+        Array.from({ length: 60 }, (_, i) => [`addr-flood.someLongCountName${'abcdefghij'[i % 10]}${'abcdefghij'[Math.floor(i / 10)]}`, i]),
+      ),
+    };
     const oversize = sign(alice, 'alice', 9, { r: big });
     assert.ok(Buffer.byteLength(oversize) > 2048);
     assert.equal(refused(v.verify(oversize)), 'oversize');
