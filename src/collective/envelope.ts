@@ -16,7 +16,10 @@
  * subject's member (when the transport names one), key (known, the member's,
  * not revoked), signature, age and clock skew, and the sequence number
  * (strictly increasing per member: a replay, or an older report delivered
- * late, is refused). Only then is the member's sequence advanced.
+ * late, is refused), and last the member's rate (a token bucket of
+ * `maxReportsPerMinute`, burst as large: checked after the signature, so
+ * nobody but the member can spend its budget). Only then is the member's
+ * sequence advanced.
  */
 import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
@@ -88,6 +91,7 @@ export const REFUSALS = [
   'too-old',
   'from-future',
   'replay',
+  'rate-limited',
 ] as const;
 export type Refusal = (typeof REFUSALS)[number];
 
@@ -103,6 +107,8 @@ export interface VerifierOptions {
 
 export class Verifier {
   private readonly counts: Record<Refusal | 'accepted', number>;
+  /** Per member: tokens left and when they were counted (one entry per member name ever accepted). */
+  private readonly buckets = new Map<string, { tokens: number; atMs: number }>();
 
   constructor(private readonly o: VerifierOptions) {
     this.counts = Object.fromEntries([...REFUSALS, 'accepted'].map((k) => [k, 0])) as Record<Refusal | 'accepted', number>;
@@ -117,6 +123,17 @@ export class Verifier {
 
   counters(): Record<Refusal | 'accepted', number> {
     return { ...this.counts };
+  }
+
+  /** Take one token from the member's bucket (refilled at perMinute/60 s, holding at most perMinute). */
+  private take(member: string, perMinute: number, now: number): boolean {
+    const b = this.buckets.get(member) ?? { tokens: perMinute, atMs: now };
+    b.tokens = Math.min(perMinute, b.tokens + (Math.max(0, now - b.atMs) * perMinute) / 60_000);
+    b.atMs = now;
+    this.buckets.set(member, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
   }
 
   private check(bytes: Uint8Array, subjectMember: string | undefined): VerifyResult {
@@ -153,6 +170,8 @@ export class Verifier {
       return refuse('from-future', `issued ${Math.round((e.issuedAt - now) / 1000)} s ahead of our clock`);
     const last = this.o.seqs.last(e.member);
     if (e.seq <= last) return refuse('replay', `seq ${e.seq}, ${e.member} is at ${last}`);
+    if (!this.take(e.member, trust.limits.maxReportsPerMinute, now))
+      return refuse('rate-limited', `${e.member} is over ${trust.limits.maxReportsPerMinute} reports a minute`);
     this.o.seqs.accept(e.member, e.seq);
     return { ok: true, envelope: e };
   }

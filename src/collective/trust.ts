@@ -11,7 +11,7 @@
  * ```json
  * {
  *   "collective": "bnoc-example",
- *   "limits": { "maxReportBytes": 65536, "maxAgeSec": 3600, "maxFutureSec": 300 },
+ *   "limits": { "maxReportBytes": 65536, "maxAgeSec": 3600, "maxFutureSec": 300, "maxReportsPerMinute": 60 },
  *   "members": [
  *     { "name": "alice", "weight": 2, "vouchesFor": ["bob"],
  *       "keys": [{ "publicKey": "<43 base64url>", "revoked": "2026-12-01: laptop stolen" }, { "publicKey": "<43 base64url>" }] },
@@ -31,7 +31,7 @@ import { keyIdOf, parsePublicKey, PUBLIC_KEY_TEXT } from './keys.js';
 /** A member's name: also a NATS subject token, so no dots, wildcards or spaces. */
 export const MEMBER_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
-export const DEFAULT_LIMITS = Object.freeze({ maxReportBytes: 65_536, maxAgeSec: 3600, maxFutureSec: 300 });
+export const DEFAULT_LIMITS = Object.freeze({ maxReportBytes: 65_536, maxAgeSec: 3600, maxFutureSec: 300, maxReportsPerMinute: 60 });
 
 /** The trust file's largest size: a few hundred members fit in far less. */
 const MAX_TRUST_FILE_BYTES = 1024 * 1024;
@@ -54,6 +54,7 @@ const TrustFileSchema = z
           .max(30 * 86_400)
           .optional(),
         maxFutureSec: z.number().int().min(0).max(86_400).optional(),
+        maxReportsPerMinute: z.number().int().min(1).max(100_000).optional(),
       })
       .strict()
       .optional(),
@@ -101,7 +102,7 @@ export interface Member {
 
 export interface Trust {
   collective: string;
-  limits: { maxReportBytes: number; maxAgeSec: number; maxFutureSec: number };
+  limits: { maxReportBytes: number; maxAgeSec: number; maxFutureSec: number; maxReportsPerMinute: number };
   members: Map<string, Member>;
   keys: Map<string, TrustedKey>;
 }

@@ -2,7 +2,7 @@
  * Signing and verifying collective reports against a real trust file on disk:
  * every refusal the issue names (unknown key, revoked key, replay, altered
  * after signing, a member signing as another, oversize, too old, from the
- * future), each counted; key rotation and revocation by editing the file,
+ * future, a member's flood), each counted; key rotation and revocation by editing the file,
  * picked up without a restart; sequence state that survives a restart.
  */
 import assert from 'node:assert/strict';
@@ -230,6 +230,30 @@ describe('collective reports: sign and verify', () => {
     writeTrust(path, removed);
     await until(() => store.stats().reloads === 2, 'the second reload');
     assert.equal(refused(v.verify(sign(bob, 'bob', 1))), 'unknown-member');
+  });
+
+  it('a member flooding 10,000 reports is rate-limited and counted; the others still get through; the budget refills', () => {
+    const path = join(dir, 'flood.json');
+    writeTrust(path, trustFile({ limits: { maxReportsPerMinute: 30 } }));
+    const store = new TrustStore(path, { intervalMs: 50 });
+    stores.push(store);
+    let now = NOW;
+    const v = new Verifier({ trust: () => store.current(), seqs: new SeqState(), now: () => now });
+    let accepted = 0;
+    for (let seq = 1; seq <= 10_000; seq++) {
+      if (refused(v.verify(sign(alice, 'alice', seq, { issuedAt: now }))) === 'accepted') accepted++;
+      if (seq % 1000 === 0)
+        assert.equal(refused(v.verify(sign(bob, 'bob', seq / 1000, { issuedAt: now }))), 'accepted', 'bob still gets through');
+    }
+    assert.equal(accepted, 30, 'the burst, then nothing');
+    assert.equal(v.counters()['rate-limited'], 9970);
+    // Forged reports in alice's name do not spend her budget (refused before the rate is looked at).
+    now += 60_000;
+    for (let i = 0; i < 100; i++) v.verify(sign(stranger, 'alice', 20_000 + i, { issuedAt: now }));
+    let later = 0;
+    for (let seq = 10_001; seq <= 10_100; seq++)
+      if (refused(v.verify(sign(alice, 'alice', seq, { issuedAt: now }))) === 'accepted') later++;
+    assert.equal(later, 30, 'a minute later, a full budget again');
   });
 
   it('trust file errors are one line naming the file and the field', () => {
