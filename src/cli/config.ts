@@ -13,6 +13,7 @@ import { NETWORK_NAMES, NETWORKS, type NetworkName } from '../protocol/networks.
 import { loadAsmap, loadGeoipAsn, type AsnLookup } from '../http/asn.js';
 import { loadIpList } from '../consumers/metrics/ip-lists.js';
 import { DEFAULT_IP_LISTS, type IpList } from '../consumers/metrics/traffic.js';
+import { parseAllowedHost } from '../http/hosts.js';
 import { bindRefusal } from '../http/server.js';
 import { UsageError } from './errors.js';
 import { buildDetectors } from '../consumers/detectors/index.js';
@@ -43,7 +44,7 @@ export interface RunConfig {
   /** Archive every event in SQLite under this directory (embedded bus only); null: no archive. */
   archive: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** The HTTP server (/metrics, /api/*); null: none. A token, when set, is required on every request. */
-  http: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[] } | null;
+  http: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[]; allowedHosts?: string[] } | null;
   /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
   core: CoreSourcesConfig;
   /** The connectivity check (dials public addresses peers advertise); null: off. */
@@ -111,6 +112,8 @@ export interface ConfigLayer {
   maxPendingHandshakes?: number;
   /** IP lists for the metrics (`NAME=FILE`): their peers' connections, messages and bytes counted apart. */
   ipList?: string[];
+  /** Host names the HTTP server answers to besides loopback and its bind address (DNS rebinding: src/http/hosts.ts). */
+  httpAllowedHost?: string[];
 }
 
 type Key = keyof ConfigLayer;
@@ -157,6 +160,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   maxPerNetgroup: { flag: '--max-per-netgroup', env: 'PEER_OBSERVER_MAX_PER_NETGROUP', kind: 'number' },
   maxPendingHandshakes: { flag: '--max-pending-handshakes', env: 'PEER_OBSERVER_MAX_PENDING_HANDSHAKES', kind: 'number' },
   ipList: { flag: '--ip-list', env: 'PEER_OBSERVER_IP_LIST', kind: 'list' },
+  httpAllowedHost: { flag: '--http-allowed-host', env: 'PEER_OBSERVER_HTTP_ALLOWED_HOST', kind: 'list' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -227,6 +231,16 @@ const httpEndpoint = z.string().transform((text, ctx): Endpoint => {
   return z.NEVER;
 });
 
+/** `--http-allowed-host`: a host name or IP address, no port; kept canonical (lower case, no trailing dot). */
+const allowedHost = z.string({ invalid_type_error: 'expected a host name' }).transform((text, ctx): string => {
+  try {
+    return parseAllowedHost(text);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: err instanceof Error ? err.message : String(err) });
+    return z.NEVER;
+  }
+});
+
 const path = z.string({ invalid_type_error: 'expected a file path' }).trim().min(1, 'expected a file path');
 const seconds = z
   .number({ invalid_type_error: 'expected a number of seconds' })
@@ -293,6 +307,7 @@ export const LayerSchema = z
     ipList: z
       .array(z.string({ invalid_type_error: 'expected NAME=FILE' }), { invalid_type_error: 'expected a list of NAME=FILE' })
       .max(16, 'at most 16 lists'),
+    httpAllowedHost: z.array(allowedHost, { invalid_type_error: 'expected a list of host names' }),
   })
   .partial()
   .strict();
@@ -465,6 +480,10 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   if (http) {
     const refusal = bindRefusal(http.host, http.token);
     if (refusal) throw new UsageError(refusal);
+  }
+  if (merged.httpAllowedHost !== undefined) {
+    if (!http) throw new UsageError('--http-allowed-host needs --http (the server that answers to it)');
+    http.allowedHosts = [...new Set(merged.httpAllowedHost)];
   }
   if (merged.asmap !== undefined || merged.geoipAsn !== undefined) {
     const flag = merged.asmap !== undefined ? '--asmap' : '--geoip-asn';

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerArchive } from './archive.js';
+import { registerCollective } from './collective.js';
 import { registerDemo } from './demo.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { registerLog } from './log.js';
@@ -44,6 +45,7 @@ export function buildProgram(context: MainContext): Command {
   registerReplay(program, context);
   registerSimulate(program, context);
   registerIncidents(program, context);
+  registerCollective(program, context);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -21,6 +21,7 @@ import { startObserver, type ObserverLimits } from '../sources/p2p/observer.js';
 import type { Endpoint } from './config.js';
 import type { AsnLookup } from '../http/asn.js';
 import type { IpList } from '../consumers/metrics/traffic.js';
+import { HealthRegistry } from '../health/registry.js';
 import { startHttpService, type HttpService } from '../http/service.js';
 import { RuntimeError, describeError } from './errors.js';
 
@@ -45,7 +46,7 @@ export interface PipelineOptions {
   /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
   archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
-  http?: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[] } | null;
+  http?: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[]; allowedHosts?: string[] } | null;
   /** Try the addresses peers advertise (consumers/connectivity/): outbound connections to public addresses. */
   connectivity?: { allowLoopback: boolean } | null;
   /** Detectors and alerts on the bus (consumers/detectors/, consumers/alerts/); null: off. Default: on with defaults. */
@@ -60,6 +61,8 @@ export interface Pipeline {
   http?: HttpService;
   /** Detectors, alert manager and webhooks, when on. */
   alerting?: Alerting;
+  /** What /healthz reports: components report failures here (health/registry.ts). */
+  health: HealthRegistry;
   /** Idempotent. */
   stop(): Promise<void>;
 }
@@ -72,7 +75,7 @@ interface OpenBus {
   close(): Promise<void>;
 }
 
-async function openBus(options: PipelineOptions): Promise<OpenBus> {
+async function openBus(options: PipelineOptions, health: HealthRegistry): Promise<OpenBus> {
   if (options.nats?.length) {
     let bus: NatsBus;
     try {
@@ -103,7 +106,10 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
       archive = startArchive(bus, {
         ...options.archive,
         counters: { origin: { nodeId: options.nodeId, source: 'archive' }, intervalMs: options.countersIntervalMs ?? 10_000 },
-        onError: (e) => options.io.stderr.write(`peer-observer: ${e.message}\n`),
+        onError: (e) => {
+          health.failed('archive', e.message);
+          options.io.stderr.write(`peer-observer: ${e.message}\n`);
+        },
       });
     } catch (err) {
       throw new RuntimeError(`archive: ${describeError(err)}`);
@@ -125,7 +131,13 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  const { bus, counters, close } = await openBus(options);
+  const health = new HealthRegistry();
+  const { bus, counters, close } = await openBus(options, health);
+  // Events a consumer could not take (its queue was full) or NATS could not send: /healthz is degraded while they rise.
+  health.watchDrops('bus', () => {
+    const c = counters().counters;
+    return (c.dropped ?? 0) + (c.subscriberDropped ?? 0);
+  });
   const origin = { nodeId: options.nodeId, source: 'bus' };
   const publishBusCounters = () => bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
 
@@ -153,6 +165,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         dashboard: asn ? { asn } : {},
         nodeIds: [options.nodeId],
         health: () => ({ nodeId: options.nodeId }),
+        healthRegistry: health,
         ...(alerting ? { alerts: () => alerting.manager.store } : {}),
       });
     } catch (err) {
@@ -200,8 +213,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await close();
       await alerting?.stop();
       await http?.close();
+      health.close();
     })());
-  return { bus, listening: observer.listening, ...(http ? { http } : {}), ...(alerting ? { alerting } : {}), stop };
+  return { bus, listening: observer.listening, ...(http ? { http } : {}), ...(alerting ? { alerting } : {}), health, stop };
 }
 
 export function endpointText(e: Endpoint): string {

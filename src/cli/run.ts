@@ -32,7 +32,8 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
   const archive = config.archive ? `; archiving to ${config.archive.dataDir}` : '';
   const http = pipeline.http
     ? `; HTTP at ${pipeline.http.server.url}${config.http?.token ? ' (token required)' : ''}; dashboard at ${pipeline.http.server.url}/` +
-      (config.http?.asn ? ` (ASNs from ${config.http.asn.source})` : '')
+      (config.http?.asn ? ` (ASNs from ${config.http.asn.source})` : '') +
+      (pipeline.http.server.allowedHosts.length ? `; HTTP answers to ${pipeline.http.server.allowedHosts.join(', ')} besides loopback` : '')
     : '';
   const core = startCoreSources(config.core, {
     nodeId: config.nodeId,
@@ -99,6 +100,11 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     .option(
       '--http-token <token>',
       'require the token on every data request: "Authorization: Bearer <token>" (API), open the dashboard as /#token=<token> (needed to bind a non-loopback address)',
+    )
+    .option(
+      '--http-allowed-host <name>',
+      'with --http: also answer requests whose Host is this name (repeatable or comma-separated; loopback names and the bound address always are): DNS rebinding protection',
+      collectList,
     )
     .option('--asmap <file>', "with --http: a Bitcoin Core asmap file (Core's -asmap) for the dashboard's connections by ASN")
     .option('--geoip-asn <file>', 'with --http: a MaxMind-format ASN database (e.g. GeoLite2-ASN.mmdb) instead of --asmap')

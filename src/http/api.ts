@@ -9,6 +9,7 @@ import type { Alert, AlertStore } from '../consumers/alerts/types.js';
 import type { ObserverMetrics } from '../consumers/metrics/metrics.js';
 import type { PeersTable } from '../consumers/peers/table.js';
 import type { RecentEvents } from '../consumers/recent/ring.js';
+import type { HealthReport } from '../health/registry.js';
 import { EVENT_TYPES, SEVERITIES, type EventType } from '../events/types.js';
 import { HttpError, Router } from './router.js';
 
@@ -20,6 +21,8 @@ export interface ApiSources {
   alerts?: () => AlertStore | undefined;
   /** Extra facts for /healthz (node id, bus state). */
   health?: () => Record<string, unknown>;
+  /** Whether anything failed or dropped (health/registry.ts): `degraded` is a 503 naming the reasons. */
+  healthCheck?: () => HealthReport;
 }
 
 const limit = (max: number, fallback: number) =>
@@ -100,9 +103,19 @@ export function apiRouter(sources: ApiSources, router = new Router()): Router {
   const startedAt = Date.now();
   const store = (): AlertStore | undefined => sources.alerts?.();
 
-  router.get('/healthz', () => ({
-    json: { status: 'ok', uptimeSec: Math.round((Date.now() - startedAt) / 1000), peers: sources.peers.stats(), ...sources.health?.() },
-  }));
+  router.get('/healthz', () => {
+    const { status, reasons } = sources.healthCheck?.() ?? { status: 'ok', reasons: [] };
+    return {
+      status: status === 'ok' ? 200 : 503,
+      json: {
+        status,
+        ...(reasons.length ? { reasons } : {}),
+        uptimeSec: Math.round((Date.now() - startedAt) / 1000),
+        peers: sources.peers.stats(),
+        ...sources.health?.(),
+      },
+    };
+  });
 
   router.get('/metrics', async () => ({ text: await sources.metrics.exposition(), contentType: sources.metrics.contentType }));
 

@@ -18,14 +18,24 @@
  * WebSocket token: browsers cannot set `Authorization` on a WebSocket, so an
  * upgrade may instead offer the subprotocol `bearer.<base64url(token)>` beside
  * the real one (`peer-observer.v1`); the server answers with the real one only,
- * so the token is never echoed. An upgrade whose `Origin` is not this server's
- * own host is refused (403) whether or not a token is set: a page on another
- * site must not read the live feed of an observer on the operator's loopback.
+ * so the token is never echoed.
+ *
+ * Before any of that (hosts.ts): a request or upgrade whose Host is not one of
+ * this server's names is refused (421), and an upgrade whose `Origin` is another
+ * site's is refused (403), whether or not a token is set: a page on another
+ * site, even one whose name rebinds to 127.0.0.1, must not read the API or the
+ * live feed of an observer on the operator's loopback.
+ *
+ * Connections (guard.ts): capped per source and in total, a silent or idle one
+ * destroyed on time and evicted first when room is needed, so connections that
+ * send nothing cannot lock out a client that asks.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { ConnectionGuard, type GuardOptions, type GuardStats } from './guard.js';
+import { HostAllowlist } from './hosts.js';
 import { HttpError, Router, validateQuery, type Reply, type RequestContext } from './router.js';
 
 /** Longest request target we read (paths and queries are short here). */
@@ -44,8 +54,18 @@ export interface HttpServerOptions {
   onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Paths served without the token (the dashboard's static files). */
   isPublic?: (pathname: string) => boolean;
-  /** Most simultaneous connections. Default 256. */
-  maxConnections?: number;
+  /** Connection caps and timeouts (guard.ts). */
+  connections?: GuardOptions;
+  /** Host names answered besides loopback names and the bound address (`--http-allowed-host`). */
+  allowedHosts?: readonly string[];
+}
+
+export interface HttpServerStats {
+  connections: GuardStats;
+  /** Requests and upgrades refused for their Host header (421). */
+  hostRefused: number;
+  /** Upgrades refused for their Origin header (403). */
+  originRefused: number;
 }
 
 export interface HttpServer {
@@ -54,6 +74,9 @@ export interface HttpServer {
   /** `http://host:port` (IPv6 in brackets). */
   url: string;
   server: Server;
+  /** Names answered besides loopback and the bound address (--http-allowed-host). */
+  allowedHosts: string[];
+  stats(): HttpServerStats;
   /** Stop accepting, end open connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -91,14 +114,6 @@ export function protocolToken(header: string | string[] | undefined): string | u
   return undefined;
 }
 
-/** Same-origin check for upgrades: no Origin (not a browser) passes; otherwise its host must be the Host header. */
-export function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
-  if (origin === undefined) return true;
-  if (!URL.canParse(origin) || host === undefined) return false;
-  const u = new URL(origin);
-  return (u.protocol === 'http:' || u.protocol === 'https:') && u.host.toLowerCase() === host.toLowerCase();
-}
-
 const COMMON_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-store',
@@ -126,13 +141,28 @@ function error(status: number, message: string, headers: Record<string, string> 
   return { status, json: { error: message }, headers };
 }
 
+/** Write the last bytes, then destroy: never leave a half-closed socket counting against the caps. */
+function endThenDestroy(socket: Duplex, text: string): void {
+  socket.once('finish', () => socket.destroy());
+  socket.once('error', () => socket.destroy());
+  socket.end(text);
+}
+
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const refusal = bindRefusal(options.host, options.token);
   if (refusal) throw new Error(refusal);
   const expected = options.token ? digest(options.token) : undefined;
   const { router } = options;
+  const hosts = new HostAllowlist(options.host, options.allowedHosts ?? []);
+  const guard = new ConnectionGuard(options.connections);
+  let hostRefused = 0;
+  let originRefused = 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (!hosts.hostAllowed(req.headers.host)) {
+      hostRefused++;
+      return send(res, error(421, 'this server does not answer to that Host (see --http-allowed-host)', { connection: 'close' }));
+    }
     const rawUrl = req.url ?? '/';
     if (rawUrl.length > MAX_URL_LENGTH) return send(res, error(414, 'request target too long'));
     const publicFile =
@@ -176,22 +206,35 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     });
   });
   server.keepAliveTimeout = 5_000;
-  server.maxConnections = options.maxConnections ?? 256;
+  // The guard admits, evicts and times out connections (node:http's own cap would refuse the newcomer instead).
+  server.on('connection', (socket: Socket) => guard.accept(socket));
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    guard.requestStarted(req.socket);
+    res.once('close', () => guard.requestDone(req.socket));
+  });
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    if (socket.writable) endThenDestroy(socket, 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     else socket.destroy();
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: string) => {
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      endThenDestroy(socket, `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (!sameOrigin(req.headers.origin, req.headers.host)) return refuse('403 Forbidden');
+    if (!hosts.hostAllowed(req.headers.host)) {
+      hostRefused++;
+      return refuse('421 Misdirected Request');
+    }
+    if (!hosts.originAllowed(req.headers.origin, req.headers.host)) {
+      originRefused++;
+      return refuse('403 Forbidden');
+    }
     if (expected) {
       const viaProtocol = protocolToken(req.headers['sec-websocket-protocol']);
       const header = req.headers.authorization ?? (viaProtocol !== undefined ? `Bearer ${viaProtocol}` : undefined);
       if (!authorized(header, expected)) return refuse('401 Unauthorized');
     }
     if (!options.onUpgrade) return refuse('404 Not Found');
+    guard.upgraded(req.socket);
     options.onUpgrade(req, socket, head);
   });
 
@@ -210,10 +253,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     port: address.port,
     url: `http://${hostText}:${address.port}`,
     server,
+    allowedHosts: hosts.names(),
+    stats: () => ({ connections: guard.stats(), hostRefused, originRefused }),
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        guard.closeAll();
       })),
   };
 }

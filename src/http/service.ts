@@ -9,7 +9,9 @@ import type { AlertStore } from '../consumers/alerts/types.js';
 import { startMetrics, type MetricsOptions } from '../consumers/metrics/metrics.js';
 import { startPeersTable, type PeersTableOptions } from '../consumers/peers/table.js';
 import { startRecentEvents, type RecentEventsOptions } from '../consumers/recent/ring.js';
+import type { HealthRegistry } from '../health/registry.js';
 import { apiRouter } from './api.js';
+import { registerHttpMetrics } from './metrics.js';
 import type { AsnLookup } from './asn.js';
 import { LiveHub, type LiveOptions } from './live.js';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from './server.js';
@@ -19,6 +21,10 @@ export interface HttpServiceOptions {
   host: string;
   port: number;
   token?: string | undefined;
+  /** Host names answered besides loopback and the bound address (server.ts). */
+  allowedHosts?: readonly string[] | undefined;
+  /** Connection caps and timeouts (guard.ts). */
+  connections?: HttpServerOptions['connections'];
   /** Only events from these observers (the embedded bus has one; over NATS, our own node). */
   nodeIds?: readonly string[];
   metrics?: MetricsOptions;
@@ -27,6 +33,8 @@ export interface HttpServiceOptions {
   /** The alert manager's store, when alerts run in this process. */
   alerts?: () => AlertStore | undefined;
   health?: () => Record<string, unknown>;
+  /** The process's health registry: /healthz is `degraded` (503) while it has reasons. */
+  healthRegistry?: HealthRegistry;
   /**
    * The dashboard (`/` and the live feed `/ws`): on unless false. `asn` maps
    * peers to ASNs (--asmap / --geoip-asn); `distDir` is where the built files
@@ -75,15 +83,19 @@ export async function startHttpService(bus: Bus, options: HttpServiceOptions): P
     peers: peers.table,
     recent: recent.recent,
     ...(options.alerts ? { alerts: options.alerts } : {}),
-    health: () => ({ ...options.health?.(), ...(live ? { dashboard: live.liveStats() } : {}) }),
+    ...(options.healthRegistry ? { healthCheck: () => options.healthRegistry!.check() } : {}),
+    health: () => ({ ...options.health?.(), http: server?.stats(), ...(live ? { dashboard: live.liveStats() } : {}) }),
   });
-  let server: HttpServer;
+  let server: HttpServer | undefined;
+  registerHttpMetrics(metrics.metrics.registry, () => server?.stats(), options.healthRegistry);
   try {
     server = await startHttpServer({
       host: options.host,
       port: options.port,
       token: options.token,
       router,
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      ...(options.connections ? { connections: options.connections } : {}),
       ...(files ? { fallback: (ctx) => files.reply(ctx.url.pathname), isPublic: files.isPublic } : {}),
       ...(live ? { onUpgrade: live.upgrade } : {}),
       ...(options.fallback ? { fallback: options.fallback } : {}),

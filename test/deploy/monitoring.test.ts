@@ -9,6 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { HealthRegistry } from '../../src/health/registry.js';
+import { registerHttpMetrics } from '../../src/http/metrics.js';
 import { fullyPopulatedMetrics } from '../consumers/core-synthetic.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
@@ -67,9 +69,18 @@ function dashboardExprs(file: string): string[] {
   return out;
 }
 
+/** Every family filled, with the HTTP server's own series and the health status, as `run --http` registers them. */
+function populated(): ReturnType<typeof fullyPopulatedMetrics> {
+  const m = fullyPopulatedMetrics();
+  const health = new HealthRegistry();
+  registerHttpMetrics(m.registry, () => undefined, health);
+  health.close();
+  return m;
+}
+
 /** The families (`# TYPE` names) of our exposition with our prefix, and process_start_time_seconds (mapped in docs/metrics.md). */
 async function ourFamilies(): Promise<string[]> {
-  const text = await fullyPopulatedMetrics().exposition();
+  const text = await populated().exposition();
   return [...text.matchAll(/^# TYPE (\S+) /gm)]
     .map((m) => m[1]!)
     .filter((n) => n.startsWith('peer_observer_') || n === 'process_start_time_seconds');
@@ -77,7 +88,7 @@ async function ourFamilies(): Promise<string[]> {
 
 /** Metric families in the exposition (`# TYPE name kind`), histogram/summary series names included. */
 async function exposedNames(): Promise<Set<string>> {
-  const m = fullyPopulatedMetrics();
+  const m = populated();
   const names = new Set<string>();
   for (const line of (await m.exposition()).split('\n')) {
     const t = /^# TYPE (\S+) (\S+)/.exec(line);

@@ -12,7 +12,8 @@ import type { AlertStore } from '../../src/consumers/alerts/types.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import type { Alert, Incident } from '../../src/events/types.js';
 import { LIVE_PROTOCOL } from '../../src/http/live.js';
-import { protocolToken, sameOrigin } from '../../src/http/server.js';
+import { HostAllowlist } from '../../src/http/hosts.js';
+import { protocolToken } from '../../src/http/server.js';
 import { startHttpService, type HttpService } from '../../src/http/service.js';
 import { peerLife } from '../consumers/synthetic.js';
 
@@ -145,9 +146,10 @@ describe('dashboard server', { timeout: 60_000 }, () => {
     await assert.rejects(connect(url, [LIVE_PROTOCOL, `bearer.${b64(TOKEN)}`], { origin: 'http://evil.example' }), /HTTP 403/);
     const ok = await connect(url, [LIVE_PROTOCOL, `bearer.${b64(TOKEN)}`], { origin: url });
     ok.ws.close();
-    assert.equal(sameOrigin(undefined, 'x'), true);
-    assert.equal(sameOrigin('http://127.0.0.1:5', '127.0.0.1:5'), true);
-    assert.equal(sameOrigin('null', '127.0.0.1:5'), false);
+    const hosts = new HostAllowlist('127.0.0.1');
+    assert.equal(hosts.originAllowed(undefined, 'x'), true);
+    assert.equal(hosts.originAllowed('http://127.0.0.1:5', '127.0.0.1:5'), true);
+    assert.equal(hosts.originAllowed('null', '127.0.0.1:5'), false);
     assert.equal(protocolToken(`peer-observer.v1, bearer.${b64(TOKEN)}`), TOKEN);
   });
 
