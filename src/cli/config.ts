@@ -33,7 +33,7 @@ export interface RunConfig {
   /** How batches are encoded on NATS (docs/bus.md). */
   natsEncoding: BatchEncoding;
   /** Archive every event in SQLite under this directory (embedded bus only); null: no archive. */
-  archive: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
+  archive: { dataDir: string; retentionDays?: number; maxDbMb?: number; foldRate?: number; freshIfDamaged?: boolean } | null;
   /** The HTTP server (/metrics, /api/*); null: none. A token, when set, is required on every request. */
   http: { host: string; port: number; token?: string; asn?: AsnLookup } | null;
   /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
@@ -97,6 +97,10 @@ export interface ConfigLayer {
   connectivity?: boolean;
   /** Let the connectivity check dial 127.0.0.0/8 (for testing). */
   connectivityAllowLoopback?: boolean;
+  /** Archive: tokens per second per stream before like events are folded into counted aggregates; 0: never. */
+  foldRate?: number;
+  /** Archive: a damaged file is moved aside and a fresh one started instead of refused. */
+  freshIfDamaged?: boolean;
 }
 
 type Key = keyof ConfigLayer;
@@ -140,6 +144,8 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
     env: 'PEER_OBSERVER_CONNECTIVITY_ALLOW_LOOPBACK',
     kind: 'boolean',
   },
+  foldRate: { flag: '--fold-rate', env: 'PEER_OBSERVER_FOLD_RATE', kind: 'number' },
+  freshIfDamaged: { flag: '--fresh-if-damaged', env: 'PEER_OBSERVER_FRESH_IF_DAMAGED', kind: 'boolean' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -240,9 +246,9 @@ export const LayerSchema = z
       .positive('expected a number of days greater than 0')
       .max(100_000, 'expected a number of days greater than 0'),
     maxDbMb: z
-      .number({ invalid_type_error: 'expected a number of MiB greater than 0' })
-      .positive('expected a number of MiB greater than 0')
-      .max(100_000_000, 'expected a number of MiB greater than 0'),
+      .number({ invalid_type_error: 'expected a number of MiB (0: no cap)' })
+      .nonnegative('expected a number of MiB (0: no cap)')
+      .max(100_000_000, 'expected a number of MiB up to 100000000 (0: no cap)'),
     http: z.string({ invalid_type_error: 'expected "host:port" or a port' }).pipe(httpEndpoint),
     httpToken: z
       .string({ invalid_type_error: 'expected a token' })
@@ -271,6 +277,11 @@ export const LayerSchema = z
         .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL'),
       { invalid_type_error: 'expected a list of URLs' },
     ),
+    foldRate: z
+      .number({ invalid_type_error: 'expected a number of events per second (0: never fold)' })
+      .nonnegative('expected a number of events per second (0: never fold)')
+      .max(1_000_000, 'expected a number of events per second up to 1000000 (0: never fold)'),
+    freshIfDamaged: z.boolean({ invalid_type_error: 'expected true or false' }),
   })
   .partial()
   .strict();
@@ -415,10 +426,9 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   if (merged.maxPerIp !== undefined) limits.maxPerIp = merged.maxPerIp;
   if (merged.handshakeTimeout !== undefined) limits.handshakeTimeoutMs = Math.round(merged.handshakeTimeout * 1000);
   const nats = merged.nats ?? [];
-  if (merged.dataDir === undefined && (merged.retentionDays !== undefined || merged.maxDbMb !== undefined)) {
-    throw new UsageError(
-      `${merged.retentionDays !== undefined ? '--retention-days' : '--max-db-mb'} needs --data-dir (the archive it applies to)`,
-    );
+  if (merged.dataDir === undefined) {
+    const archiveOnly = (['retentionDays', 'maxDbMb', 'foldRate', 'freshIfDamaged'] as const).find((k) => merged[k] !== undefined);
+    if (archiveOnly) throw new UsageError(`${FIELDS[archiveOnly].flag} needs --data-dir (the archive it applies to)`);
   }
   if (merged.natsEncoding !== undefined && !nats.length) throw new UsageError('--nats-encoding needs --nats (the bus it applies to)');
   if (merged.dataDir !== undefined && nats.length) {
@@ -433,6 +443,8 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
           dataDir: merged.dataDir,
           ...(merged.retentionDays !== undefined ? { retentionDays: merged.retentionDays } : {}),
           ...(merged.maxDbMb !== undefined ? { maxDbMb: merged.maxDbMb } : {}),
+          ...(merged.foldRate !== undefined ? { foldRate: merged.foldRate } : {}),
+          ...(merged.freshIfDamaged ? { freshIfDamaged: true } : {}),
         };
   if (merged.httpToken !== undefined && merged.http === undefined)
     throw new UsageError('--http-token needs --http (the server it protects)');

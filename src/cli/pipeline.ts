@@ -42,7 +42,7 @@ export interface PipelineOptions {
   /** How batches are encoded on NATS (default msgpack). */
   natsEncoding?: BatchEncoding;
   /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
-  archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
+  archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number; foldRate?: number; freshIfDamaged?: boolean } | null;
   /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
   http?: { host: string; port: number; token?: string; asn?: AsnLookup } | null;
   /** Try the addresses peers advertise (consumers/connectivity/): outbound connections to public addresses. */
@@ -59,6 +59,8 @@ export interface Pipeline {
   http?: HttpService;
   /** Detectors, alert manager and webhooks, when on. */
   alerting?: Alerting;
+  /** The archive, with `run --data-dir`: its health() is for /healthz. */
+  archive?: Archive;
   /** Idempotent. */
   stop(): Promise<void>;
 }
@@ -66,6 +68,7 @@ export interface Pipeline {
 /** The bus the observer publishes into, its counters, and how to shut it down. */
 interface OpenBus {
   bus: Bus;
+  archive?: Archive;
   counters(): { stage: string; counters: Record<string, number> };
   /** Close the bus and wait until what was published is delivered (printed, or handed to NATS). */
   close(): Promise<void>;
@@ -103,6 +106,7 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
         ...options.archive,
         counters: { origin: { nodeId: options.nodeId, source: 'archive' }, intervalMs: options.countersIntervalMs ?? 10_000 },
         onError: (e) => options.io.stderr.write(`peer-observer: ${e.message}\n`),
+        onNotice: (m) => options.io.stderr.write(`peer-observer: archive: ${m}\n`),
       });
     } catch (err) {
       throw new RuntimeError(`archive: ${describeError(err)}`);
@@ -111,6 +115,7 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
   const logger = startLogger(bus, options.io.stdout, { json: options.json });
   return {
     bus,
+    ...(archive ? { archive } : {}),
     counters: () => ({ stage: 'bus', counters: busCounters(bus.stats()) }),
     async close() {
       await bus.close();
@@ -124,7 +129,7 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  const { bus, counters, close } = await openBus(options);
+  const { bus, archive, counters, close } = await openBus(options);
   const origin = { nodeId: options.nodeId, source: 'bus' };
   const publishBusCounters = () => bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
 
@@ -150,7 +155,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         ...where,
         dashboard: asn ? { asn } : {},
         nodeIds: [options.nodeId],
-        health: () => ({ nodeId: options.nodeId }),
+        health: () => ({ nodeId: options.nodeId, ...(archive ? { archive: archive.health() } : {}) }),
         ...(alerting ? { alerts: () => alerting.manager.store } : {}),
       });
     } catch (err) {
@@ -199,7 +204,14 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await alerting?.stop();
       await http?.close();
     })());
-  return { bus, listening: observer.listening, ...(http ? { http } : {}), ...(alerting ? { alerting } : {}), stop };
+  return {
+    bus,
+    listening: observer.listening,
+    ...(http ? { http } : {}),
+    ...(alerting ? { alerting } : {}),
+    ...(archive ? { archive } : {}),
+    stop,
+  };
 }
 
 export function endpointText(e: Endpoint): string {
