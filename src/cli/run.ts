@@ -33,7 +33,9 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
   const cap = pipeline.archive?.cap;
   const archive = config.archive
     ? `; archiving to ${config.archive.dataDir}` +
-      (cap ? ` (${cap.bytes > 0 ? `max ${(cap.bytes / 1048576).toFixed(0)} MiB${cap.isDefault ? ': 10% of free space, at most 10 GiB' : ''}` : 'no size cap'})` : '')
+      (cap
+        ? ` (${cap.bytes > 0 ? `max ${(cap.bytes / 1048576).toFixed(0)} MiB${cap.isDefault ? ': 10% of free space, at most 10 GiB' : ''}` : 'no size cap'})`
+        : '')
     : '';
   const http = pipeline.http
     ? `; HTTP at ${pipeline.http.server.url}${config.http?.token ? ' (token required)' : ''}; dashboard at ${pipeline.http.server.url}/` +

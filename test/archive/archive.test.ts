@@ -128,7 +128,22 @@ describe('archive consumer', () => {
     const d = last.data as { stage: string; counters: Record<string, number> };
     assert.equal(d.stage, 'archive');
     assert.ok(d.counters.written! >= 5, JSON.stringify(d));
-    for (const k of ['received', 'written', 'batches', 'failed', 'pruned', 'dropped', 'fileBytes', 'folded', 'aggregates', 'capBytes', 'writeErrors', 'healthy', 'diskFull']) assert.ok(k in d.counters, k);
+    for (const k of [
+      'received',
+      'written',
+      'batches',
+      'failed',
+      'pruned',
+      'dropped',
+      'fileBytes',
+      'folded',
+      'aggregates',
+      'capBytes',
+      'writeErrors',
+      'healthy',
+      'diskFull',
+    ])
+      assert.ok(k in d.counters, k);
   });
 
   it('a full subscriber queue is counted as dropped', async () => {

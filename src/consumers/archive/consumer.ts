@@ -161,7 +161,10 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
   const capBytes = options.maxDbMb === undefined ? defaultCapBytes(options.dataDir) : Math.floor(options.maxDbMb * MIB);
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   // A batch is at most a sixteenth of the cap: the cap is never passed by more than one batch.
-  const batchMaxBytes = Math.min(options.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES, capBytes > 0 ? Math.max(64 * 1024, capBytes / 16) : Infinity);
+  const batchMaxBytes = Math.min(
+    options.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
+    capBytes > 0 ? Math.max(64 * 1024, capBytes / 16) : Infinity,
+  );
   const folder = new Folder(options.foldRate ?? DEFAULT_FOLD_RATE);
   const health = new ArchiveHealth();
   const flushMs = options.flushMs ?? DEFAULT_FLUSH_MS;

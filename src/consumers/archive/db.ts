@@ -93,7 +93,13 @@ export class ArchiveDamagedError extends ArchiveOpenError {
 }
 
 /** SQLite's codes for a file that is not (or no longer) a well-formed database. */
-const DAMAGED_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+const DAMAGED_CODES = new Set([
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+  'SQLITE_CORRUPT_INDEX',
+  'SQLITE_CORRUPT_SEQUENCE',
+  'SQLITE_CORRUPT_VTAB',
+]);
 
 export function isDamageError(e: unknown): boolean {
   const code = (e as { code?: unknown }).code;
@@ -128,7 +134,9 @@ export function openArchiveForWriting(dataDir: string, options: WriteOpenOptions
   try {
     db = new Database(safePath(path));
   } catch (e) {
-    throw isDamageError(e) ? new ArchiveDamagedError(path, (e as Error).message) : new ArchiveOpenError(`cannot open ${path}: ${(e as Error).message}`);
+    throw isDamageError(e)
+      ? new ArchiveDamagedError(path, (e as Error).message)
+      : new ArchiveOpenError(`cannot open ${path}: ${(e as Error).message}`);
   }
   try {
     db.pragma('busy_timeout = 5000');
@@ -162,9 +170,11 @@ export function openArchiveForWriting(dataDir: string, options: WriteOpenOptions
  */
 export function quickCheck(db: Db): string | undefined {
   try {
-    const rows = db.pragma('quick_check(1)') as { quick_check: string }[];
-    const first = rows[0]?.quick_check;
-    return first === 'ok' ? undefined : `quick_check: ${first ?? 'no answer'}`;
+    // The first problem; SQLite heads the list with the schema's name ("*** in database main ***").
+    const rows = (db.pragma('quick_check(2)') as { quick_check: string }[]).map((r) => r.quick_check);
+    if (rows[0] === 'ok') return undefined;
+    const first = rows.find((r) => !r.startsWith('***')) ?? rows[0] ?? 'no answer';
+    return `quick_check: ${first.split('\n')[0]!.trim()}`;
   } catch (e) {
     if (isDamageError(e)) return (e as Error).message;
     throw e;
@@ -177,7 +187,10 @@ export function quickCheck(db: Db): string | undefined {
  */
 export function moveAside(dataDir: string, now = new Date()): string {
   const path = archivePath(dataDir);
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   let target = `${path}.damaged-${stamp}`;
   for (let i = 1; existsSync(target); i++) target = `${path}.damaged-${stamp}-${i}`;
   // The log and the index first: a crash in between leaves the main file where it was, still refused at the next start.
