@@ -30,7 +30,7 @@ export interface FloodResult {
   bytes: number;
   /** Entries in the addr messages sent. */
   entries: number;
-  /** The local address:port the observer saw. */
+  /** Our end of the connection, as the observer records it (`127.0.0.1:PORT`): the flood's `--peer`. */
   local: string;
   ms: number;
 }
@@ -83,7 +83,7 @@ export async function flood(o: FloodOptions): Promise<FloodResult> {
   peer.send(msg('ping', { nonce }));
   if (!(await pong)) throw new Error('flood: no pong after the flood');
   const ms = performance.now() - t0;
-  const local = `${peer.localAddress ?? '127.0.0.1'}`;
+  const local = `${peer.localAddress ?? '127.0.0.1'}:${peer.localPort}`;
   await peer.close();
   return { sent, bytes, entries: o.command === 'addr' ? sent * MAX_ADDR_TO_SEND : 0, local, ms };
 }
