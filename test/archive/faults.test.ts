@@ -146,19 +146,36 @@ describe('archive faults (real bin)', { timeout: 120_000 }, () => {
     async () => {
       const source = freshDir();
       writeArchive(source, 500);
+      // An archive whose writer has not closed it: its last batch only in archive.sqlite-wal.
+      const unclean = freshDir();
+      writeArchive(unclean, 100);
+      const writer = new ArchiveStore(openArchiveForWriting(unclean));
+      writer.write([message(1000, { pad: 300 })]);
       let dataDir: string;
+      let walDir: string;
       let how: string;
       if (process.getuid?.() === 0) {
-        dataDir = mountTmpfs('16m')!;
+        const mnt = mountTmpfs('16m')!;
+        dataDir = join(mnt, 'clean');
+        walDir = join(mnt, 'wal');
+        mkdirSync(dataDir);
+        mkdirSync(walDir);
         copyFileSync(archivePath(source), archivePath(dataDir));
-        execFileSync('mount', ['-o', 'remount,ro', dataDir]);
+        for (const f of ['', '-wal']) copyFileSync(archivePath(unclean) + f, archivePath(walDir) + f);
+        execFileSync('mount', ['-o', 'remount,ro', mnt]);
         how = 'read-only tmpfs';
       } else {
         dataDir = source;
-        chmodSync(archivePath(dataDir), 0o444);
-        chmodSync(dataDir, 0o555);
+        walDir = freshDir();
+        mkdirSync(walDir);
+        for (const f of ['', '-wal']) copyFileSync(archivePath(unclean) + f, archivePath(walDir) + f);
+        for (const d of [dataDir, walDir]) {
+          chmodSync(archivePath(d), 0o444);
+          chmodSync(d, 0o555);
+        }
         how = 'chmod -w';
       }
+      writer.close();
       const q = await runCli(['query', '--data-dir', dataDir, '--json']);
       assert.equal(q.code, 0, `${how}: ${q.stderr}`);
       assert.equal(q.stdout.trim().split('\n').length, 501, how);
@@ -170,7 +187,15 @@ describe('archive faults (real bin)', { timeout: 120_000 }, () => {
       assert.equal(r.stdout.trim().split('\n').length, 501);
       assert.match(r.stderr, /published=501 of 501 rejected=0/);
       assert.ok(!existsSync(`${archivePath(dataDir)}-shm`), 'nothing written beside it');
-      if (how === 'chmod -w') chmodSync(dataDir, 0o755);
+      // The unclean one: what is in the main file is read, and a warning says what the -wal holds and how to read it.
+      const w = await runCli(['query', '--data-dir', walDir, '--count']);
+      assert.equal(w.code, 0, w.stderr);
+      assert.match(
+        w.stderr,
+        /^peer-observer: warning: .*archive\.sqlite-wal \(\d+ bytes\) holds the last events .* copy the three files somewhere writable to read them\n$/,
+      );
+      assert.match(w.stdout, /^events=\d+ /);
+      if (how === 'chmod -w') for (const d of [dataDir, walDir]) chmodSync(d, 0o755);
     },
   );
 

@@ -182,7 +182,10 @@ describe('archive, query, replay (real processes)', { timeout: 120_000 }, () => 
       assert.ok(got.every((e) => e.nodeId === id));
     }
     assert.equal(await arch.stop(), 0);
-    const m = /archive: received=(\d+) written=(\d+) batches=\d+ failed=0 pruned=50 dropped=0 bytes=\d+ folded=0 aggregates=0 rejected=0/.exec(arch.stderr());
+    const m =
+      /archive: received=(\d+) written=(\d+) batches=\d+ failed=0 pruned=50 dropped=0 bytes=\d+ folded=0 aggregates=0 rejected=0/.exec(
+        arch.stderr(),
+      );
     assert.ok(m, arch.stderr());
     assert.equal(m[1], m[2]);
     const all = await runCli(['query', '--data-dir', dataDir, '--json', '--node-id', 'old', '--node-id', 'recent']);

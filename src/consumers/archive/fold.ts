@@ -30,6 +30,9 @@
  * aggregates.
  */
 import type { ObserverEvent } from '../../events/types.js';
+import { ITEM_COMMANDS } from './query.js';
+
+const ITEMS = new Set<string>(ITEM_COMMANDS);
 
 /** Bucket size, in seconds of refill. */
 export const FOLD_BURST_SECONDS = 20;
@@ -97,7 +100,7 @@ function keys(e: ObserverEvent): { stream: string; conn: string } | undefined {
 
 /** payload.count where the summary has one (addr, addrv2, inv, getdata, notfound, headers), else 0. */
 export function itemsOf(e: ObserverEvent): number {
-  if (e.type !== 'message') return 0;
+  if (e.type !== 'message' || !ITEMS.has(e.data.command)) return 0;
   const p = (e.data as Counted).payload;
   if (p === null || typeof p !== 'object' || Array.isArray(p)) return 0;
   const c = (p as { count?: unknown }).count;

@@ -77,6 +77,9 @@ export function countMatching(db: Db, filter: ArchiveFilter): number {
   return filter.limit !== undefined ? Math.min(n, filter.limit) : n;
 }
 
+/** The messages whose summary has a `count` of entries (events/summary.ts). */
+export const ITEM_COMMANDS = ['addr', 'addrv2', 'inv', 'getdata', 'notfound', 'headers'] as const;
+
 export interface EventCounts {
   /** Events matching, those folded into aggregates included. */
   events: number;
@@ -92,7 +95,8 @@ export interface EventCounts {
 export function countEvents(db: Db, filter: ArchiveFilter): EventCounts {
   const w = where(filter);
   const folded = hasFoldedColumn(db);
-  const itemsOf = `CASE WHEN type = 'message' THEN coalesce(json_extract(envelope, '$.data.payload.count'), 0) ELSE 0 END`;
+  // Only the commands whose summary has a count: the other envelopes are not parsed.
+  const itemsOf = `CASE WHEN command IN (${ITEM_COMMANDS.map((c) => `'${c}'`).join(', ')}) THEN coalesce(json_extract(envelope, '$.data.payload.count'), 0) ELSE 0 END`;
   const sql = folded
     ? `SELECT count(*) FILTER (WHERE folded IS NULL) AS stored, coalesce(sum(folded), 0) AS folded, count(folded) AS aggregates,
          coalesce(sum(CASE WHEN folded IS NULL THEN ${itemsOf} ELSE json_extract(envelope, '$.aggregate.items') END), 0) AS items
