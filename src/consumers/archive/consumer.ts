@@ -285,6 +285,8 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
       timer = undefined;
     }
     due = false;
+    // Already sent (by the answer that ended a wait): nothing to send.
+    if (rows.count === 0) return;
     const b: Batch = { id: writer.add(rows.finish()), events: rowsEvents, last: last! };
     rowsEvents = 0;
     rows = new RowBatchBuilder(Math.min(rows.bytesUsed, batchMaxBytes));
