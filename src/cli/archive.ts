@@ -83,12 +83,9 @@ export async function archive(options: ArchiveCommandOptions, signal: AbortSigna
   }
   // The subscription is on the server once a flush round-trips: only then say we are ready.
   await bus.drain();
-  const retention = [
-    options.retentionDays !== undefined ? `retention ${options.retentionDays} days` : '',
-    consumer.cap.bytes > 0
-      ? `max ${(consumer.cap.bytes / 1048576).toFixed(0)} MiB${consumer.cap.isDefault ? ': 10% of free space, at most 10 GiB' : ''}`
-      : 'no size cap',
-  ].filter(Boolean);
+  const retention = [options.retentionDays !== undefined ? `retention ${options.retentionDays} days` : '', consumer.cap.describe].filter(
+    Boolean,
+  );
   io.stderr.write(
     `peer-observer: archiving from NATS at ${options.nats.join(', ')} into ${options.dataDir}${retention.length ? ` (${retention.join(', ')})` : ''}\n`,
   );

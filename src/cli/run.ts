@@ -31,12 +31,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
   const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
   const cap = pipeline.archive?.cap;
-  const archive = config.archive
-    ? `; archiving to ${config.archive.dataDir}` +
-      (cap
-        ? ` (${cap.bytes > 0 ? `max ${(cap.bytes / 1048576).toFixed(0)} MiB${cap.isDefault ? ': 10% of free space, at most 10 GiB' : ''}` : 'no size cap'})`
-        : '')
-    : '';
+  const archive = config.archive ? `; archiving to ${config.archive.dataDir}` + (cap ? ` (${cap.describe})` : '') : '';
   const http = pipeline.http
     ? `; HTTP at ${pipeline.http.server.url}${config.http?.token ? ' (token required)' : ''}; dashboard at ${pipeline.http.server.url}/` +
       (config.http?.asn ? ` (ASNs from ${config.http.asn.source})` : '')

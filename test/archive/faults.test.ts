@@ -200,6 +200,22 @@ describe('archive faults (real bin)', { timeout: 120_000 }, () => {
   );
 
   it(
+    'the default cap never deletes history: an archive larger than it (on a 40 MiB tmpfs) keeps its present size as its cap',
+    { skip: canMount ? false : 'needs root with CAP_SYS_ADMIN to mount a tmpfs' },
+    async () => {
+      const dataDir = mountTmpfs('40m')!;
+      writeArchive(dataDir, 12_000); // ~10 MB; the default would be 10% of 40 MiB
+      const cli = start(['run', '--network', 'regtest', '--listen', '127.0.0.1:0', '--data-dir', dataDir]);
+      await cli.until(() => listeningPort(cli.stderr()) !== undefined, 'listening', 15_000);
+      assert.match(cli.stderr(), /\(max \d+ MiB: the archive's present size, above the default \(10% of free space, at most 10 GiB\)\)/);
+      assert.equal(await cli.stop(), 0);
+      assert.match(cli.stderr(), /pruned=0 /);
+      const afterCount = await runCli(['query', '--data-dir', dataDir, '--count', '--type', 'message']);
+      assert.match(afterCount.stdout, /^events=12000 /, 'every archived message is still there');
+    },
+  );
+
+  it(
     'a full disk (a 3 MiB tmpfs): /healthz says the archive is not ok and why, /metrics diskFull 1; the observer keeps running',
     {
       skip: canMount ? false : 'needs root with CAP_SYS_ADMIN to mount a tmpfs',

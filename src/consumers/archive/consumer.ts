@@ -114,8 +114,8 @@ export interface Archive {
   counters(): ArchiveCounters;
   /** ok, or why not (writes failing, disk full, events dropped, writer stopped): health.ts. For /healthz. */
   health(): HealthStatus;
-  /** The size cap in bytes (0: none), and whether it is the default one. */
-  readonly cap: { bytes: number; isDefault: boolean };
+  /** The size cap in bytes (0: none), and how it was chosen (for the start line). */
+  readonly cap: { bytes: number; isDefault: boolean; describe: string };
   /** Resolves when the subscription has ended, the last batch is written and the file is closed. */
   readonly done: Promise<void>;
   /** Resolves when the writer thread has opened the file (or gave up); until then events wait in the first batch and the bus queue. */
@@ -158,7 +158,20 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
   // Open, check and migrate here, so a bad data dir, a newer schema or a damaged file throws now; the writer thread
   // then opens its own connection.
   openAndCheck(options);
-  const capBytes = options.maxDbMb === undefined ? defaultCapBytes(options.dataDir) : Math.floor(options.maxDbMb * MIB);
+  // The default never deletes history an archive already has: one larger than it (kept by an older version, or a
+  // larger cap before) keeps its present size as its cap.
+  const present = fileBytes(options.dataDir);
+  const byDefault = options.maxDbMb === undefined ? defaultCapBytes(options.dataDir) : 0;
+  const capBytes = options.maxDbMb !== undefined ? Math.floor(options.maxDbMb * MIB) : Math.max(byDefault, Math.ceil(present / MIB) * MIB);
+  const capText =
+    capBytes === 0
+      ? 'no size cap'
+      : `max ${(capBytes / MIB).toFixed(0)} MiB` +
+        (options.maxDbMb !== undefined
+          ? ''
+          : capBytes > byDefault
+            ? `: the archive's present size, above the default (10% of free space, at most 10 GiB)`
+            : ': 10% of free space, at most 10 GiB');
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   // A batch is at most a sixteenth of the cap: the cap is never passed by more than one batch.
   const batchMaxBytes = Math.min(
@@ -370,7 +383,7 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
     subscription,
     counters,
     health: () => health.status(subscription.dropped),
-    cap: { bytes: capBytes, isDefault: options.maxDbMb === undefined },
+    cap: { bytes: capBytes, isDefault: options.maxDbMb === undefined, describe: capText },
     done,
     ready: writer.ready,
   };
