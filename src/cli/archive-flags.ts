@@ -31,13 +31,38 @@ export function parsePositive(flag: string, value: string, max: number, what: st
 export interface RetentionFlags {
   retentionDays?: string;
   maxDbMb?: string;
+  foldRate?: string;
+  freshIfDamaged?: boolean;
 }
 
-export function parseRetention(flags: RetentionFlags): { retentionDays?: number; maxDbMb?: number } {
-  const out: { retentionDays?: number; maxDbMb?: number } = {};
+/** `--help` of the archive settings `run` and `archive` share. */
+export const ARCHIVE_FLAG_HELP = {
+  foldRate:
+    'with --data-dir: events per second (a KiB of payload counting as one more) each connection may send of one command before the rest are folded into counted aggregates (default: 10; 0: store every event whole)',
+  freshIfDamaged:
+    'with --data-dir: if the archive fails its integrity check, move it aside (archive.sqlite.damaged-<time>, never deleted) and start a fresh one',
+};
+
+/** A number ≥ 0 (0 meaning "off"). */
+function parseNonNegative(flag: string, value: string, max: number, what: string): number {
+  const n = /^\s*[0-9]+(\.[0-9]+)?\s*$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= max)) throw bad(flag, value, `expected ${what} from 0 to ${max}`);
+  return n;
+}
+
+export function parseRetention(flags: RetentionFlags): {
+  retentionDays?: number;
+  maxDbMb?: number;
+  foldRate?: number;
+  freshIfDamaged?: boolean;
+} {
+  const out: { retentionDays?: number; maxDbMb?: number; foldRate?: number; freshIfDamaged?: boolean } = {};
   if (flags.retentionDays !== undefined)
     out.retentionDays = parsePositive('--retention-days', flags.retentionDays, 100_000, 'a number of days');
-  if (flags.maxDbMb !== undefined) out.maxDbMb = parsePositive('--max-db-mb', flags.maxDbMb, 100_000_000, 'a number of MiB');
+  if (flags.maxDbMb !== undefined) out.maxDbMb = parseNonNegative('--max-db-mb', flags.maxDbMb, 100_000_000, 'a number of MiB (0: no cap)');
+  if (flags.foldRate !== undefined)
+    out.foldRate = parseNonNegative('--fold-rate', flags.foldRate, 1_000_000, 'events per second (0: never fold)');
+  if (flags.freshIfDamaged) out.freshIfDamaged = true;
   return out;
 }
 

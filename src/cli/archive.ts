@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { NatsBus } from '../bus/nats.js';
 import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
-import { parseDataDir, parseRetention } from './archive-flags.js';
+import { ARCHIVE_FLAG_HELP, parseDataDir, parseRetention } from './archive-flags.js';
 import { defaultNodeId, parseNatsUrl } from './config.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
@@ -18,6 +18,8 @@ export interface ArchiveCommandOptions {
   dataDir: string;
   retentionDays?: number;
   maxDbMb?: number;
+  foldRate?: number;
+  freshIfDamaged?: boolean;
   /** How often counters are published on the bus. */
   countersIntervalMs?: number;
 }
@@ -27,6 +29,8 @@ export interface ArchiveFlags {
   dataDir?: string;
   retentionDays?: string;
   maxDbMb?: string;
+  foldRate?: string;
+  freshIfDamaged?: boolean;
 }
 
 export function parseNatsFlags(urls: string[] | undefined, why: string): string[] {
@@ -67,6 +71,9 @@ export async function archive(options: ArchiveCommandOptions, signal: AbortSigna
       dataDir: options.dataDir,
       ...(options.retentionDays !== undefined ? { retentionDays: options.retentionDays } : {}),
       ...(options.maxDbMb !== undefined ? { maxDbMb: options.maxDbMb } : {}),
+      ...(options.foldRate !== undefined ? { foldRate: options.foldRate } : {}),
+      ...(options.freshIfDamaged ? { freshIfDamaged: true } : {}),
+      onNotice: (m) => io.stderr.write(`peer-observer: archive: ${m}\n`),
       counters: { origin: { nodeId: defaultNodeId(), source: 'archive' }, intervalMs: options.countersIntervalMs ?? 10_000 },
       onError: (e) => io.stderr.write(`peer-observer: ${e.message}\n`),
     });
@@ -76,10 +83,9 @@ export async function archive(options: ArchiveCommandOptions, signal: AbortSigna
   }
   // The subscription is on the server once a flush round-trips: only then say we are ready.
   await bus.drain();
-  const retention = [
-    options.retentionDays !== undefined ? `retention ${options.retentionDays} days` : '',
-    options.maxDbMb !== undefined ? `max ${options.maxDbMb} MiB` : '',
-  ].filter(Boolean);
+  const retention = [options.retentionDays !== undefined ? `retention ${options.retentionDays} days` : '', consumer.cap.describe].filter(
+    Boolean,
+  );
   io.stderr.write(
     `peer-observer: archiving from NATS at ${options.nats.join(', ')} into ${options.dataDir}${retention.length ? ` (${retention.join(', ')})` : ''}\n`,
   );
@@ -97,7 +103,12 @@ export function registerArchive(program: Command, context: { signal: AbortSignal
     .option('--nats <url>', 'the NATS server to read from (repeatable or comma-separated for a cluster)', collectList)
     .option('--data-dir <dir>', 'directory of the archive (archive.sqlite; created if missing)')
     .option('--retention-days <n>', 'delete events older than this many days (fractions allowed)')
-    .option('--max-db-mb <n>', 'keep the database under this many MiB, deleting the oldest events first')
+    .option(
+      '--max-db-mb <n>',
+      'keep the database under this many MiB, deleting the oldest events first (default: 10% of the free space, at most 10 GiB; 0: no cap)',
+    )
+    .option('--fold-rate <n>', ARCHIVE_FLAG_HELP.foldRate.replace('with --data-dir: ', ''))
+    .option('--fresh-if-damaged', ARCHIVE_FLAG_HELP.freshIfDamaged.replace('with --data-dir: ', ''))
     .action(async (opts: ArchiveFlags) => {
       await archive(parseArchiveFlags(opts), context.signal, context.io);
     });

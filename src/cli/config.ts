@@ -42,7 +42,7 @@ export interface RunConfig {
   /** How batches are encoded on NATS (docs/bus.md). */
   natsEncoding: BatchEncoding;
   /** Archive every event in SQLite under this directory (embedded bus only); null: no archive. */
-  archive: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
+  archive: { dataDir: string; retentionDays?: number; maxDbMb?: number; foldRate?: number; freshIfDamaged?: boolean } | null;
   /** The HTTP server (/metrics, /api/*); null: none. A token, when set, is required on every request. */
   http: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[]; allowedHosts?: string[] } | null;
   /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
@@ -114,6 +114,10 @@ export interface ConfigLayer {
   ipList?: string[];
   /** Host names the HTTP server answers to besides loopback and its bind address (DNS rebinding: src/http/hosts.ts). */
   httpAllowedHost?: string[];
+  /** Archive: tokens per second per stream before like events are folded into counted aggregates; 0: never. */
+  foldRate?: number;
+  /** Archive: a damaged file is moved aside and a fresh one started instead of refused. */
+  freshIfDamaged?: boolean;
 }
 
 type Key = keyof ConfigLayer;
@@ -161,6 +165,8 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   maxPendingHandshakes: { flag: '--max-pending-handshakes', env: 'PEER_OBSERVER_MAX_PENDING_HANDSHAKES', kind: 'number' },
   ipList: { flag: '--ip-list', env: 'PEER_OBSERVER_IP_LIST', kind: 'list' },
   httpAllowedHost: { flag: '--http-allowed-host', env: 'PEER_OBSERVER_HTTP_ALLOWED_HOST', kind: 'list' },
+  foldRate: { flag: '--fold-rate', env: 'PEER_OBSERVER_FOLD_RATE', kind: 'number' },
+  freshIfDamaged: { flag: '--fresh-if-damaged', env: 'PEER_OBSERVER_FRESH_IF_DAMAGED', kind: 'boolean' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -271,9 +277,9 @@ export const LayerSchema = z
       .positive('expected a number of days greater than 0')
       .max(100_000, 'expected a number of days greater than 0'),
     maxDbMb: z
-      .number({ invalid_type_error: 'expected a number of MiB greater than 0' })
-      .positive('expected a number of MiB greater than 0')
-      .max(100_000_000, 'expected a number of MiB greater than 0'),
+      .number({ invalid_type_error: 'expected a number of MiB (0: no cap)' })
+      .nonnegative('expected a number of MiB (0: no cap)')
+      .max(100_000_000, 'expected a number of MiB up to 100000000 (0: no cap)'),
     http: z.string({ invalid_type_error: 'expected "host:port" or a port' }).pipe(httpEndpoint),
     httpToken: z
       .string({ invalid_type_error: 'expected a token' })
@@ -308,6 +314,11 @@ export const LayerSchema = z
       .array(z.string({ invalid_type_error: 'expected NAME=FILE' }), { invalid_type_error: 'expected a list of NAME=FILE' })
       .max(16, 'at most 16 lists'),
     httpAllowedHost: z.array(allowedHost, { invalid_type_error: 'expected a list of host names' }),
+    foldRate: z
+      .number({ invalid_type_error: 'expected a number of events per second (0: never fold)' })
+      .nonnegative('expected a number of events per second (0: never fold)')
+      .max(1_000_000, 'expected a number of events per second up to 1000000 (0: never fold)'),
+    freshIfDamaged: z.boolean({ invalid_type_error: 'expected true or false' }),
   })
   .partial()
   .strict();
@@ -454,10 +465,9 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   if (merged.maxPerNetgroup !== undefined) limits.maxPerNetgroup = merged.maxPerNetgroup;
   if (merged.maxPendingHandshakes !== undefined) limits.maxPendingHandshakes = merged.maxPendingHandshakes;
   const nats = merged.nats ?? [];
-  if (merged.dataDir === undefined && (merged.retentionDays !== undefined || merged.maxDbMb !== undefined)) {
-    throw new UsageError(
-      `${merged.retentionDays !== undefined ? '--retention-days' : '--max-db-mb'} needs --data-dir (the archive it applies to)`,
-    );
+  if (merged.dataDir === undefined) {
+    const archiveOnly = (['retentionDays', 'maxDbMb', 'foldRate', 'freshIfDamaged'] as const).find((k) => merged[k] !== undefined);
+    if (archiveOnly) throw new UsageError(`${FIELDS[archiveOnly].flag} needs --data-dir (the archive it applies to)`);
   }
   if (merged.natsEncoding !== undefined && !nats.length) throw new UsageError('--nats-encoding needs --nats (the bus it applies to)');
   if (merged.dataDir !== undefined && nats.length) {
@@ -472,6 +482,8 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
           dataDir: merged.dataDir,
           ...(merged.retentionDays !== undefined ? { retentionDays: merged.retentionDays } : {}),
           ...(merged.maxDbMb !== undefined ? { maxDbMb: merged.maxDbMb } : {}),
+          ...(merged.foldRate !== undefined ? { foldRate: merged.foldRate } : {}),
+          ...(merged.freshIfDamaged ? { freshIfDamaged: true } : {}),
         };
   if (merged.httpToken !== undefined && merged.http === undefined)
     throw new UsageError('--http-token needs --http (the server it protects)');

@@ -44,7 +44,7 @@ export interface PipelineOptions {
   /** How batches are encoded on NATS (default msgpack). */
   natsEncoding?: BatchEncoding;
   /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
-  archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
+  archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number; foldRate?: number; freshIfDamaged?: boolean } | null;
   /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
   http?: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[]; allowedHosts?: string[] } | null;
   /** Try the addresses peers advertise (consumers/connectivity/): outbound connections to public addresses. */
@@ -63,6 +63,8 @@ export interface Pipeline {
   alerting?: Alerting;
   /** What /healthz reports: components report failures here (health/registry.ts). */
   health: HealthRegistry;
+  /** The archive, with `run --data-dir`: its health() is for /healthz. */
+  archive?: Archive;
   /** Idempotent. */
   stop(): Promise<void>;
 }
@@ -70,6 +72,7 @@ export interface Pipeline {
 /** The bus the observer publishes into, its counters, and how to shut it down. */
 interface OpenBus {
   bus: Bus;
+  archive?: Archive;
   counters(): { stage: string; counters: Record<string, number> };
   /** Close the bus and wait until what was published is delivered (printed, or handed to NATS). */
   close(): Promise<void>;
@@ -110,6 +113,7 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
           health.failed('archive', e.message);
           options.io.stderr.write(`peer-observer: ${e.message}\n`);
         },
+        onNotice: (m) => options.io.stderr.write(`peer-observer: archive: ${m}\n`),
       });
     } catch (err) {
       throw new RuntimeError(`archive: ${describeError(err)}`);
@@ -118,6 +122,7 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
   const logger = startLogger(bus, options.io.stdout, { json: options.json });
   return {
     bus,
+    ...(archive ? { archive } : {}),
     counters: () => ({ stage: 'bus', counters: busCounters(bus.stats()) }),
     async close() {
       await bus.close();
@@ -132,12 +137,14 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const health = new HealthRegistry();
-  const { bus, counters, close } = await openBus(options, health);
+  const { bus, archive, counters, close } = await openBus(options, health);
   // Events a consumer could not take (its queue was full) or NATS could not send: /healthz is degraded while they rise.
   health.watchDrops('bus', () => {
     const c = counters().counters;
     return (c.dropped ?? 0) + (c.subscriberDropped ?? 0);
   });
+  // The archive judges its own health (writer stopped, disk full, writes failing, queue overflow: archive/health.ts).
+  if (archive) health.probe('archive', () => archive.health());
   const origin = { nodeId: options.nodeId, source: 'bus' };
   const publishBusCounters = () => bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
 
@@ -164,7 +171,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         ...(ipLists ? { metrics: { ipLists } } : {}),
         dashboard: asn ? { asn } : {},
         nodeIds: [options.nodeId],
-        health: () => ({ nodeId: options.nodeId }),
+        health: () => ({ nodeId: options.nodeId, ...(archive ? { archive: archive.health() } : {}) }),
         healthRegistry: health,
         ...(alerting ? { alerts: () => alerting.manager.store } : {}),
       });
@@ -215,7 +222,15 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await http?.close();
       health.close();
     })());
-  return { bus, listening: observer.listening, ...(http ? { http } : {}), ...(alerting ? { alerting } : {}), health, stop };
+  return {
+    bus,
+    listening: observer.listening,
+    ...(http ? { http } : {}),
+    ...(alerting ? { alerting } : {}),
+    ...(archive ? { archive } : {}),
+    health,
+    stop,
+  };
 }
 
 export function endpointText(e: Endpoint): string {

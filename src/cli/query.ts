@@ -5,16 +5,18 @@
  */
 import type { Command } from 'commander';
 import type { Writable } from 'node:stream';
-import { openArchiveForReading, type Db } from '../consumers/archive/db.js';
-import { readMatching, type ArchiveFilter } from '../consumers/archive/query.js';
-import { bare } from '../consumers/logger/escape.js';
+import { decodeAggregate, expandAggregate } from '../consumers/archive/aggregates.js';
+import { openArchiveForReading, type Db, type ReadOpenInfo } from '../consumers/archive/db.js';
+import type { Aggregate } from '../consumers/archive/fold.js';
+import { countEvents, readMatching, type ArchiveFilter } from '../consumers/archive/query.js';
+import { bare, safeJson } from '../consumers/logger/escape.js';
 import { writable } from '../consumers/logger/logger.js';
 import { formatJson, formatText, formatTime } from '../consumers/logger/format.js';
 import { EventValidationError } from '../events/schema.js';
 import { EVENT_TYPES, type ObserverEvent } from '../events/types.js';
 import { decodeEvent } from '../events/wire.js';
 import { parseDataDir, parseFilter, type FilterFlags } from './archive-flags.js';
-import { RuntimeError, describeError } from './errors.js';
+import { RuntimeError, UsageError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
 import { collectList } from './run.js';
 
@@ -22,32 +24,56 @@ export interface QueryOptions {
   dataDir: string;
   filter: ArchiveFilter;
   json: boolean;
+  /** Print exact counts of the matching events instead of the events. */
+  count: boolean;
 }
 
-export type QueryFlags = FilterFlags & { dataDir?: string; json?: boolean };
+export type QueryFlags = FilterFlags & { dataDir?: string; json?: boolean; count?: boolean };
 
 export function parseQueryFlags(flags: QueryFlags, nowUs?: number): QueryOptions {
-  return { dataDir: parseDataDir(flags.dataDir), filter: parseFilter(flags, nowUs), json: flags.json ?? false };
+  const filter = parseFilter(flags, nowUs);
+  if (flags.count && flags.json) throw new UsageError('--count prints one line of counts; --json prints events: choose one');
+  if (flags.count && filter.limit !== undefined) throw new UsageError('--count counts every match; --limit applies to listing them');
+  return { dataDir: parseDataDir(flags.dataDir), filter, json: flags.json ?? false, count: flags.count ?? false };
 }
 
-export function openForReading(dataDir: string): Db {
+/** Open for query/replay; says on `stderr` when a read-only archive had to be opened immutable and what that hides. */
+export function openForReading(dataDir: string, stderr?: Writable): Db {
+  const info: ReadOpenInfo = {};
+  let db: Db;
   try {
-    return openArchiveForReading(dataDir);
+    db = openArchiveForReading(dataDir, info);
   } catch (err) {
     throw new RuntimeError(describeError(err));
   }
+  if (info.immutable?.warning) stderr?.write(`peer-observer: warning: ${info.immutable.warning}\n`);
+  return db;
 }
 
 const utf8 = new TextEncoder();
 
-/** Decoded (validated) archived events matching `filter`; rows that do not validate are counted, not passed on. */
-export function* archivedEvents(db: Db, filter: ArchiveFilter, counts: { rejected: number }): Generator<ObserverEvent> {
+/** A stored event, or an aggregate of folded events. */
+export type ArchivedItem = { event: ObserverEvent } | Aggregate;
+
+/** Decoded (validated) archived rows matching `filter`; rows that do not validate are counted, not passed on. */
+export function* archivedItems(db: Db, filter: ArchiveFilter, counts: { rejected: number }): Generator<ArchivedItem> {
   for (const row of readMatching(db, filter)) {
     try {
-      yield decodeEvent(utf8.encode(row.envelope));
+      yield row.folded === null ? { event: decodeEvent(utf8.encode(row.envelope)) } : decodeAggregate(row.envelope, row.folded);
     } catch (e) {
       if (!(e instanceof EventValidationError)) throw e;
       counts.rejected++;
+    }
+  }
+}
+
+/** The archived events matching `filter`, each aggregate expanded into the events it stands for (aggregates.ts). */
+export function* archivedEvents(db: Db, filter: ArchiveFilter, counts: { rejected: number; expanded?: number }): Generator<ObserverEvent> {
+  for (const item of archivedItems(db, filter, counts)) {
+    if ('event' in item) yield item.event;
+    else {
+      counts.expanded = (counts.expanded ?? 0) + item.aggregate.count;
+      yield* expandAggregate(item);
     }
   }
 }
@@ -62,18 +88,42 @@ export function tableHeader(): string {
   return `${pad('TIME', WIDTH.time)} ${pad('NODE', WIDTH.node)} ${pad('TYPE', WIDTH.type)} ${pad('PEER', WIDTH.peer)} SUMMARY`;
 }
 
-/** One table row: the logger's text line without the parts the columns already show. */
-export function tableRow(event: ObserverEvent): string {
+/** A table row's columns (time, node, type, peer) and summary: the logger's text line without what the columns show. */
+function tableParts(event: ObserverEvent): { columns: string[]; summary: string } {
   const conn = (event.data as { conn?: { id: number; remote: string } }).conn;
   let summary = formatText(event).replace(` ${formatTime(event.timeUs)} ${bare(event.nodeId)}`, '');
   if (conn) summary = summary.replace(` conn=${conn.id} ${bare(conn.remote)}`, ` conn=${conn.id}`);
-  return [
-    pad(formatTime(event.timeUs), WIDTH.time),
-    pad(bare(event.nodeId), WIDTH.node),
-    pad(event.type, WIDTH.type),
-    pad(conn ? bare(conn.remote) : '-', WIDTH.peer),
+  return {
+    columns: [
+      pad(formatTime(event.timeUs), WIDTH.time),
+      pad(bare(event.nodeId), WIDTH.node),
+      pad(event.type, WIDTH.type),
+      pad(conn ? bare(conn.remote) : '-', WIDTH.peer),
+    ],
     summary,
-  ].join(' ');
+  };
+}
+
+/** One table row: the logger's text line without the parts the columns already show. */
+export function tableRow(event: ObserverEvent): string {
+  const { columns, summary } = tableParts(event);
+  return [...columns, summary].join(' ');
+}
+
+/**
+ * One table row for an aggregate: time is its first event's; the summary gives the count, the last event's time,
+ * the payload bytes and entries in all, then the first folded event's own summary.
+ */
+export function aggregateRow(a: Aggregate): string {
+  const { count, bytes, items, lastUs } = a.aggregate;
+  const { columns, summary } = tableParts(a.sample);
+  const totals = `×${count} folded until ${formatTime(lastUs)}: ${bytes} B${items > 0 ? `, ${items} entries` : ''}; first:`;
+  return [...columns, totals, summary].join(' ');
+}
+
+/** An aggregate as one JSON line: `{"aggregate":{count,bytes,items,firstUs,lastUs},"sample":<event>}`. */
+export function aggregateJson(a: Aggregate): string {
+  return safeJson({ aggregate: a.aggregate, sample: a.sample });
 }
 
 async function write(out: Writable, text: string): Promise<boolean> {
@@ -82,20 +132,45 @@ async function write(out: Writable, text: string): Promise<boolean> {
 }
 
 export async function query(options: QueryOptions, signal: AbortSignal, io: Io): Promise<void> {
-  const db = openForReading(options.dataDir);
+  const db = openForReading(options.dataDir, io.stderr);
   const counts = { rejected: 0 };
   let shown = 0;
+  let folded = 0;
+  let aggregates = 0;
   try {
+    if (options.count) {
+      const c = countEvents(db, options.filter);
+      await write(io.stdout, `events=${c.events} stored=${c.stored} folded=${c.folded} aggregates=${c.aggregates} items=${c.items}\n`);
+      return;
+    }
     if (!options.json && !(await write(io.stdout, tableHeader() + '\n'))) return;
-    for (const event of archivedEvents(db, options.filter, counts)) {
+    for (const item of archivedItems(db, options.filter, counts)) {
       if (signal.aborted) break;
-      if (!(await write(io.stdout, (options.json ? formatJson(event) : tableRow(event)) + '\n'))) break;
+      const line =
+        'event' in item
+          ? options.json
+            ? formatJson(item.event)
+            : tableRow(item.event)
+          : options.json
+            ? aggregateJson(item)
+            : aggregateRow(item);
+      if (!(await write(io.stdout, line + '\n'))) break;
       shown++;
+      if (!('event' in item)) {
+        folded += item.aggregate.count;
+        aggregates++;
+      }
     }
   } finally {
     db.close();
   }
-  if (!options.json) io.stderr.write(`peer-observer: ${shown} event(s)\n`);
+  if (!options.json) {
+    io.stderr.write(
+      aggregates === 0
+        ? `peer-observer: ${shown} event(s)\n`
+        : `peer-observer: ${shown} row(s): ${shown - aggregates} event(s), and ${aggregates} aggregate(s) of ${folded} folded event(s)\n`,
+    );
+  }
   if (counts.rejected > 0)
     io.stderr.write(`peer-observer: query: ${counts.rejected} archived row(s) were not valid events and were skipped\n`);
 }
@@ -119,7 +194,8 @@ export function registerQuery(program: Command, context: { signal: AbortSignal; 
       .description('print archived events (oldest first) as a table, or as JSON lines with --json')
       .option('--data-dir <dir>', 'directory of the archive (as given to archive or run)'),
   )
-    .option('--json', 'one JSON event envelope per line instead of the table')
+    .option('--json', 'one JSON event envelope per line instead of the table (an aggregate: {"aggregate":{...},"sample":{...}})')
+    .option('--count', 'print exact counts of the matching events (aggregates expanded) instead of listing them')
     .action(async (opts: QueryFlags) => {
       await query(parseQueryFlags(opts), context.signal, context.io);
     });

@@ -20,7 +20,7 @@ import type { Bus } from '../bus/bus.js';
 import { EmbeddedBus } from '../bus/embedded.js';
 import { NatsBus } from '../bus/nats.js';
 import { BATCH_ENCODINGS, type BatchEncoding } from '../bus/seq.js';
-import { countMatching, type ArchiveFilter } from '../consumers/archive/query.js';
+import { countEvents, countMatching, type ArchiveFilter } from '../consumers/archive/query.js';
 import { startLogger } from '../consumers/logger/logger.js';
 import type { ObserverEvent } from '../events/types.js';
 import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/networks.js';
@@ -193,19 +193,24 @@ export async function feed(
 export async function replay(options: ReplayOptions, signal: AbortSignal, io: Io): Promise<void> {
   if ('pcap' in options.from) return replayPcap(options, options.from, signal, io);
   const { dataDir, filter } = options.from;
-  const db = openForReading(dataDir);
+  const db = openForReading(dataDir, io.stderr);
   try {
-    const total = countMatching(db, filter);
+    // Events, aggregates expanded; with --limit (which counts rows), the rows.
+    const total = filter.limit === undefined ? countEvents(db, filter).events : countMatching(db, filter);
     const { bus, close } = await openReplayBus(options, io);
     const bar = new ProgressBar(io.stderr, total, 'replay');
-    const counts = { rejected: 0 };
+    const counts = { rejected: 0, expanded: 0 };
     let published = 0;
     try {
       published = await feed(bus, archivedEvents(db, filter, counts), options.speed, signal, (n) => bar.update(n, n === total));
     } finally {
       bar.end();
       const tail = await close();
-      io.stderr.write(`peer-observer: replay: published=${published} of ${total} rejected=${counts.rejected}${tail}\n`);
+      io.stderr.write(
+        `peer-observer: replay: published=${published} of ${total} rejected=${counts.rejected}${tail}` +
+          (counts.expanded > 0 ? ` expanded=${counts.expanded} (events folded in the archive, replayed from their aggregates)` : '') +
+          '\n',
+      );
     }
   } finally {
     db.close();

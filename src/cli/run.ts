@@ -8,6 +8,7 @@ import { networkByName } from '../protocol/networks.js';
 import { loadRunConfig, type FlagValues, type RunConfig } from './config.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
 import { startCoreSources } from './core-sources.js';
+import { ARCHIVE_FLAG_HELP } from './archive-flags.js';
 
 export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promise<void> {
   const network = networkByName(config.network);
@@ -29,7 +30,8 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
   const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
-  const archive = config.archive ? `; archiving to ${config.archive.dataDir}` : '';
+  const cap = pipeline.archive?.cap;
+  const archive = config.archive ? `; archiving to ${config.archive.dataDir}` + (cap ? ` (${cap.describe})` : '') : '';
   const http = pipeline.http
     ? `; HTTP at ${pipeline.http.server.url}${config.http?.token ? ' (token required)' : ''}; dashboard at ${pipeline.http.server.url}/` +
       (config.http?.asn ? ` (ASNs from ${config.http.asn.source})` : '') +
@@ -95,7 +97,10 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     )
     .option('--data-dir <dir>', 'also archive every event in SQLite here (archive.sqlite; see query and replay)')
     .option('--retention-days <n>', 'with --data-dir: delete archived events older than this many days')
-    .option('--max-db-mb <n>', 'with --data-dir: keep the archive under this many MiB, oldest events deleted first')
+    .option(
+      '--max-db-mb <n>',
+      'with --data-dir: keep the archive under this many MiB, oldest events deleted first (default: 10% of the free space, at most 10 GiB; 0: no cap)',
+    )
     .option('--http <host:port>', 'serve /metrics, /api/* and /healthz here (a bare port: 127.0.0.1; default: no HTTP server)')
     .option(
       '--http-token <token>',
@@ -143,6 +148,8 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       'with --http: count the traffic of peers on this IP list (one CIDR or IP per line), e.g. tor-exit=exits.txt (repeatable; linkinglion is built in)',
       collect,
     )
+    .option('--fold-rate <n>', ARCHIVE_FLAG_HELP.foldRate)
+    .option('--fresh-if-damaged', ARCHIVE_FLAG_HELP.freshIfDamaged)
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

@@ -48,6 +48,7 @@ export class HealthRegistry {
   private readonly states = new Map<string, { reason: string; since: number }>();
   private readonly failures = new Map<string, { reason: string; since: number; last: number; count: number }>();
   private readonly watched = new Map<string, Watched>();
+  private readonly probes = new Map<string, { read: () => { ok: boolean; reasons: string[] }; since: number | undefined }>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(options: HealthRegistryOptions = {}) {
@@ -82,11 +83,30 @@ export class HealthRegistry {
     this.sampleOne(this.watched.get(component)!, value);
   }
 
+  /** A component that judges its own health (the archive: health.ts); asked on every check. */
+  probe(component: string, read: () => { ok: boolean; reasons: string[] }): void {
+    this.probes.set(component, { read, since: undefined });
+  }
+
   check(): HealthReport {
     this.sample();
     const now = this.now();
     const reasons: HealthReason[] = [];
     const at = (t: number) => new Date(t).toISOString();
+    for (const [component, p] of this.probes) {
+      let status: { ok: boolean; reasons: string[] };
+      try {
+        status = p.read();
+      } catch (e) {
+        status = { ok: false, reasons: [`health probe failed: ${(e as Error).message}`] };
+      }
+      if (status.ok) {
+        p.since = undefined;
+        continue;
+      }
+      p.since ??= now;
+      for (const reason of status.reasons.length ? status.reasons : ['not ok']) reasons.push({ component, reason, since: at(p.since) });
+    }
     for (const [component, s] of this.states) reasons.push({ component, reason: s.reason, since: at(s.since) });
     for (const [component, f] of this.failures) {
       if (now - f.last > this.windowMs) continue;

@@ -228,6 +228,11 @@ export class SimPeer {
     return this.socket.remoteAddress ?? this.o.host;
   }
 
+  /** Our port of the connection. */
+  get localPort(): number | undefined {
+    return this.socket.localPort;
+  }
+
   get remotePort(): number {
     return this.socket.remotePort ?? this.o.port;
   }

@@ -15,6 +15,7 @@ startArchive(bus, {
   dataDir: dataDir!,
   batchSize: Number(batch),
   flushMs: 20,
+  foldRate: 0,
   ...(maxDbMb ? { maxDbMb: Number(maxDbMb) } : {}),
   onCommit: (b) => writeSync(1, `committed ${seqOf(b.last)}\n`),
   onError: (e) => writeSync(2, `${e.message}\n`),

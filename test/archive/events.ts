@@ -1,6 +1,7 @@
 /** Synthetic events for archive tests: realistic envelopes with known fields. */
 import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent } from '../../src/events/types.js';
+import type { ArchiveCounters } from '../../src/consumers/archive/consumer.js';
 
 export const T0_US = Date.UTC(2024, 5, 1, 12, 0, 0) * 1000;
 
@@ -39,4 +40,9 @@ export function opened(seq: number, remote: string, nodeId = 'node-a', timeUs = 
 /** The `nonce` (sequence number) of a message made by message(). */
 export function seqOf(e: { data: unknown }): number {
   return Number((e.data as { payload: { nonce: string } }).payload.nonce);
+}
+
+/** The counters most tests assert (file size, folding and health have tests of their own). */
+export function core(c: ArchiveCounters) {
+  return { received: c.received, written: c.written, batches: c.batches, failed: c.failed, pruned: c.pruned, dropped: c.dropped };
 }

@@ -6,9 +6,12 @@
  */
 import type { ObserverEvent } from '../../events/types.js';
 import type { Db } from './db.js';
+import type { Aggregate } from './fold.js';
 
 /** Rows deleted per retention transaction, so no single one holds the file for long. */
 export const PRUNE_CHUNK = 5000;
+/** A row's bytes besides its envelope, for estimating what deleting it frees: filter columns and five index entries. */
+export const ROW_OVERHEAD_BYTES = 300;
 
 export interface PruneResult {
   /** Rows deleted. */
@@ -28,8 +31,8 @@ export function peerIp(remote: string): string {
   return colon > 0 ? remote.slice(0, colon) : remote;
 }
 
-/** Filter columns per row, in INSERT order: time_us, node_id, type, source, peer, peer_ip, conn_id, command. */
-export const ROW_COLUMNS = 8;
+/** Filter columns per row, in INSERT order: time_us, node_id, type, source, peer, peer_ip, conn_id, command, folded. */
+export const ROW_COLUMNS = 9;
 
 /**
  * A batch of rows, built where the events are and written by the writer
@@ -75,10 +78,22 @@ export class RowBatchBuilder {
   }
 
   add(e: ObserverEvent): void {
+    this.columnsOf(e, e.timeUs, null);
+    // The wire encoding's text (encodeEvent is its UTF-8), encoded once.
+    this.text(JSON.stringify(e));
+  }
+
+  /** An aggregate (fold.ts): one row, its filter columns the sample's (time: the first folded event's), `folded` its count. */
+  addAggregate(a: Aggregate): void {
+    this.columnsOf(a.sample, a.aggregate.firstUs, a.aggregate.count);
+    this.text(JSON.stringify({ aggregate: a.aggregate, sample: a.sample }));
+  }
+
+  private columnsOf(e: ObserverEvent, timeUs: number, folded: number | null): void {
     const data = e.data as { conn?: { id: number; remote: string }; command?: string };
     const remote = data.conn?.remote ?? null;
     this.columns.push(
-      e.timeUs,
+      timeUs,
       e.nodeId,
       e.type,
       e.source,
@@ -86,9 +101,11 @@ export class RowBatchBuilder {
       remote === null ? null : peerIp(remote),
       data.conn?.id ?? null,
       e.type === 'message' ? (data.command ?? null) : null,
+      folded,
     );
-    // The wire encoding's text (encodeEvent is its UTF-8), encoded once.
-    const json = JSON.stringify(e);
+  }
+
+  private text(json: string): void {
     // At most 3 bytes of UTF-8 per UTF-16 unit.
     if (this.used + json.length * 3 > this.bytes.length) this.grow(this.used + json.length * 3);
     this.used += utf8.encodeInto(json, this.bytes.subarray(this.used)).written;
@@ -124,11 +141,19 @@ export class ArchiveStore {
   private readonly commit;
   private readonly rollback;
   private readonly pageSize: number;
+  private readonly oldest;
+  get pageSizeBytes(): number {
+    return this.pageSize;
+  }
+  private readonly deleteUpTo;
 
   constructor(readonly db: Db) {
+    // octet_length does not read the value (no overflow pages), only its size.
+    this.oldest = db.prepare(`SELECT id, octet_length(envelope) AS b FROM events ORDER BY id LIMIT ?`);
+    this.deleteUpTo = db.prepare(`DELETE FROM events WHERE id <= ?`);
     this.insert = db.prepare(
-      `INSERT INTO events (time_us, node_id, type, source, peer, peer_ip, conn_id, command, envelope)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))`,
+      `INSERT INTO events (time_us, node_id, type, source, peer, peer_ip, conn_id, command, folded, envelope)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))`,
     );
     this.begin = db.prepare('BEGIN');
     this.commit = db.prepare('COMMIT');
@@ -169,7 +194,7 @@ export class ArchiveStore {
     let start = 0;
     for (let i = 0, k = 0; i < batch.count; i++, k += ROW_COLUMNS) {
       const end = batch.ends[i]!;
-      this.insert.run(c[k], c[k + 1], c[k + 2], c[k + 3], c[k + 4], c[k + 5], c[k + 6], c[k + 7], bytes.subarray(start, end));
+      this.insert.run(c[k], c[k + 1], c[k + 2], c[k + 3], c[k + 4], c[k + 5], c[k + 6], c[k + 7], c[k + 8], bytes.subarray(start, end));
       start = end;
     }
   }
@@ -223,20 +248,37 @@ export class ArchiveStore {
   pruneToSize(maxBytes: number, targetBytes = Math.floor(maxBytes * 0.9)): PruneResult {
     const beforeBytes = this.usedBytes();
     if (beforeBytes <= maxBytes) return { deleted: 0, beforeBytes, afterBytes: beforeBytes };
-    const del = this.db.prepare(`DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)`);
-    let deleted = 0;
-    let used = beforeBytes;
-    while (used > targetBytes) {
-      const rows = this.count();
-      if (rows === 0) break;
-      // Estimate how many rows free the excess from the average row's share of the pages, at least one chunk's tenth.
-      const perRow = used / rows;
-      const want = Math.min(PRUNE_CHUNK, Math.max(Math.ceil((used - targetBytes) / perRow), Math.ceil(PRUNE_CHUNK / 10)));
-      deleted += del.run(want).changes;
-      used = this.usedBytes();
-    }
+    const deleted = this.pruneUsedTo(targetBytes);
     if (deleted > 0) this.shrink();
     return { deleted, beforeBytes, afterBytes: this.usedBytes() };
+  }
+
+  /**
+   * Delete the oldest events (by arrival) until the pages in use are at most `targetBytes`; the freed pages stay in
+   * the file for the next rows (no vacuum: the budget in writer.ts makes room before each batch). Returns the rows
+   * deleted. Runs in whatever transaction is open. Each step deletes the oldest rows whose envelopes (plus an
+   * estimate of their columns and index entries) cover what is still over, then measures again.
+   */
+  pruneUsedTo(targetBytes: number): number {
+    let deleted = 0;
+    let used = this.usedBytes();
+    while (used > targetBytes) {
+      const rows = this.oldest.all(PRUNE_CHUNK) as { id: number; b: number }[];
+      if (rows.length === 0) break;
+      const excess = used - targetBytes;
+      let covered = 0;
+      let last = rows[0]!.id;
+      for (const r of rows) {
+        covered += r.b + ROW_OVERHEAD_BYTES;
+        last = r.id;
+        if (covered >= excess) break;
+      }
+      const n = this.deleteUpTo.run(last).changes;
+      if (n === 0) break;
+      deleted += n;
+      used = this.usedBytes();
+    }
+    return deleted;
   }
 
   /** Return free pages to the file system and truncate the write-ahead log, so the files really shrink. */

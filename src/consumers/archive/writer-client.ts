@@ -57,7 +57,7 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv): 
 
 export type WriterOutcome =
   | { ok: true; pruned: number; fileBytes: number; retentionError?: string }
-  | { ok: false; error: string; fileBytes?: number; died?: true; stopped?: true };
+  | { ok: false; error: string; fileBytes?: number; died?: true; stopped?: true; code?: string };
 
 export interface WriterClientOptions {
   init: WriterInit;

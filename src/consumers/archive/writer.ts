@@ -25,12 +25,28 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { fileBytes, openArchiveForWriting } from './db.js';
-import { ArchiveStore, type RowBatch } from './store.js';
+import { ArchiveStore, ROW_OVERHEAD_BYTES, type RowBatch } from './store.js';
 
 export interface WriterInit {
   dataDir: string;
-  /** Retention by size: keep the pages in use under this many bytes (null: no bound). */
+  /** The size cap: the database and its write-ahead log on disk stay under this many bytes (null: no cap). */
   maxBytes: number | null;
+}
+
+/**
+ * How a cap is kept (docs/archive.md, "Size cap"): the write-ahead log is checkpointed and cut back to `walBytes`
+ * (so it holds at most that plus one transaction), and the database's pages in use are kept under `pageBudget` =
+ * cap − walBytes by deleting the oldest events in each batch's own transaction, before its rows go in, to make room
+ * for them. So the files never pass the cap by more than one batch.
+ */
+export function capPlan(maxBytes: number, pageSize: number): { walBytes: number; pageBudget: number; walPages: number } {
+  const walBytes = Math.min(16 * 1024 * 1024, Math.max(4 * pageSize, Math.floor(maxBytes / 16)));
+  return { walBytes, walPages: Math.max(1, Math.floor(walBytes / pageSize)), pageBudget: Math.max(0, maxBytes - walBytes) };
+}
+
+/** What a batch's rows are estimated to take in pages: their envelopes, plus filter columns and index entries. */
+export function batchEstimate(batch: RowBatch): number {
+  return batch.envelopes.byteLength + batch.count * ROW_OVERHEAD_BYTES;
 }
 
 export type WriterRequest =
@@ -41,26 +57,34 @@ export type WriterRequest =
 
 export type WriterDone =
   | { kind: 'done'; id: number; ok: true; pruned: number; fileBytes: number; retentionError?: string }
-  | { kind: 'done'; id: number; ok: false; error: string; fileBytes: number };
+  | { kind: 'done'; id: number; ok: false; error: string; fileBytes: number; code?: string };
 
 export type WriterMessage = { kind: 'ready' } | WriterDone;
 
-/** Retention by age (when a cutoff is given) and by size (when bounded); what it deleted, and why it stopped if it failed. */
-function retain(store: ArchiveStore, init: WriterInit, cutoffUs: number | null): { pruned: number; error?: string } {
+/** Retention by age (when a cutoff is given) and by size (when capped); what it deleted, and why it stopped if it failed. */
+function retain(store: ArchiveStore, pageBudget: number | null, cutoffUs: number | null): { pruned: number; error?: string } {
   let pruned = 0;
   try {
     if (cutoffUs !== null) pruned += store.pruneOlderThan(cutoffUs).deleted;
-    if (init.maxBytes !== null) pruned += store.pruneToSize(init.maxBytes).deleted;
+    // Over the budget (a file from before the cap, or a lower one): down to 90 % of it, and the file shrunk.
+    if (pageBudget !== null) pruned += store.pruneToSize(pageBudget).deleted;
   } catch (e) {
     return { pruned, error: (e as Error).message };
   }
   return { pruned };
 }
 
+function codeOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** Serves one connection's requests; `post` sends each answer. */
 export class Writer {
   /** The batch whose transaction is open, with the error that undid it if inserting failed (its later rows are skipped). */
-  private open: { id: number; error?: string } | undefined;
+  private open: { id: number; error?: string; code?: string | undefined; pruned: number } | undefined;
+  /** Pages in use are kept under this (capPlan), or null. */
+  private readonly pageBudget: number | null;
   /** Requests that came while another batch's transaction was open, in order. */
   private waiting: WriterRequest[] = [];
 
@@ -68,7 +92,16 @@ export class Writer {
     private readonly store: ArchiveStore,
     private readonly init: WriterInit,
     private readonly post: (done: WriterDone) => void,
-  ) {}
+  ) {
+    if (init.maxBytes === null) this.pageBudget = null;
+    else {
+      const plan = capPlan(init.maxBytes, store.pageSizeBytes);
+      this.pageBudget = plan.pageBudget;
+      // Checkpoint once the log holds walBytes, and cut it back to that size when it restarts.
+      store.db.pragma(`wal_autocheckpoint = ${plan.walPages}`);
+      store.db.pragma(`journal_size_limit = ${plan.walBytes}`);
+    }
+  }
 
   handle(req: WriterRequest): void {
     if (this.open && this.open.id !== req.id && req.kind !== 'close') {
@@ -88,19 +121,27 @@ export class Writer {
     switch (req.kind) {
       case 'rows': {
         if (!this.open) {
-          this.open = { id: req.id };
+          this.open = { id: req.id, pruned: 0 };
           try {
             this.store.beginBatch();
           } catch (e) {
             this.open.error = (e as Error).message;
+            this.open.code = codeOf(e);
           }
         }
         if (this.open.error !== undefined) return;
         try {
+          const budget = this.pageBudget;
+          // Room first (the oldest events go, in this transaction), then the rows; if they took more than estimated,
+          // more of the oldest go before the commit.
+          if (budget !== null) this.open.pruned += this.store.pruneUsedTo(Math.max(0, budget - batchEstimate(req.batch)));
           this.store.insertRows(req.batch);
+          if (budget !== null) this.open.pruned += this.store.pruneUsedTo(budget);
         } catch (e) {
           this.store.rollbackBatch();
+          this.open.pruned = 0;
           this.open.error = (e as Error).message;
+          this.open.code = codeOf(e);
         }
         return;
       }
@@ -108,12 +149,12 @@ export class Writer {
         const open = this.open;
         this.open = undefined;
         if (!open) this.post(this.failed(req.id, 'archive writer: commit of a batch without rows'));
-        else if (open.error !== undefined) this.post(this.failed(req.id, open.error));
-        else this.post(this.commit(req.id));
+        else if (open.error !== undefined) this.post(this.failed(req.id, open.error, open.code));
+        else this.post(this.commit(req.id, open.pruned));
         return;
       }
       case 'retain': {
-        const r = retain(this.store, this.init, req.cutoffUs);
+        const r = retain(this.store, this.pageBudget, req.cutoffUs);
         this.post(this.ok(req.id, r.pruned, r.error));
         return;
       }
@@ -130,23 +171,21 @@ export class Writer {
     }
   }
 
-  private commit(id: number): WriterDone {
+  private commit(id: number, pruned: number): WriterDone {
     try {
       this.store.commitBatch();
     } catch (e) {
-      return this.failed(id, (e as Error).message);
+      return this.failed(id, (e as Error).message, codeOf(e));
     }
-    const maxBytes = this.init.maxBytes;
-    const r = maxBytes !== null && this.store.usedBytes() > maxBytes ? retain(this.store, this.init, null) : { pruned: 0 };
-    return this.ok(id, r.pruned, r.error);
+    return this.ok(id, pruned, undefined);
   }
 
   private ok(id: number, pruned: number, retentionError: string | undefined): WriterDone {
     return { kind: 'done', id, ok: true, pruned, fileBytes: fileBytes(this.init.dataDir), ...(retentionError ? { retentionError } : {}) };
   }
 
-  private failed(id: number, error: string): WriterDone {
-    return { kind: 'done', id, ok: false, error, fileBytes: fileBytes(this.init.dataDir) };
+  private failed(id: number, error: string, code?: string): WriterDone {
+    return { kind: 'done', id, ok: false, error, fileBytes: fileBytes(this.init.dataDir), ...(code !== undefined ? { code } : {}) };
   }
 }
 
