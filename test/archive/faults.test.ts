@@ -239,8 +239,10 @@ describe('archive faults (real bin)', { timeout: 120_000 }, () => {
       ]);
       await cli.until(() => listeningPort(cli.stderr()) !== undefined && /HTTP at http:\/\/\S+/.test(cli.stderr()), 'listening', 15_000);
       const url = /HTTP at (http:\/\/[^\s;]+)/.exec(cli.stderr())![1]!;
-      const health = async () => (await (await fetch(`${url}/healthz`)).json()) as { archive?: { ok: boolean; reasons: string[] } };
+      type Healthz = { status: string; reasons?: { component: string; reason: string }[]; archive?: { ok: boolean; reasons: string[] } };
+      const health = async () => (await (await fetch(`${url}/healthz`)).json()) as Healthz;
       assert.deepEqual((await health()).archive, { ok: true, reasons: [] });
+      assert.equal((await health()).status, 'ok');
       // 200 addr messages: 6 MB on the wire, 16 MB of JSON: more than the disk holds.
       await flood({ port: listeningPort(cli.stderr())!, command: 'addr', count: 200 });
       let h = await health();
@@ -250,6 +252,15 @@ describe('archive faults (real bin)', { timeout: 120_000 }, () => {
       }
       assert.equal(h.archive?.ok, false, JSON.stringify(h));
       assert.match(h.archive!.reasons.join('\n'), /^archive disk full: \d+ events not written since \S+ \(database or disk is full\)$/m);
+      // The whole status says so too (503), naming the archive: what a load balancer or monitor reads.
+      const res = await fetch(`${url}/healthz`);
+      assert.equal(res.status, 503);
+      const whole = (await res.json()) as Healthz;
+      assert.equal(whole.status, 'degraded');
+      assert.ok(
+        whole.reasons?.some((r) => r.component === 'archive' && /disk full/.test(r.reason)),
+        JSON.stringify(whole),
+      );
       // The counters (every 10 s) as metrics.
       const metric = (text: string, name: string) =>
         new RegExp(`^peer_observer_pipeline_stage_value\\{stage="archive",name="${name}"\\} (\\S+)$`, 'm').exec(text)?.[1];

@@ -26,6 +26,32 @@ describe('HealthRegistry', () => {
     h.close();
   });
 
+  it('a probe is asked on every check: degraded with its reasons while it says not ok, since its first failure', () => {
+    const c = clock();
+    const h = new HealthRegistry({ now: c.now });
+    let status = { ok: true, reasons: [] as string[] };
+    h.probe('archive', () => status);
+    assert.equal(h.check().status, 'ok');
+    status = { ok: false, reasons: ['archive disk full', 'writes failing'] };
+    c.advance(1000);
+    h.check(); // the first check that sees it failing: its start
+    c.advance(1000);
+    assert.deepEqual(h.check().reasons, [
+      { component: 'archive', reason: 'archive disk full', since: new Date(c.now() - 1000).toISOString() },
+      { component: 'archive', reason: 'writes failing', since: new Date(c.now() - 1000).toISOString() },
+    ]);
+    status = { ok: true, reasons: [] };
+    assert.equal(h.check().status, 'ok');
+    h.probe('broken', () => {
+      throw new Error('boom');
+    });
+    assert.deepEqual(
+      h.check().reasons.map((r) => r.reason),
+      ['health probe failed: boom'],
+    );
+    h.close();
+  });
+
   it('a one-off failure degrades for the window after the last one, counting repeats', () => {
     const c = clock();
     const h = new HealthRegistry({ now: c.now, windowMs: 60_000 });
