@@ -155,8 +155,12 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
     }
   });
   child.stderr.setEncoding('utf8');
+  let errPending = '';
   child.stderr.on('data', (chunk: string) => {
-    for (const line of chunk.split('\n')) {
+    errPending += chunk;
+    const lines = errPending.split('\n');
+    errPending = (lines.pop() ?? '').slice(-4096);
+    for (const line of lines) {
       if (!line.trim()) continue;
       // "Lost N events" may come on stderr too.
       if (/^Lost \d+ events/.test(line)) onLine(line);
@@ -181,6 +185,7 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
     child.on('close', (code, sig) => {
       signal.removeEventListener('abort', onAbort);
       if (pending) onLine(pending);
+      if (errPending.trim()) options.onStatus?.(`usdt: bpftrace: ${errPending}`);
       if (!signal.aborted)
         options.onStatus?.(
           `usdt: bpftrace exited (${sig ?? `code ${code}`}): it needs root or CAP_BPF+CAP_PERFMON, and a bitcoind built with USDT tracepoints`,
