@@ -16,9 +16,6 @@ import { after, before, describe, it } from 'node:test';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { NETWORKS } from '../../src/protocol/networks.js';
 import { runSimulation } from '../../src/simulate/runner.js';
-import { startLogSource, type LogSource } from '../../src/sources/log/source.js';
-import { startRpcSource, type RpcSource } from '../../src/sources/rpc/source.js';
-import { startUsdtSource, type UsdtSource } from '../../src/sources/usdt/source.js';
 import { bitcoindSkipReason, startBitcoind, type Bitcoind, type PeerInfo } from '../helpers/bitcoind.js';
 import { CoreWatch, open, usdtSkipReason, waitFor } from './watch.js';
 
@@ -178,5 +175,3 @@ function sortKeys(x: { in: Record<string, number>; out: Record<string, number> }
   const s = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)));
   return { in: s(x.in), out: s(x.out) };
 }
-
-export type { LogSource, RpcSource, UsdtSource };

@@ -124,6 +124,8 @@ export class UsdtInterpreter {
     else if (d.error !== null) this.payloads.counters.undecodable++;
     else this.payloads.counters.complete++;
     this.emitMessage(m.dir, m.command, m.size, m.context as MessageContext, d.payload);
+    if (m.dir === 'in' && m.command === 'version' && d.captured === null && d.error === null)
+      this.emitVersion(m.context as MessageContext, d.payload);
   });
 
   constructor(
@@ -199,10 +201,12 @@ export class UsdtInterpreter {
       }
       case 'net:closed_connection':
       case 'net:evicted_inbound_connection': {
+        // Core's `established` is in whole seconds: our own sight of the peer (µs) when we had it.
+        const seenOpening = this.peers.get(tp.peer_id) !== undefined;
         const p = this.peerOf(tp, nowUs);
         this.peers.delete(tp.peer_id);
         const evicted = tp.tracepoint === 'net:evicted_inbound_connection';
-        const establishedUs = tp.established ? tp.established * 1e6 : p.openedUs;
+        const establishedUs = seenOpening || !tp.established ? p.openedUs : tp.established * 1e6;
         this.sink.emit(
           'connection.closed',
           {
@@ -288,6 +292,29 @@ export class UsdtInterpreter {
     this.sink.emit('message', { conn: c.conn, dir, command, size, known: knownCommand(command), payload }, c.timeUs);
   }
 
+  /** The peer's version, from its decoded payload (what the p2p source says of its own peers). */
+  private emitVersion(c: MessageContext, summary: JsonValue): void {
+    const v = summary as Record<string, JsonValue>;
+    if (typeof v['version'] !== 'number' || typeof v['nonce'] !== 'string' || typeof v['timestamp'] !== 'string') return;
+    this.sink.emit(
+      'handshake.version',
+      {
+        conn: c.conn,
+        version: v['version'],
+        services: String(v['services']),
+        serviceNames: Array.isArray(v['serviceNames']) ? v['serviceNames'].map(String) : [],
+        userAgent: typeof v['userAgent'] === 'string' ? v['userAgent'] : '',
+        startHeight: typeof v['startHeight'] === 'number' ? v['startHeight'] : null,
+        relay: v['relay'] !== false,
+        nonce: v['nonce'],
+        timeOffsetSec: Number(v['timestamp']) - Math.round(c.timeUs / 1e6),
+        receiver: addrText(v['receiver']),
+        sender: v['sender'] === null ? null : addrText(v['sender']),
+      },
+      c.timeUs,
+    );
+  }
+
   private counted(f: () => void): void {
     const before = this.sink.published + this.sink.publishErrors;
     f();
@@ -317,4 +344,13 @@ export class UsdtInterpreter {
       payloadsPending: this.payloads.size,
     };
   }
+}
+
+/** A summarized net address ({ addr, port }) as `host:port`. */
+function addrText(a: JsonValue | undefined): string {
+  if (a && typeof a === 'object' && !Array.isArray(a)) {
+    const host = typeof a['addr'] === 'string' ? a['addr'] : typeof a['ip'] === 'string' ? a['ip'] : '';
+    return host.includes(':') ? `[${host}]:${String(a['port'])}` : `${host}:${String(a['port'])}`;
+  }
+  return '';
 }
