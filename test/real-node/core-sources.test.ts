@@ -14,6 +14,11 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ObserverEvent } from '../../src/events/types.js';
+import { createHash } from 'node:crypto';
+import { hashToHex, hexToHash } from '../../src/protocol/hash.js';
+import { txid } from '../../src/protocol/messages/ids.js';
+import { serializeTx } from '../../src/protocol/messages/tx.js';
+import type { Tx } from '../../src/protocol/messages/types.js';
 import { NETWORKS } from '../../src/protocol/networks.js';
 import { runSimulation } from '../../src/simulate/runner.js';
 import { bitcoindSkipReason, startBitcoind, type Bitcoind, type PeerInfo } from '../helpers/bitcoind.js';
@@ -169,7 +174,63 @@ describe('Core sources on a real bitcoind', { skip: bitcoindSkipReason(), timeou
       for (const p of live) assert.ok(closed.includes(`${p.id} ${p.addr}`), `${source} closed ${p.id} ${p.addr}`);
     }
   });
+
+  it(
+    'usdt: mempool added, replaced (with the replacement fee, arg6, read from the stack), removed and rejected',
+    { skip: usdtSkip },
+    async () => {
+      // A mature coinbase paying OP_TRUE: block 1's, after 100 more.
+      await node.mine(101);
+      const block1 = await node.rpc<{ tx: { txid: string; vout: { value: number }[] }[] }>(
+        'getblock',
+        await node.rpc('getblockhash', 1),
+        2,
+      );
+      const coinbase = block1.tx[0]!;
+      const value = BigInt(Math.round(coinbase.vout[0]!.value * 1e8));
+      const first = spendOpTrue(coinbase.txid, value, 1000n);
+      const second = spendOpTrue(coinbase.txid, value, 5000n);
+      const third = spendOpTrue(coinbase.txid, value, 2000n);
+      assert.equal(await node.rpc('sendrawtransaction', first.hex), first.txid);
+      assert.equal(await node.rpc('sendrawtransaction', second.hex), second.txid);
+      await assert.rejects(node.rpc('sendrawtransaction', third.hex), /insufficient fee/);
+      const entry = await node.rpc<{ vsize: number }>('getmempoolentry', second.txid);
+      const mempool = () => watch.events('usdt').flatMap((e) => (e.type === 'mempool.tx' ? [e.data] : []));
+      await waitFor(() => mempool().some((m) => m.action === 'rejected'), 'usdt: mempool:rejected');
+      const seen = mempool();
+      assert.deepEqual(
+        seen.filter((m) => m.action === 'accepted').map((m) => [m.txid, m.feeSat]),
+        [
+          [first.txid, '1000'],
+          [second.txid, '5000'],
+        ],
+      );
+      const replaced = seen.find((m) => m.action === 'replaced')!;
+      assert.deepEqual(
+        [replaced.txid, replaced.feeSat, replaced.replacedBy, replaced.replacement],
+        [first.txid, '1000', second.txid, { vsize: entry.vsize, feeSat: '5000' }],
+      );
+      assert.ok(seen.some((m) => m.action === 'removed' && m.txid === first.txid && m.reason === 'replaced'));
+      const rejected = seen.find((m) => m.action === 'rejected')!;
+      assert.equal(rejected.txid, third.txid);
+      assert.match(rejected.reason!, /insufficient fee/);
+    },
+  );
 });
+
+/** A transaction spending `prev:0` (an OP_TRUE P2WSH output) back to OP_TRUE, paying `feeSat`; opts in to replacement. */
+function spendOpTrue(prevTxidHex: string, valueSat: bigint, feeSat: bigint): { hex: string; txid: string } {
+  const script = Uint8Array.from([0x51]);
+  const spk = Uint8Array.from([0x00, 0x20, ...createHash('sha256').update(script).digest()]);
+  const t: Tx = {
+    version: 2,
+    inputs: [{ prevTxid: hexToHash(prevTxidHex), prevIndex: 0, scriptSig: new Uint8Array(0), sequence: 0xfffffffd }],
+    outputs: [{ value: valueSat - feeSat, scriptPubKey: spk }],
+    witnesses: [[script]],
+    lockTime: 0,
+  };
+  return { hex: Buffer.from(serializeTx(t)).toString('hex'), txid: hashToHex(txid(t)) };
+}
 
 function sortKeys(x: { in: Record<string, number>; out: Record<string, number> }): unknown {
   const s = (r: Record<string, number>) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : 1)));

@@ -245,7 +245,16 @@ export class UsdtInterpreter {
         this.mempool(
           'replaced',
           tp.replaced_txid,
-          { vsize: tp.replaced_vsize, feeSat: String(tp.replaced_fee), reason: 'replaced', replacedBy: tp.replacement_txid },
+          {
+            vsize: tp.replaced_vsize,
+            feeSat: String(tp.replaced_fee),
+            reason: 'replaced',
+            replacedBy: tp.replacement_txid,
+            replacement: {
+              vsize: tp.replacement_vsize ?? null,
+              feeSat: tp.replacement_fee === undefined ? null : String(tp.replacement_fee),
+            },
+          },
           nowUs,
         );
         return;
@@ -269,7 +278,7 @@ export class UsdtInterpreter {
   private mempool(
     action: 'accepted' | 'removed' | 'rejected' | 'replaced',
     txid: string,
-    more: { vsize?: number; feeSat?: string; reason?: string; replacedBy?: string },
+    more: { vsize?: number; feeSat?: string; reason?: string; replacedBy?: string; replacement?: { vsize: number | null; feeSat: string | null } },
     nowUs: number,
   ): void {
     this.sink.emit(
@@ -283,6 +292,7 @@ export class UsdtInterpreter {
         reason: more.reason ?? null,
         peerId: null,
         replacedBy: more.replacedBy ?? null,
+        ...(more.replacement ? { replacement: more.replacement } : {}),
       },
       nowUs,
     );
