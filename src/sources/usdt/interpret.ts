@@ -278,7 +278,13 @@ export class UsdtInterpreter {
   private mempool(
     action: 'accepted' | 'removed' | 'rejected' | 'replaced',
     txid: string,
-    more: { vsize?: number; feeSat?: string; reason?: string; replacedBy?: string; replacement?: { vsize: number | null; feeSat: string | null } },
+    more: {
+      vsize?: number;
+      feeSat?: string;
+      reason?: string;
+      replacedBy?: string;
+      replacement?: { vsize: number | null; feeSat: string | null };
+    },
     nowUs: number,
   ): void {
     this.sink.emit(
