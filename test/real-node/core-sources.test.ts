@@ -160,6 +160,20 @@ describe('Core sources on a real bitcoind', { skip: bitcoindSkipReason(), timeou
     }
   });
 
+  it("rpc reads every answer of Core v30's getpeerinfo and node-wide RPCs", async () => {
+    await waitFor(() => watch.events('rpc').some((e) => e.type === 'node.status'), 'rpc: node.status');
+    const stats = watch.rpcStats()!;
+    assert.equal(stats.invalidAnswers, 0);
+    assert.deepEqual(stats.unsupported, []);
+    const status = watch.events('rpc').findLast((e) => e.type === 'node.status');
+    assert.ok(status && status.type === 'node.status');
+    const info = await node.rpc<{ blocks: number }>('getblockchaininfo');
+    assert.equal(status.data.chain, 'regtest');
+    assert.ok(status.data.blocks !== null && status.data.blocks <= info.blocks);
+    for (const k of ['connections', 'mempool', 'addrman', 'uptimeSec', 'totalBytesIn', 'version'] as const)
+      assert.notEqual(status.data[k], null, k);
+  });
+
   it('each source reports the closings', async () => {
     for (const c of py) c.stdin.end();
     simStop.abort();

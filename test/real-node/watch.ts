@@ -57,7 +57,7 @@ export class CoreWatch {
       auth: { kind: 'cookie', file: node.cookieFile },
       publish: into(w.lists.rpc),
       peersIntervalMs: 200,
-      statusIntervalMs: 60_000,
+      statusIntervalMs: 2_000,
     });
     w.log = startLogSource({ ...base, path: node.debugLog, fromStart: true, pollMs: 50, publish: into(w.lists.log) });
     if (o.usdt) {
@@ -82,6 +82,11 @@ export class CoreWatch {
 
   sources(): CoreSourceName[] {
     return (['rpc', 'log', 'usdt'] as const).filter((s) => this.has(s));
+  }
+
+  /** The rpc source's own counters (answers it could not read, methods the node lacks). */
+  rpcStats(): ReturnType<RpcSource['stats']> | undefined {
+    return this.rpc?.stats();
   }
 
   events(source: CoreSourceName): ObserverEvent[] {

@@ -164,6 +164,8 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
       if (!line.trim()) continue;
       // "Lost N events" may come on stderr too.
       if (/^Lost \d+ events/.test(line)) onLine(line);
+      // We said what this means (memlockWrapper's note); bpftrace's own words would only confuse.
+      else if (memlock.note && /couldn't set RLIMIT_MEMLOCK/.test(line)) continue;
       else options.onStatus?.(`usdt: bpftrace: ${line}`);
     }
   });
