@@ -43,7 +43,12 @@ const EXPECT: Record<string, { peers: number; rate: number; ms: number; catch: P
     ms: 3000,
     catch: { rpc: ['addr-flood', '127.21.0.'], log: ['addr-flood', '127.21.0.'], usdt: ['addr-flood', '127.21.0.'] },
   },
-  'ping-spam': { peers: 2, rate: 50, ms: 3000, catch: { log: ['ping-spam', '127.31.0.'], usdt: ['ping-spam', '127.31.0.'] } },
+  'ping-spam': {
+    peers: 2,
+    rate: 50,
+    ms: 3000,
+    catch: { rpc: ['ping-spam', '127.31.0.'], log: ['ping-spam', '127.31.0.'], usdt: ['ping-spam', '127.31.0.'] },
+  },
   'inv-spam': { peers: 2, rate: 10, ms: 3000, catch: { usdt: ['inv-spam', '127.32.0.'] } },
   linkinglion: { peers: 4, rate: 4, ms: 3000, catch: { usdt: ['spy', '127.54.98.'] } },
 };

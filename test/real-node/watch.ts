@@ -57,7 +57,8 @@ export class CoreWatch {
       auth: { kind: 'cookie', file: node.cookieFile },
       publish: into(w.lists.rpc),
       peersIntervalMs: 200,
-      statusIntervalMs: 2_000,
+      // One node.status at the start: a later one would see the test peers gone, which node-health rightly reports.
+      statusIntervalMs: 600_000,
     });
     w.log = startLogSource({ ...base, path: node.debugLog, fromStart: true, pollMs: 50, publish: into(w.lists.log) });
     if (o.usdt) {
