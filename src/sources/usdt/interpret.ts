@@ -337,9 +337,12 @@ export class UsdtInterpreter {
     this.counters.events += this.sink.published + this.sink.publishErrors - before;
   }
 
-  /** Messages whose payload lines stopped coming (lost): emitted with what arrived. Call every second or so. */
-  sweep(nowMs = Date.now()): void {
-    this.counted(() => this.payloads.sweep(nowMs));
+  /**
+   * Messages whose payload lines stopped coming (lost): emitted with what arrived
+   * after `maxAgeMs` (5 s: under load bpftrace's lines lag by seconds). Call every second or so.
+   */
+  sweep(nowMs = Date.now(), maxAgeMs = 5000): void {
+    this.counted(() => this.payloads.sweep(nowMs, maxAgeMs));
   }
 
   /** At the end of input: every message still in assembly. */

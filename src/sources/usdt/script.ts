@@ -11,12 +11,16 @@ import { bpftraceArg, readUsdtNotes, type UsdtNote } from './notes.js';
 
 export const BPFTRACE_SCRIPT = fileURLToPath(new URL('../../../deploy/bpftrace/peer-observer.bt', import.meta.url));
 
-/** The environment bpftrace needs for the script (see its header). */
-export const BPFTRACE_ENV = {
-  BPFTRACE_STRLEN: '128',
-  // 1 MiB per CPU for the output ring (default 64 pages): a 1000-entry addr is ~240 payload lines.
-  BPFTRACE_PERF_RB_PAGES: '256',
-} as const;
+/**
+ * The environment bpftrace needs for the script (see its header). The output
+ * ring: 4 MiB per CPU (bpftrace's default is 64 pages, 256 KiB): a 1000-entry
+ * addr is 236 lines, and bpftrace formats ~10^4 lines/s, so an addr flood
+ * overflowed the default ring at once (measured: docs/sources.md). The operator's
+ * own BPFTRACE_PERF_RB_PAGES wins (many CPUs, little memory).
+ */
+export function bpftraceEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return { BPFTRACE_STRLEN: '128', BPFTRACE_PERF_RB_PAGES: env.BPFTRACE_PERF_RB_PAGES ?? '1024' };
+}
 
 const BEGIN = '// BEGIN mempool:replaced';
 const END = '// END mempool:replaced';

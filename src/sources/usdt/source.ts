@@ -15,7 +15,7 @@ import type { NetworkName } from '../../protocol/networks.js';
 import { CoreSink } from '../core/common.js';
 import { followFile } from '../log/follow.js';
 import { UsdtInterpreter } from './interpret.js';
-import { BPFTRACE_ENV, buildScript } from './script.js';
+import { bpftraceEnv, buildScript } from './script.js';
 
 export { BPFTRACE_SCRIPT } from './script.js';
 
@@ -55,8 +55,8 @@ export function startUsdtSource(options: UsdtSourceOptions): UsdtSource {
   const timer =
     every > 0 ? setInterval(() => sink.emit('pipeline.counters', { stage: 'usdt', counters: interpreter.snapshot() }), every) : undefined;
   timer?.unref();
-  // Messages whose payload lines were lost are emitted with what came, at most a second late.
-  const sweeper = setInterval(() => interpreter.sweep(), 500);
+  // Messages whose payload lines were lost are emitted with what came, a few seconds late (lines lag under load).
+  const sweeper = setInterval(() => interpreter.sweep(), 1000);
   sweeper.unref();
 
   const run = async (): Promise<void> => {
@@ -136,7 +136,7 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
   const argv = [...memlock.argv, bin, '-q', '-B', 'line', '-p', String(pid), script, exe];
   const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...BPFTRACE_ENV },
+    env: { ...process.env, ...bpftraceEnv() },
   });
   child.once('close', () => rmSync(dir, { recursive: true, force: true }));
   let pending = '';
