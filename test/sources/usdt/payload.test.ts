@@ -16,7 +16,7 @@ import { CoreSink } from '../../../src/sources/core/common.js';
 import { UsdtInterpreter } from '../../../src/sources/usdt/interpret.js';
 import { bpftraceArg, parseUsdtNotes, readUsdtNotes } from '../../../src/sources/usdt/notes.js';
 import { decodeCaptured, PayloadAssembler, USDT_PAYLOAD_MAX, type PendingMessage } from '../../../src/sources/usdt/payload.js';
-import { buildScript, BPFTRACE_SCRIPT } from '../../../src/sources/usdt/script.js';
+import { bpftraceEnv, buildScript, BPFTRACE_SCRIPT } from '../../../src/sources/usdt/script.js';
 import { readFileSync } from 'node:fs';
 
 /** The lines the script prints for one message (128-byte chunks, `%rh` spelling). */
@@ -170,6 +170,14 @@ describe('USDT notes and arguments past arg5', () => {
     const odd = buildScript(null, [{ ...notes[0]!, args: [...notes[0]!.args.slice(0, 6), '-8@8(%rsp,%rax,8)', '1@%cl'] }]);
     assert.equal(odd.text, readFileSync(BPFTRACE_SCRIPT, 'utf8'));
     assert.match(odd.note, /form we do not read/);
+  });
+
+  it("bpftrace's environment: 128-byte strings, a 4 MiB ring per CPU unless the operator chose one", () => {
+    assert.deepEqual(bpftraceEnv({}), { BPFTRACE_STRLEN: '128', BPFTRACE_PERF_RB_PAGES: '1024' });
+    assert.deepEqual(bpftraceEnv({ BPFTRACE_PERF_RB_PAGES: '64', BPFTRACE_STRLEN: '64' }), {
+      BPFTRACE_STRLEN: '128',
+      BPFTRACE_PERF_RB_PAGES: '64',
+    });
   });
 
   it('the notes of an ELF file are read from .note.stapsdt; anything else is refused', () => {
