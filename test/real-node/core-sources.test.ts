@@ -114,6 +114,19 @@ describe('Core sources on a real bitcoind', { skip: bitcoindSkipReason(), timeou
             .some((e) => e.type === 'message' && e.data.conn.id === p.id && e.data.dir === 'in' && e.data.command === 'verack'),
           `usdt: peer ${p.id}'s verack`,
         );
+    // The versions as each source read them: the user agent, version and start height getpeerinfo shows.
+    for (const p of live) {
+      const fromLog = watch.events('log').find((e) => e.type === 'handshake.complete' && e.data.conn.id === p.id);
+      assert.ok(fromLog && fromLog.type === 'handshake.complete');
+      assert.deepEqual([fromLog.data.userAgent, fromLog.data.version, fromLog.data.startHeight], [p.subver, p.version, p.startingheight]);
+      if (!watch.has('usdt')) continue;
+      const fromTrace = watch.events('usdt').find((e) => e.type === 'handshake.version' && e.data.conn.id === p.id);
+      assert.ok(fromTrace && fromTrace.type === 'handshake.version', `usdt: peer ${p.id}'s version`);
+      assert.deepEqual(
+        [fromTrace.data.userAgent, fromTrace.data.version, fromTrace.data.startHeight],
+        [p.subver, p.version, p.startingheight],
+      );
+    }
     // rpc: its peer.stats carry getpeerinfo's own user agents.
     await waitFor(
       () =>
