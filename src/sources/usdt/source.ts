@@ -169,8 +169,15 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
       else options.onStatus?.(`usdt: bpftrace: ${line}`);
     }
   });
+  // SIGINT lets bpftrace detach its probes; one that hangs (seen with 0.17) is killed, so stop() always ends.
+  let killTimer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
     child.kill('SIGINT');
+    killTimer = setTimeout(() => {
+      options.onStatus?.('usdt: bpftrace did not stop within 5 s of SIGINT: killed');
+      child.kill('SIGKILL');
+    }, 5000);
+    killTimer.unref();
   };
   signal.addEventListener('abort', onAbort, { once: true });
   return new Promise((resolve, reject) => {
@@ -186,6 +193,7 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
     });
     child.on('close', (code, sig) => {
       signal.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
       if (pending) onLine(pending);
       if (errPending.trim()) options.onStatus?.(`usdt: bpftrace: ${errPending}`);
       if (!signal.aborted)

@@ -219,6 +219,25 @@ describe('usdt source', () => {
     assert.ok(status.some((l) => /bpftrace exited \(code 0\): it needs root or CAP_BPF/.test(l)));
   });
 
+  it('a bpftrace that ignores SIGINT is killed: stop() always ends', async () => {
+    const stubborn = join(dir, 'stubborn-bpftrace');
+    writeFileSync(stubborn, `#!/bin/sh\ntrap '' INT\nexec sleep 60\n`);
+    chmodSync(stubborn, 0o755);
+    const status: string[] = [];
+    const source = startUsdtSource({
+      nodeId: 'n',
+      network: 'regtest',
+      publish: () => {},
+      bitcoindPid: 4242,
+      bpftrace: stubborn,
+      countersEveryMs: 0,
+      onStatus: (l) => status.push(l),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await source.stop();
+    assert.ok(status.some((l) => /did not stop within 5 s of SIGINT: killed/.test(l)));
+  });
+
   it('a missing bpftrace is a clear error', async () => {
     const source = startUsdtSource({
       nodeId: 'n',
