@@ -31,6 +31,8 @@ const msgConn = { peer_id: id, addr: text, conn_type: text.optional(), payload_b
 const TRACEPOINTS = z.discriminatedUnion('tracepoint', [
   z.object({ tracepoint: z.literal('net:inbound_message'), ...msgConn, msg_type: z.string().max(12), size: count }),
   z.object({ tracepoint: z.literal('net:outbound_message'), ...msgConn, msg_type: z.string().max(12), size: count }),
+  /** Once per live peer, before its first message line: its connection type (message lines have no room for it). */
+  z.object({ tracepoint: z.literal('peer'), peer_id: id, conn_type: text }),
   z.object({
     tracepoint: z.literal('payload'),
     dir: z.enum(['in', 'out']),
@@ -154,6 +156,8 @@ export class UsdtInterpreter {
       const direction = tp.conn_type === undefined ? 'unknown' : directionOfConnType(tp.conn_type);
       p = newCorePeer({ id: tp.peer_id, direction, remote: tp.addr }, tp.conn_type, nowUs);
       this.peers.set(p);
+    } else if (!p.conn.remote && tp.addr) {
+      p.conn.remote = tp.addr;
     }
     return p;
   }
@@ -181,6 +185,13 @@ export class UsdtInterpreter {
         else this.emitMessage(dir, tp.msg_type, tp.size, context, null);
         return;
       }
+      case 'peer':
+        // A peer the trace saw open is known; one from before the trace gets its direction here, its address from its message line.
+        if (!this.peers.get(tp.peer_id)) {
+          this.counters.unknownPeer++;
+          this.peers.set(newCorePeer({ id: tp.peer_id, direction: directionOfConnType(tp.conn_type), remote: '' }, tp.conn_type, nowUs));
+        }
+        return;
       case 'payload':
         this.payloads.chunk(tp.dir, tp.peer_id, tp.offset, Buffer.from(tp.hex, 'hex'));
         return;

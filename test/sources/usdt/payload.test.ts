@@ -70,6 +70,22 @@ describe('usdt payloads', () => {
     assert.equal(it.counters.events, events.length);
   });
 
+  it('a peer connected before the trace began: its `peer` line gives the direction, its message line the address', () => {
+    const ping = encodePayload(msg('ping', { nonce: 1n }));
+    const { events, it } = interpret([
+      JSON.stringify({ tracepoint: 'peer', peer_id: 8, conn_type: 'outbound-full-relay' }),
+      ...traceLines('in', 8, 'ping', ping),
+      JSON.stringify({ tracepoint: 'peer', peer_id: 9, conn_type: 'inbound' }),
+      ...traceLines('out', 9, 'ping', ping),
+    ]);
+    const conns = events.flatMap((e) => (e.type === 'message' ? [[e.data.conn.id, e.data.conn.direction, e.data.conn.remote]] : []));
+    assert.deepEqual(conns, [
+      [8, 'outbound', '127.0.0.9:5000'],
+      [9, 'inbound', '127.0.0.9:5000'],
+    ]);
+    assert.equal(it.counters.unknownPeer, 2);
+  });
+
   it("two peers' lines interleaved (two CPUs) are assembled apart", () => {
     const a = traceLines('in', 1, 'addr', addrPayload(20));
     const b = traceLines('in', 2, 'addr', addrPayload(30));
@@ -205,7 +221,7 @@ describe('USDT notes and arguments past arg5', () => {
       assert.ok(replaced.args.every((a) => bpftraceArg(a) !== null));
       // Every tracepoint the shipped script attaches exists in this Core, and every net/mempool/validation one is attached.
       const script = readFileSync(BPFTRACE_SCRIPT, 'utf8');
-      const attached = [...script.matchAll(/^usdt:\$1:(\w+):(\w+)/gm)].map((m) => `${m[1]}:${m[2]}`).sort();
+      const attached = [...new Set([...script.matchAll(/^usdt:\$1:(\w+):(\w+)/gm)].map((m) => `${m[1]}:${m[2]}`))].sort();
       assert.deepEqual(
         attached,
         names.filter((n) => !n.startsWith('utxocache:')),
