@@ -166,6 +166,8 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
       if (/^Lost \d+ events/.test(line)) onLine(line);
       // We said what this means (memlockWrapper's note); bpftrace's own words would only confuse.
       else if (memlock.note && /couldn't set RLIMIT_MEMLOCK/.test(line)) continue;
+      // bpftrace 0.17 detaching without tracefs mounted: the kernel drops the probes with their fds anyway.
+      else if (signal.aborted && /uprobe_events\): No such file|failed to detach probe/.test(line)) continue;
       else options.onStatus?.(`usdt: bpftrace: ${line}`);
     }
   });
