@@ -262,6 +262,16 @@ export const EVENT_DATA_SCHEMAS = {
       reason: z.string().max(256).nullable(),
       peerId: nullableCount,
       replacedBy: hash256.nullable(),
+      replacement: z
+        .object({
+          vsize: nullableCount,
+          feeSat: z
+            .string()
+            .regex(/^-?(0|[1-9][0-9]{0,19})$/, 'satoshis as a decimal string')
+            .nullable(),
+        })
+        .strict()
+        .optional(),
     })
     .strict(),
   'connectivity.result': z

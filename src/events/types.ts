@@ -321,6 +321,8 @@ export interface MempoolTx {
   peerId: number | null;
   /** For 'replaced': the transaction that replaced it. */
   replacedBy: string | null;
+  /** For 'replaced', where the source says (usdt): the replacement's vsize and fee (satoshis, decimal). */
+  replacement?: { vsize: number | null; feeSat: string | null };
 }
 
 /**

@@ -2,6 +2,11 @@
  * Ping spam and odd ping nonces, per peer. Bitcoin Core pings every 2 minutes
  * with a random 64-bit nonce; a peer pinging many times a minute, with nonce 0,
  * or with the same nonce again and again is not a normal node.
+ *
+ * From Core's getpeerinfo (rpc `peer.stats`) only the rate: a v1 ping is always
+ * 32 bytes on the wire (24-byte header + 8-byte nonce; Core's
+ * `bytesrecv_per_msg` counts both), so the growth of `bytesInPerMsg.ping`
+ * between polls is the number of pings. Nonces are not in getpeerinfo.
  */
 import { z } from 'zod';
 import type { JsonValue, ObserverEvent } from '../../events/types.js';
@@ -29,7 +34,12 @@ interface PeerState {
   zero: number;
   repeated: number;
   lastNonce: string | null;
+  /** Pings counted from getpeerinfo so far (rpc). */
+  statsPings: number | null;
 }
+
+/** A v1 ping in Core's per-message byte counters: header + nonce. */
+const V1_PING_BYTES = 24 + 8;
 
 export const pingSpam = defineDetector({
   name: NAME,
@@ -40,7 +50,7 @@ export const pingSpam = defineDetector({
     const key = (e: ObserverEvent, id: number) => `${e.nodeId}|${e.source}|${id}`;
     return {
       name: NAME,
-      eventTypes: ['message', 'connection.closed'] as const,
+      eventTypes: ['message', 'connection.closed', 'peer.stats'] as const,
       stats: () => ({ tracked: peers.size, evicted: peers.evicted }),
       tick: () => [],
       observe(e: ObserverEvent): Signal[] {
@@ -48,23 +58,41 @@ export const pingSpam = defineDetector({
           peers.delete(key(e, e.data.conn.id));
           return [];
         }
-        if (e.type !== 'message' || e.data.dir !== 'in' || e.data.command !== 'ping') return [];
-        const m = e.data;
-        const s = peers.upsert(key(e, m.conn.id), () => ({
-          remote: m.conn.remote,
+        const fresh = (remote: string): PeerState => ({
+          remote,
           window: new WindowCounter(p.windowMs),
           pings: 0,
           zero: 0,
           repeated: 0,
           lastNonce: null,
-        }));
-        const payload = m.payload as { nonce?: JsonValue } | null;
-        const nonce = payload && typeof payload === 'object' && typeof payload.nonce === 'string' ? payload.nonce : null;
-        s.pings++;
-        const inWindow = s.window.add(e.timeUs);
-        if (nonce === '0') s.zero++;
-        else if (nonce !== null && nonce === s.lastNonce) s.repeated++;
-        s.lastNonce = nonce;
+          statsPings: null,
+        });
+        let s: PeerState;
+        let inWindow: number;
+        let nonce: string | null = null;
+        if (e.type === 'peer.stats') {
+          const d = e.data;
+          if (d.transport !== 'v1') return [];
+          const total = Math.floor((d.bytesInPerMsg['ping'] ?? 0) / V1_PING_BYTES);
+          s = peers.upsert(key(e, d.conn.id), () => fresh(d.conn.remote));
+          // First sight: the pings since the connection opened count only when it opened within the window.
+          const since = s.statsPings ?? (e.timeUs / 1e6 - d.connTime <= p.windowMs / 1000 ? 0 : total);
+          s.statsPings = total;
+          if (total <= since) return [];
+          s.pings += total - since;
+          inWindow = s.window.add(e.timeUs, total - since);
+        } else {
+          if (e.type !== 'message' || e.data.dir !== 'in' || e.data.command !== 'ping') return [];
+          const m = e.data;
+          s = peers.upsert(key(e, m.conn.id), () => fresh(m.conn.remote));
+          const payload = m.payload as { nonce?: JsonValue } | null;
+          nonce = payload && typeof payload === 'object' && typeof payload.nonce === 'string' ? payload.nonce : null;
+          s.pings++;
+          inWindow = s.window.add(e.timeUs);
+          if (nonce === '0') s.zero++;
+          else if (nonce !== null && nonce === s.lastNonce) s.repeated++;
+          s.lastNonce = nonce;
+        }
         const odd = s.zero + s.repeated;
         const spam = inWindow > p.maxPings;
         if (!spam && odd < p.minOddNonces) return [];

@@ -42,6 +42,8 @@ export class LogInterpreter {
   private pending: { peer: CorePeer; addr: string } | undefined;
   private lastAccepted: string | undefined;
   private readonly disconnectWhy = new Map<number, string>();
+  /** The last "received:" line's peer and command: a ProcessMessages exception line names no peer. */
+  private lastReceived: { peer: number; command: string } | undefined;
   /** connection.opened events emitted for an earlier "Added connection" line. */
   private deferredEmitted = 0;
 
@@ -130,6 +132,7 @@ export class LogInterpreter {
     switch (r.kind) {
       case 'message': {
         const p = this.peer(r.peer, nowUs);
+        if (r.dir === 'in') this.lastReceived = { peer: r.peer, command: r.command };
         if (r.dir === 'in') {
           p.messagesIn++;
           p.bytesIn += r.size;
@@ -255,6 +258,32 @@ export class LogInterpreter {
         this.sink.emit('violation', { conn: this.conn(p), kind: 'misbehaving', action: 'none', detail: r.detail }, nowUs);
         return;
       }
+      case 'bad-pong': {
+        const p = this.peer(r.peer, nowUs);
+        // Only a pong nobody asked for is a protocol fact of the peer's own; the rest may be timing.
+        if (r.problem !== 'Unsolicited pong without ping') return;
+        this.sink.emit(
+          'violation',
+          { conn: this.conn(p), kind: 'unsolicited-pong', action: 'none', detail: `${r.problem}, ${r.detail}`, command: 'pong' },
+          nowUs,
+        );
+        return;
+      }
+      case 'payload-exception': {
+        // The line names no peer: it is the one whose "received:" line came last (Core logs it just before processing).
+        const id = this.lastReceived?.command === r.command ? this.lastReceived.peer : undefined;
+        if (id === undefined) return;
+        const p = this.peer(id, nowUs);
+        this.sink.emit(
+          'violation',
+          { conn: this.conn(p), kind: 'malformed-payload', action: 'drop-message', detail: r.detail, command: r.command, size: r.size },
+          nowUs,
+        );
+        return;
+      }
+      case 'unknown-command':
+        // Core ignores it, and so its "received:" line already made a message event (known: false).
+        return;
       case 'tip':
         this.sink.emit(
           'block.connected',

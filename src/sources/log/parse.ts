@@ -31,6 +31,11 @@ export type LogRecord =
   | { kind: 'addr'; peer: number; addresses: number; processed: number; rateLimited: number }
   | { kind: 'header-error'; peer: number; error: string; command: string | null; size: number | null; detail: string }
   | { kind: 'misbehaving'; peer: number; detail: string }
+  /** net_processing's ProcessMessage "pong peer=N: <problem>, ..." (Core ignores the pong). */
+  | { kind: 'bad-pong'; peer: number; problem: string; detail: string }
+  /** ProcessMessages' "ProcessMessages(<type>, N bytes): Exception '...' caught": a payload Core could not read. */
+  | { kind: 'payload-exception'; command: string; size: number; detail: string }
+  | { kind: 'unknown-command'; peer: number; command: string }
   | { kind: 'tip'; hash: string; height: number }
   | { kind: 'mempool-accepted'; peer: number | null; txid: string; wtxid: string | null }
   | { kind: 'mempool-rejected'; peer: number | null; txid: string; wtxid: string | null; reason: string }
@@ -135,6 +140,18 @@ const PATTERNS: [RegExp, (m: RegExpExecArray) => LogRecord][] = [
       peer: +m[5]!,
     }),
   ],
+  // net_processing.cpp ProcessMessage, NetMsgType::PONG: "pong peer=%d: %s, %x expected, %x received, %u bytes".
+  [
+    /^pong peer=(\d+): (Timing mishap|Nonce mismatch|Nonce zero|Unsolicited pong without ping|Short payload), (.*)$/,
+    (m) => ({ kind: 'bad-pong', peer: +m[1]!, problem: m[2]!, detail: m[3]! }),
+  ],
+  // PeerManagerImpl::ProcessMessages: "%s(%s, %u bytes): Exception '%s' (%s) caught" (no peer id on the line).
+  [
+    /^ProcessMessages\(([\x21-\x7e]{1,12}), (\d+) bytes\): Exception '(.*)' \(.*\) caught$/,
+    (m) => ({ kind: 'payload-exception', command: m[1]!, size: +m[2]!, detail: m[3]! }),
+  ],
+  // ProcessMessage's end: 'Unknown command "%s" from peer=%d' (Core ignores it).
+  [/^Unknown command "(.*)" from peer=(\d+)$/, (m) => ({ kind: 'unknown-command', command: m[1]!, peer: +m[2]! })],
   [/^Misbehaving: peer=(\d+)[^:]*(?:: (.*))?$/, (m) => ({ kind: 'misbehaving', peer: +m[1]!, detail: m[2] ?? '' })],
   [new RegExp(`^UpdateTip: new best=${HASH} height=(\\d+)`), (m) => ({ kind: 'tip', hash: m[1]!, height: +m[2]! })],
   [

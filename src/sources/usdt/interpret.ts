@@ -11,6 +11,8 @@
 import { z } from 'zod';
 import type { ConnRef } from '../../events/types.js';
 import type { NetworkName } from '../../protocol/networks.js';
+import type { JsonValue } from '../../events/types.js';
+import { decodeCaptured, PayloadAssembler } from './payload.js';
 import { directionOfConnType, knownCommand, netgroupOfAddr, newCorePeer, PeerTable, type CorePeer, type CoreSink } from '../core/common.js';
 
 const id = z.number().int().nonnegative();
@@ -24,9 +26,24 @@ const hash = z
   .transform((s) => Buffer.from(s, 'hex').reverse().toString('hex'));
 
 const conn = { peer_id: id, addr: text, conn_type: text };
+/** Message lines: the shipped script leaves conn_type out (a third string does not fit bpftrace 0.17's stack); older traces have it. */
+const msgConn = { peer_id: id, addr: text, conn_type: text.optional(), payload_bytes: count.max(65536).optional() };
 const TRACEPOINTS = z.discriminatedUnion('tracepoint', [
-  z.object({ tracepoint: z.literal('net:inbound_message'), ...conn, msg_type: z.string().max(12), size: count }),
-  z.object({ tracepoint: z.literal('net:outbound_message'), ...conn, msg_type: z.string().max(12), size: count }),
+  z.object({ tracepoint: z.literal('net:inbound_message'), ...msgConn, msg_type: z.string().max(12), size: count }),
+  z.object({ tracepoint: z.literal('net:outbound_message'), ...msgConn, msg_type: z.string().max(12), size: count }),
+  /** Once per live peer, before its first message line: its connection type (message lines have no room for it). */
+  z.object({ tracepoint: z.literal('peer'), peer_id: id, conn_type: text }),
+  z.object({
+    tracepoint: z.literal('payload'),
+    dir: z.enum(['in', 'out']),
+    peer_id: id,
+    offset: count,
+    hex: z
+      .string()
+      .max(1024)
+      .transform((s) => s.replace(/\\x|\s/g, ''))
+      .refine((s) => /^(?:[0-9a-fA-F]{2})*$/.test(s), 'hex bytes'),
+  }),
   z.object({ tracepoint: z.literal('net:inbound_connection'), ...conn, network: count.optional(), existing: count.optional() }),
   z.object({ tracepoint: z.literal('net:outbound_connection'), ...conn, network: count.optional(), existing: count.optional() }),
   z.object({ tracepoint: z.literal('net:closed_connection'), ...conn, network: count.optional(), established: count.optional() }),
@@ -46,7 +63,12 @@ const TRACEPOINTS = z.discriminatedUnion('tracepoint', [
     replaced_txid: hash,
     replaced_vsize: count,
     replaced_fee: z.number().int(),
+    replaced_entry_time: count.optional(),
     replacement_txid: hash,
+    replacement_vsize: count.optional(),
+    /** arg6 and arg7: read by the probe the source builds from the binary's USDT note. */
+    replacement_fee: z.number().int().optional(),
+    replacement_is_tx: z.number().int().min(0).max(255).optional(),
   }),
   z.object({ tracepoint: z.literal('mempool:rejected'), txid: hash, reason: text }),
   z.object({
@@ -60,6 +82,11 @@ const TRACEPOINTS = z.discriminatedUnion('tracepoint', [
   }),
 ]);
 export type Tracepoint = z.infer<typeof TRACEPOINTS>;
+
+interface MessageContext {
+  conn: ConnRef;
+  timeUs: number;
+}
 
 export interface UsdtCounters {
   lines: number;
@@ -93,6 +120,15 @@ export function parseTraceLine(line: string): { tp: Tracepoint } | { lost: numbe
 export class UsdtInterpreter {
   readonly counters: UsdtCounters = { lines: 0, events: 0, malformed: 0, other: 0, lost: 0, unknownPeer: 0 };
   private readonly peers = new PeerTable();
+  private readonly payloads = new PayloadAssembler((m) => {
+    const d = decodeCaptured(m.command, m.bytes.subarray(0, m.filled), m.size);
+    if (d.captured !== null) this.payloads.counters.truncated++;
+    else if (d.error !== null) this.payloads.counters.undecodable++;
+    else this.payloads.counters.complete++;
+    this.emitMessage(m.dir, m.command, m.size, m.context as MessageContext, d.payload);
+    if (m.dir === 'in' && m.command === 'version' && d.captured === null && d.error === null)
+      this.emitVersion(m.context as MessageContext, d.payload);
+  });
 
   constructor(
     private readonly sink: CoreSink,
@@ -113,12 +149,15 @@ export class UsdtInterpreter {
     }
   }
 
-  private peerOf(tp: { peer_id: number; addr: string; conn_type: string }, nowUs: number): CorePeer {
+  private peerOf(tp: { peer_id: number; addr: string; conn_type?: string | undefined }, nowUs: number): CorePeer {
     let p = this.peers.get(tp.peer_id);
     if (!p) {
       this.counters.unknownPeer++;
-      p = newCorePeer({ id: tp.peer_id, direction: directionOfConnType(tp.conn_type), remote: tp.addr }, tp.conn_type, nowUs);
+      const direction = tp.conn_type === undefined ? 'unknown' : directionOfConnType(tp.conn_type);
+      p = newCorePeer({ id: tp.peer_id, direction, remote: tp.addr }, tp.conn_type, nowUs);
       this.peers.set(p);
+    } else if (!p.conn.remote && tp.addr) {
+      p.conn.remote = tp.addr;
     }
     return p;
   }
@@ -139,13 +178,23 @@ export class UsdtInterpreter {
           p.messagesOut++;
           p.bytesOut += tp.size;
         }
-        this.sink.emit(
-          'message',
-          { conn: { ...p.conn }, dir, command: tp.msg_type, size: tp.size, known: knownCommand(tp.msg_type), payload: null },
-          nowUs,
-        );
+        const context: MessageContext = { conn: { ...p.conn }, timeUs: nowUs };
+        // `payload_bytes` of payload follow as `payload` lines (the shipped script); a trace without them emits at once.
+        if (tp.payload_bytes !== undefined)
+          this.payloads.begin(dir, tp.peer_id, tp.msg_type, tp.size, tp.payload_bytes, context, nowUs / 1000);
+        else this.emitMessage(dir, tp.msg_type, tp.size, context, null);
         return;
       }
+      case 'peer':
+        // A peer the trace saw open is known; one from before the trace gets its direction here, its address from its message line.
+        if (!this.peers.get(tp.peer_id)) {
+          this.counters.unknownPeer++;
+          this.peers.set(newCorePeer({ id: tp.peer_id, direction: directionOfConnType(tp.conn_type), remote: '' }, tp.conn_type, nowUs));
+        }
+        return;
+      case 'payload':
+        this.payloads.chunk(tp.dir, tp.peer_id, tp.offset, Buffer.from(tp.hex, 'hex'));
+        return;
       case 'net:inbound_connection':
       case 'net:outbound_connection': {
         const c: ConnRef = {
@@ -163,10 +212,12 @@ export class UsdtInterpreter {
       }
       case 'net:closed_connection':
       case 'net:evicted_inbound_connection': {
+        // Core's `established` is in whole seconds: our own sight of the peer (µs) when we had it.
+        const seenOpening = this.peers.get(tp.peer_id) !== undefined;
         const p = this.peerOf(tp, nowUs);
         this.peers.delete(tp.peer_id);
         const evicted = tp.tracepoint === 'net:evicted_inbound_connection';
-        const establishedUs = tp.established ? tp.established * 1e6 : p.openedUs;
+        const establishedUs = seenOpening || !tp.established ? p.openedUs : tp.established * 1e6;
         this.sink.emit(
           'connection.closed',
           {
@@ -205,7 +256,16 @@ export class UsdtInterpreter {
         this.mempool(
           'replaced',
           tp.replaced_txid,
-          { vsize: tp.replaced_vsize, feeSat: String(tp.replaced_fee), reason: 'replaced', replacedBy: tp.replacement_txid },
+          {
+            vsize: tp.replaced_vsize,
+            feeSat: String(tp.replaced_fee),
+            reason: 'replaced',
+            replacedBy: tp.replacement_txid,
+            replacement: {
+              vsize: tp.replacement_vsize ?? null,
+              feeSat: tp.replacement_fee === undefined ? null : String(tp.replacement_fee),
+            },
+          },
           nowUs,
         );
         return;
@@ -229,7 +289,13 @@ export class UsdtInterpreter {
   private mempool(
     action: 'accepted' | 'removed' | 'rejected' | 'replaced',
     txid: string,
-    more: { vsize?: number; feeSat?: string; reason?: string; replacedBy?: string },
+    more: {
+      vsize?: number;
+      feeSat?: string;
+      reason?: string;
+      replacedBy?: string;
+      replacement?: { vsize: number | null; feeSat: string | null };
+    },
     nowUs: number,
   ): void {
     this.sink.emit(
@@ -243,12 +309,78 @@ export class UsdtInterpreter {
         reason: more.reason ?? null,
         peerId: null,
         replacedBy: more.replacedBy ?? null,
+        ...(more.replacement ? { replacement: more.replacement } : {}),
       },
       nowUs,
     );
   }
 
-  snapshot(): Record<string, number> {
-    return { ...this.counters, peers: this.peers.size, peersEvicted: this.peers.evicted, publishErrors: this.sink.publishErrors };
+  private emitMessage(dir: 'in' | 'out', command: string, size: number, c: MessageContext, payload: JsonValue): void {
+    this.sink.emit('message', { conn: c.conn, dir, command, size, known: knownCommand(command), payload }, c.timeUs);
   }
+
+  /** The peer's version, from its decoded payload (what the p2p source says of its own peers). */
+  private emitVersion(c: MessageContext, summary: JsonValue): void {
+    const v = summary as Record<string, JsonValue>;
+    if (typeof v['version'] !== 'number' || typeof v['nonce'] !== 'string' || typeof v['timestamp'] !== 'string') return;
+    this.sink.emit(
+      'handshake.version',
+      {
+        conn: c.conn,
+        version: v['version'],
+        services: String(v['services']),
+        serviceNames: Array.isArray(v['serviceNames']) ? v['serviceNames'].map(String) : [],
+        userAgent: typeof v['userAgent'] === 'string' ? v['userAgent'] : '',
+        startHeight: typeof v['startHeight'] === 'number' ? v['startHeight'] : null,
+        relay: v['relay'] !== false,
+        nonce: v['nonce'],
+        timeOffsetSec: Number(v['timestamp']) - Math.round(c.timeUs / 1e6),
+        receiver: addrText(v['receiver']),
+        sender: v['sender'] === null ? null : addrText(v['sender']),
+      },
+      c.timeUs,
+    );
+  }
+
+  private counted(f: () => void): void {
+    const before = this.sink.published + this.sink.publishErrors;
+    f();
+    this.counters.events += this.sink.published + this.sink.publishErrors - before;
+  }
+
+  /**
+   * Messages whose payload lines stopped coming (lost): emitted with what arrived
+   * after `maxAgeMs` (5 s: under load bpftrace's lines lag by seconds). Call every second or so.
+   */
+  sweep(nowMs = Date.now(), maxAgeMs = 5000): void {
+    this.counted(() => this.payloads.sweep(nowMs, maxAgeMs));
+  }
+
+  /** At the end of input: every message still in assembly. */
+  end(): void {
+    this.counted(() => this.payloads.sweep(Infinity, 0));
+  }
+
+  snapshot(): Record<string, number> {
+    return {
+      ...this.counters,
+      peers: this.peers.size,
+      peersEvicted: this.peers.evicted,
+      publishErrors: this.sink.publishErrors,
+      payloadsComplete: this.payloads.counters.complete,
+      payloadsTruncated: this.payloads.counters.truncated,
+      payloadsUndecodable: this.payloads.counters.undecodable,
+      payloadStrayLines: this.payloads.counters.strayChunks,
+      payloadsPending: this.payloads.size,
+    };
+  }
+}
+
+/** A summarized net address ({ addr, port }) as `host:port`. */
+function addrText(a: JsonValue | undefined): string {
+  if (a && typeof a === 'object' && !Array.isArray(a)) {
+    const host = typeof a['addr'] === 'string' ? a['addr'] : typeof a['ip'] === 'string' ? a['ip'] : '';
+    return host.includes(':') ? `[${host}]:${String(a['port'])}` : `${host}:${String(a['port'])}`;
+  }
+  return '';
 }

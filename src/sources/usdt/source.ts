@@ -6,15 +6,18 @@
  * (stage `usdt`) every `countersEveryMs` and at the end: lines, events,
  * malformed lines, kernel-dropped events (`lost`).
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import type { ObserverEvent } from '../../events/types.js';
 import type { NetworkName } from '../../protocol/networks.js';
 import { CoreSink } from '../core/common.js';
 import { followFile } from '../log/follow.js';
 import { UsdtInterpreter } from './interpret.js';
+import { bpftraceEnv, buildScript } from './script.js';
 
-export const BPFTRACE_SCRIPT = fileURLToPath(new URL('../../../deploy/bpftrace/peer-observer.bt', import.meta.url));
+export { BPFTRACE_SCRIPT } from './script.js';
 
 export interface UsdtSourceOptions {
   nodeId: string;
@@ -52,6 +55,9 @@ export function startUsdtSource(options: UsdtSourceOptions): UsdtSource {
   const timer =
     every > 0 ? setInterval(() => sink.emit('pipeline.counters', { stage: 'usdt', counters: interpreter.snapshot() }), every) : undefined;
   timer?.unref();
+  // Messages whose payload lines were lost are emitted with what came, a few seconds late (lines lag under load).
+  const sweeper = setInterval(() => interpreter.sweep(), 1000);
+  sweeper.unref();
 
   const run = async (): Promise<void> => {
     if (options.input !== undefined) {
@@ -72,6 +78,8 @@ export function startUsdtSource(options: UsdtSourceOptions): UsdtSource {
     try {
       await run();
     } finally {
+      clearInterval(sweeper);
+      interpreter.end();
       if (timer) clearInterval(timer);
       sink.emit('pipeline.counters', { stage: 'usdt', counters: interpreter.snapshot() });
     }
@@ -87,14 +95,50 @@ export function startUsdtSource(options: UsdtSourceOptions): UsdtSource {
   };
 }
 
+/**
+ * bpftrace asks for an unlimited RLIMIT_MEMLOCK and warns when it cannot have it.
+ * Since Linux 5.11 BPF memory is charged to the cgroup and the limit no longer
+ * matters; before, the maps fail to load under the usual 8 MiB. We start
+ * bpftrace through util-linux's `prlimit` with the limit raised when this
+ * process may raise it (root with CAP_SYS_RESOURCE); otherwise say what to do.
+ */
+export function memlockWrapper(): { argv: string[]; note: string | null } {
+  const raise = ['--memlock=unlimited:unlimited'];
+  const probe = spawnSync('prlimit', [...raise, 'true'], { stdio: 'ignore' });
+  if (probe.status === 0) return { argv: ['prlimit', ...raise, '--'], note: null };
+  return {
+    argv: [],
+    note:
+      probe.error !== undefined
+        ? 'usdt: cannot raise RLIMIT_MEMLOCK (no prlimit: install util-linux); on kernels before 5.11 run with `ulimit -l unlimited` or LimitMEMLOCK=infinity'
+        : 'usdt: cannot raise RLIMIT_MEMLOCK (needs CAP_SYS_RESOURCE); harmless on kernels from 5.11 (BPF memory is charged to the cgroup), before that run with `ulimit -l unlimited` or LimitMEMLOCK=infinity',
+  };
+}
+
 /** Runs bpftrace with the shipped script on the given bitcoind until it exits or the signal aborts. */
 function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (line: string) => void): Promise<void> {
   const pid = options.bitcoindPid!;
   const bin = options.bpftrace ?? 'bpftrace';
+  const exe = `/proc/${pid}/exe`;
+  // Checked here: behind prlimit, a missing bpftrace would only be prlimit's exit code.
+  if (!onPath(bin))
+    return Promise.reject(
+      new Error(`usdt: cannot run ${bin}: not installed (install bpftrace, or run the script apart and pass --usdt-input)`),
+    );
+  const plan = buildScript(exe);
+  options.onStatus?.(`usdt: ${plan.note}`);
+  const dir = mkdtempSync(join(tmpdir(), 'peer-observer-usdt-'));
+  const script = join(dir, 'peer-observer.bt');
+  writeFileSync(script, plan.text);
+  const memlock = memlockWrapper();
+  if (memlock.note) options.onStatus?.(memlock.note);
   // -q: no "Attaching N probes"; -B line: flush every line, so events are not held back.
-  const child = spawn(bin, ['-q', '-B', 'line', '-p', String(pid), BPFTRACE_SCRIPT, `/proc/${pid}/exe`], {
+  const argv = [...memlock.argv, bin, '-q', '-B', 'line', '-p', String(pid), script, exe];
+  const child = spawn(argv[0]!, argv.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...bpftraceEnv() },
   });
+  child.once('close', () => rmSync(dir, { recursive: true, force: true }));
   let pending = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {
@@ -111,16 +155,31 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
     }
   });
   child.stderr.setEncoding('utf8');
+  let errPending = '';
   child.stderr.on('data', (chunk: string) => {
-    for (const line of chunk.split('\n')) {
+    errPending += chunk;
+    const lines = errPending.split('\n');
+    errPending = (lines.pop() ?? '').slice(-4096);
+    for (const line of lines) {
       if (!line.trim()) continue;
       // "Lost N events" may come on stderr too.
       if (/^Lost \d+ events/.test(line)) onLine(line);
+      // We said what this means (memlockWrapper's note); bpftrace's own words would only confuse.
+      else if (memlock.note && /couldn't set RLIMIT_MEMLOCK/.test(line)) continue;
+      // bpftrace 0.17 detaching without tracefs mounted: the kernel drops the probes with their fds anyway.
+      else if (signal.aborted && /uprobe_events\): No such file|failed to detach probe/.test(line)) continue;
       else options.onStatus?.(`usdt: bpftrace: ${line}`);
     }
   });
+  // SIGINT lets bpftrace detach its probes; one that hangs (seen with 0.17) is killed, so stop() always ends.
+  let killTimer: NodeJS.Timeout | undefined;
   const onAbort = (): void => {
     child.kill('SIGINT');
+    killTimer = setTimeout(() => {
+      options.onStatus?.('usdt: bpftrace did not stop within 5 s of SIGINT: killed');
+      child.kill('SIGKILL');
+    }, 5000);
+    killTimer.unref();
   };
   signal.addEventListener('abort', onAbort, { once: true });
   return new Promise((resolve, reject) => {
@@ -136,12 +195,27 @@ function runBpftrace(options: UsdtSourceOptions, signal: AbortSignal, onLine: (l
     });
     child.on('close', (code, sig) => {
       signal.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
       if (pending) onLine(pending);
+      if (errPending.trim()) options.onStatus?.(`usdt: bpftrace: ${errPending}`);
       if (!signal.aborted)
         options.onStatus?.(
           `usdt: bpftrace exited (${sig ?? `code ${code}`}): it needs root or CAP_BPF+CAP_PERFMON, and a bitcoind built with USDT tracepoints`,
         );
       resolve();
     });
+  });
+}
+
+/** Is `bin` an executable (a path, or a name found on PATH)? */
+function onPath(bin: string): boolean {
+  const candidates = bin.includes('/') ? [bin] : (process.env.PATH ?? '').split(delimiter).map((d) => join(d || '.', bin));
+  return candidates.some((c) => {
+    try {
+      accessSync(c, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
   });
 }

@@ -187,7 +187,7 @@ describe('usdt source', () => {
     const argsFile = join(dir, 'args');
     writeFileSync(
       fake,
-      `#!/bin/sh\necho "$@" > ${argsFile}\nhead -n 3 ${FIXTURE}\necho "Lost 2 events" >&2\necho "ERROR: something" >&2\n`,
+      `#!/bin/sh\necho "$@" > ${argsFile}\necho "$BPFTRACE_STRLEN" >> ${argsFile}\ncp "$6" ${argsFile}.bt\nhead -n 3 ${FIXTURE}\necho "Lost 2 events" >&2\necho "ERROR: something" >&2\n`,
     );
     chmodSync(fake, 0o755);
     const events: ObserverEvent[] = [];
@@ -202,7 +202,13 @@ describe('usdt source', () => {
       onStatus: (l) => status.push(l),
     });
     await source.done;
-    assert.equal(readFileSync(argsFile, 'utf8').trim(), `-q -B line -p 4242 ${BPFTRACE_SCRIPT} /proc/4242/exe`);
+    // The shipped script (a copy: the source may swap its mempool:replaced probe), BPFTRACE_STRLEN=128 for its strings.
+    const [args, strlen] = readFileSync(argsFile, 'utf8').trim().split('\n');
+    assert.match(args!, /^-q -B line -p 4242 \S+\/peer-observer\.bt \/proc\/4242\/exe$/);
+    assert.equal(strlen, '128');
+    // No /proc/4242/exe to read the USDT notes from: the shipped script as it is, and the status says so.
+    assert.equal(readFileSync(`${argsFile}.bt`, 'utf8'), readFileSync(BPFTRACE_SCRIPT, 'utf8'));
+    assert.ok(status.some((l) => /mempool:replaced without the replacement fee: cannot read/.test(l)));
     assert.deepEqual(
       events.map((e) => e.type),
       ['connection.opened', 'message', 'message', 'pipeline.counters'],
@@ -211,6 +217,25 @@ describe('usdt source', () => {
     assert.equal(c['lost'], 2);
     assert.ok(status.some((l) => l === 'usdt: bpftrace: ERROR: something'));
     assert.ok(status.some((l) => /bpftrace exited \(code 0\): it needs root or CAP_BPF/.test(l)));
+  });
+
+  it('a bpftrace that ignores SIGINT is killed: stop() always ends', async () => {
+    const stubborn = join(dir, 'stubborn-bpftrace');
+    writeFileSync(stubborn, `#!/bin/sh\ntrap '' INT\nexec sleep 60\n`);
+    chmodSync(stubborn, 0o755);
+    const status: string[] = [];
+    const source = startUsdtSource({
+      nodeId: 'n',
+      network: 'regtest',
+      publish: () => {},
+      bitcoindPid: 4242,
+      bpftrace: stubborn,
+      countersEveryMs: 0,
+      onStatus: (l) => status.push(l),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await source.stop();
+    assert.ok(status.some((l) => /did not stop within 5 s of SIGINT: killed/.test(l)));
   });
 
   it('a missing bpftrace is a clear error', async () => {
