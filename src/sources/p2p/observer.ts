@@ -15,6 +15,7 @@ import { closeServer, endpointLabel, listenOn, type Endpoint } from './listener.
 import { ConnectionLimiter, resolveLimits, type ObserverLimits } from './limits.js';
 import { Peer, type PeerContext } from './peer.js';
 import { DEFAULT_USER_AGENT } from './policy.js';
+import { dialOnce } from './v2-fallback.js';
 
 export type { Endpoint } from './listener.js';
 export type { ObserverLimits } from './limits.js';
@@ -31,6 +32,10 @@ export interface ObserverOptions {
   userAgent?: string;
   /** Keep each received payload (base64) in its message/violation event (default false: summaries only). */
   recordRaw?: boolean;
+  /** BIP324 v2 transport (default true): advertise NODE_P2P_V2, serve v1 and v2 inbound, dial v2 first with Core's v1 fallback. */
+  v2?: boolean;
+  /** Decoy packets (contents lengths) sent before our v2 version packet (default none, as Core). */
+  v2Decoys?: readonly number[];
 }
 
 export interface ObserverStats {
@@ -57,6 +62,8 @@ export interface ObserverStats {
   eventsPublished: number;
   publishErrors: number;
   serverErrors: number;
+  /** Outbound v2 attempts retried with v1 (Core's fallback). */
+  v1Fallbacks: number;
 }
 
 export interface Observer {
@@ -82,6 +89,8 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
   const dialerOf = new Map<Peer, Dialer>();
   let nextId = 1;
   let serverErrors = 0;
+  let v1Fallbacks = 0;
+  const v2 = options.v2 ?? true;
   let stopping = false;
   let stopped: Promise<void> | undefined;
 
@@ -93,13 +102,68 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
     recordRaw: options.recordRaw ?? false,
     ownNonces: new Set(),
+    v2,
+    ...(options.v2Decoys ? { v2Decoys: options.v2Decoys } : {}),
     onClosed(peer: Peer, _reason: CloseReason) {
       peers.delete(peer);
       if (peer.info.direction === 'inbound') limiter.release(peer.info.remoteIp);
       const dialer = dialerOf.get(peer);
       dialerOf.delete(peer);
-      if (dialer && !stopping) dialer.dropped(peer.handshakeComplete);
+      if (dialer && !stopping && peer.connection.shouldReconnectV1) void retryV1(dialer);
+      else if (dialer && !stopping) dialer.dropped(peer.handshakeComplete);
     },
+  };
+
+  const outboundPeer = (socket: Socket, target: Endpoint, transport: 'v1' | 'v2'): Peer =>
+    new Peer(ctx, socket, {
+      id: nextId++,
+      direction: 'outbound',
+      remoteIp: normalizeIp(socket.remoteAddress) || target.host,
+      remotePort: socket.remotePort ?? target.port,
+      local: safeEndpoint(normalizeIp(socket.localAddress), socket.localPort ?? 0),
+      transport,
+    });
+
+  const connectFailed = (target: Endpoint, detail: string, elapsedMs: number): void => {
+    counters.outboundFailed++;
+    // An outbound connection that never opened: a connection.closed without an opened.
+    sink.emit('connection.closed', {
+      conn: { id: nextId++, direction: 'outbound', remote: endpointLabel(target) },
+      network: options.network.name,
+      netgroup: netgroupText(target.host),
+      reason: 'connect-failed',
+      detail,
+      durationMs: Math.round(elapsedMs * 1000) / 1000,
+      handshakeComplete: false,
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+    });
+  };
+
+  /** Core's v1 fallback: one immediate v1 dial to the same target (see v2-fallback.ts). */
+  const retryV1 = async (dialer: Dialer): Promise<void> => {
+    v1Fallbacks++;
+    counters.outboundAttempts++;
+    const r = await dialOnce(dialer.target, limits.connectTimeoutMs);
+    if (stopping) {
+      if ('socket' in r) r.socket.destroy();
+      return;
+    }
+    if ('error' in r) {
+      connectFailed(dialer.target, `v1 retry: ${r.error}`, r.elapsedMs);
+      dialer.dropped(false);
+      return;
+    }
+    counters.outboundConnected++;
+    r.socket.on('error', () => {});
+    const peer = outboundPeer(r.socket, dialer.target, 'v1');
+    if (peer.isClosed) dialer.dropped(false);
+    else {
+      peers.add(peer);
+      dialerOf.set(peer, dialer);
+    }
   };
 
   const refuse = (socket: Socket, ip: string, why: 'per-ip' | 'total'): void => {
@@ -164,13 +228,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       },
       onConnected: (socket) => {
         counters.outboundConnected++;
-        const peer = new Peer(ctx, socket, {
-          id: nextId++,
-          direction: 'outbound',
-          remoteIp: normalizeIp(socket.remoteAddress) || target.host,
-          remotePort: socket.remotePort ?? target.port,
-          local: safeEndpoint(normalizeIp(socket.localAddress), socket.localPort ?? 0),
-        });
+        const peer = outboundPeer(socket, target, v2 ? 'v2' : 'v1');
         if (peer.isClosed) {
           dialer.dropped(false);
         } else {
@@ -178,23 +236,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
           dialerOf.set(peer, dialer);
         }
       },
-      onFailed: (detail, elapsedMs) => {
-        counters.outboundFailed++;
-        // An outbound connection that never opened: a connection.closed without an opened.
-        sink.emit('connection.closed', {
-          conn: { id: nextId++, direction: 'outbound', remote: endpointLabel(target) },
-          network: options.network.name,
-          netgroup: netgroupText(target.host),
-          reason: 'connect-failed',
-          detail,
-          durationMs: Math.round(elapsedMs * 1000) / 1000,
-          handshakeComplete: false,
-          bytesIn: 0,
-          bytesOut: 0,
-          messagesIn: 0,
-          messagesOut: 0,
-        });
-      },
+      onFailed: (detail, elapsedMs) => connectFailed(target, detail, elapsedMs),
     });
     return dialer;
   });
@@ -236,6 +278,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       eventsPublished: sink.published,
       publishErrors: sink.publishErrors,
       serverErrors,
+      v1Fallbacks,
     };
   };
 
