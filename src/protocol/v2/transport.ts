@@ -133,6 +133,8 @@ export interface V2TransportOptions {
   decoys?: readonly number[];
   /** Our key pair (tests); default a fresh one. */
   key?: EllSwiftKey;
+  /** The ECDH (fuzzing and benchmarks pass a memoised one with fixed keys); default BIP324's v2_ecdh. */
+  ecdh?: typeof v2Ecdh;
 }
 
 function randomGarbage(): Uint8Array {
@@ -351,9 +353,8 @@ export class V2Transport {
     if (this.keyFill < ELLSWIFT_LEN) return pos;
     const theirs = this.keyBuf.slice(0, ELLSWIFT_LEN);
     this.keyFill = 0;
-    const secret = v2Ecdh(this.key.priv, theirs, this.key.ellswift, this.options.initiating);
+    const secret = (this.options.ecdh ?? v2Ecdh)(this.key.priv, theirs, this.key.ellswift, this.options.initiating);
     const keys = deriveSessionKeys(secret, this.options.network.magic, this.options.initiating);
-    secret.fill(0);
     this.cipher = new PacketCipher(keys);
     this.sessionIdHex = Buffer.from(keys.sessionId).toString('hex');
     this.recvTerminator = keys.recvGarbageTerminator;
