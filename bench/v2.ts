@@ -23,7 +23,7 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { FrameDecoder } from '../src/protocol/framing.js';
 import { decodeMessage } from '../src/protocol/messages/index.js';
 import { NETWORKS } from '../src/protocol/networks.js';
-import { ellswiftCreate, v2Ecdh } from '../src/protocol/v2/ellswift.js';
+import { ellswiftCreate, ellswiftDecode, v2Ecdh } from '../src/protocol/v2/ellswift.js';
 import { V2Transport, type V2Item } from '../src/protocol/v2/transport.js';
 import { chunk, concat, fixtureFrames, generatedFrames, type CorpusFrame } from './lib/corpus.js';
 import { fmt, machine, median, table, timeIt } from './lib/stats.js';
@@ -128,13 +128,30 @@ function measure(fn: () => void, setup?: () => void): number {
   return median(times);
 }
 
-let responder: V2Transport;
-const tV1 = measure(v1Path);
-const tV2 = measure(
-  () => v2Path(responder),
-  () => (responder = freshResponder()),
-);
-const tBound = measure(bound);
+// Interleaved: each rep runs the three in turn (rotating which goes first), so a
+// change in the machine's load during the run touches all three alike.
+const runs = { v1: [] as number[], v2: [] as number[], bound: [] as number[] };
+const contenders: [keyof typeof runs, () => number][] = [
+  ['v1', () => timeIt(v1Path) * 1000],
+  [
+    'v2',
+    () => {
+      const r = freshResponder();
+      return timeIt(() => v2Path(r)) * 1000;
+    },
+  ],
+  ['bound', () => timeIt(bound) * 1000],
+];
+for (let rep = 0; rep < reps + 1; rep++) {
+  for (let k = 0; k < contenders.length; k++) {
+    const [name, fn] = contenders[(rep + k) % contenders.length]!;
+    const t = fn();
+    if (rep > 0) runs[name].push(t); // rep 0 warms up
+  }
+}
+const tV1 = median(runs.v1);
+const tV2 = median(runs.v2);
+const tBound = median(runs.bound);
 const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 console.log(
   `\n1. receive path, ${frames.length.toLocaleString('en-US')} messages (${fmt(v1Stream.length / 1e6, 1)} MB over v1, ` +
@@ -207,10 +224,17 @@ for (let i = 0; i < handshakes; i++) {
   if (got.some((x) => x.type === 'handshake')) done++;
 }
 if (done !== handshakes) throw new Error(`${done}/${handshakes} handshakes completed`);
+// Where a responder's handshake goes: our key and its encoding, decoding theirs, the ECDH.
+const sample = Array.from({ length: Math.min(100, handshakes) }, () => ellswiftCreate());
+const tCreate = timeIt(() => sample.forEach(() => ellswiftCreate())) * 1000;
+const tDecode = timeIt(() => sample.forEach((k) => ellswiftDecode(k.ellswift))) * 1000;
+const tEcdh = timeIt(() => sample.forEach((k, i) => v2Ecdh(sample[(i + 1) % sample.length]!.priv, k.ellswift, k.ellswift, false))) * 1000;
+const per = (ms: number) => fmt(ms / sample.length, 3);
 const perSecond = handshakes / (responderMs / 1000);
 console.log(
   `\n3. inbound v2 handshakes, responder side with ECDH: ${handshakes} in ${fmt(responderMs, 0)} ms: ` +
-    `${fmt(perSecond, 0)} handshakes/s (${fmt(responderMs / handshakes, 2)} ms each)`,
+    `${fmt(perSecond, 0)} handshakes/s (${fmt(responderMs / handshakes, 2)} ms each); per handshake: ellswift_create ` +
+    `${per(tCreate)} ms (key pair + XElligatorSwift), ellswift decode ${per(tDecode)} ms, v2_ecdh ${per(tEcdh)} ms (decode + OpenSSL ECDH + tagged hash)`,
 );
 
 // ---- 4. overhead per message ----------------------------------------------
@@ -235,6 +259,7 @@ console.log(
       v2ShareOfBound: tBound / tV2,
       aead: aeadJson,
       handshakesPerSecond: perSecond,
+      handshakeParts: { createMs: tCreate / sample.length, decodeMs: tDecode / sample.length, ecdhMs: tEcdh / sample.length },
       overhead: { v1: v1Overhead, v2: v2Overhead },
       sink: sink % 7,
     }),
