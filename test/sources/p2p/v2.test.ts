@@ -194,3 +194,35 @@ test('hostile: an oversize length, v1 bytes after a v2 start, a bad message type
   );
   assert.equal(o.log.of('connection.closed').length, 0, 'reject_message: the peer stays');
 });
+
+test("outbound: a v1-only peer that drops our v2 key gets Core's v1 fallback at once, both attempts as events", async (t) => {
+  const { createServer } = await import('node:net');
+  const firstBytes: Buffer[] = [];
+  const server = createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', (b: Buffer) => {
+      firstBytes.push(b.subarray(0, 16));
+      // Core's V1Transport: "Header error: Wrong MessageStart" → disconnect, nothing sent.
+      if (b.readUInt32BE(0) !== REGTEST.magic) s.destroy();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const o = await startTestObserver({ listen: [], connect: [{ host: '127.0.0.1', port }] });
+  t.after(() => o.stop());
+  await until(() => firstBytes.length === 2, 5000, 'the v1 retry');
+  const closed = await o.log.waitFor('connection.closed');
+  assert.equal(closed.data.transport, 'v2');
+  assert.match(closed.data.detail, /retrying with v1/);
+  await until(() => o.log.of('connection.opened').length === 2, 5000, 'the second opened');
+  assert.deepEqual(
+    o.log.of('connection.opened').map((e) => e.data.transport),
+    ['v2', 'v1'],
+  );
+  const v1Prefix = Buffer.alloc(16);
+  v1Prefix.writeUInt32BE(REGTEST.magic, 0);
+  v1Prefix.write('version', 4);
+  assert.deepEqual(firstBytes[1], v1Prefix, 'the retry opens with a v1 version message');
+  assert.equal(o.observer.stats().v1Fallbacks, 1);
+});
