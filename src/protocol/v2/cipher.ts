@@ -9,7 +9,7 @@
  * ('chacha20-poly1305'). It measured faster than @noble/ciphers on every packet
  * size (docs/benchmarks.md), so there is no pure-JS cipher dependency.
  */
-import { createCipheriv, createDecipheriv, createHmac, type Cipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
 
 /** Packets (or lengths) per key: BIP324 REKEY_INTERVAL. */
 export const REKEY_INTERVAL = 224;
@@ -32,31 +32,38 @@ function nonce(low: number, rekeys: number): Uint8Array {
   return n;
 }
 
-/** FSChaCha20: one ChaCha20 keystream per key for 3-byte length fields; after 224 of them the next 32 keystream bytes are the new key. */
+/**
+ * FSChaCha20: one ChaCha20 keystream per key for 3-byte length fields; after 224
+ * of them the next 32 keystream bytes are the new key. The whole keystream of a
+ * key (224 × 3 + 32 bytes) is made in one call when the key is set, so a length
+ * costs three XORs rather than a native call.
+ */
 export class FSChaCha20 {
   private chunks = 0;
-  private stream: Cipher;
+  private keystream = new Uint8Array(0);
+  private at = 0;
 
-  constructor(private key: Uint8Array) {
-    this.stream = this.open();
+  constructor(key: Uint8Array) {
+    this.rekey(key);
   }
 
-  private open(): Cipher {
+  private rekey(key: Uint8Array): void {
     const iv = new Uint8Array(16); // block counter 0 || nonce (0 || rekey count)
     iv.set(nonce(0, Math.floor(this.chunks / REKEY_INTERVAL)), 4);
-    return createCipheriv('chacha20', this.key, iv);
+    const c = createCipheriv('chacha20', key, iv);
+    this.keystream = new Uint8Array(c.update(new Uint8Array(REKEY_INTERVAL * LENGTH_LEN + 32)));
+    this.at = 0;
   }
 
-  /** Encrypt or decrypt (the same) one chunk. */
+  /** Encrypt or decrypt (the same) one 3-byte chunk. */
   crypt(chunk: Uint8Array): Uint8Array {
-    const out = new Uint8Array(this.stream.update(chunk));
-    if ((this.chunks + 1) % REKEY_INTERVAL === 0) {
-      this.key = new Uint8Array(this.stream.update(ZERO32));
-      this.chunks++;
-      this.stream = this.open();
-    } else {
-      this.chunks++;
-    }
+    if (chunk.length !== LENGTH_LEN) throw new RangeError(`FSChaCha20 chunks are ${LENGTH_LEN} bytes`);
+    const ks = this.keystream;
+    const at = this.at;
+    const out = Uint8Array.of(chunk[0]! ^ ks[at]!, chunk[1]! ^ ks[at + 1]!, chunk[2]! ^ ks[at + 2]!);
+    this.at += LENGTH_LEN;
+    this.chunks++;
+    if (this.chunks % REKEY_INTERVAL === 0) this.rekey(ks.slice(this.at, this.at + 32));
     return out;
   }
 }

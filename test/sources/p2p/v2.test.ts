@@ -178,7 +178,8 @@ test('hostile: an oversize length, v1 bytes after a v2 start, a bad message type
     t,
     async (c) => {
       await c.handshake();
-      c.socket.write(encodeMessageFrame(REGTEST, msg('ping', { nonce: 1n })));
+      // Enough v1 bytes for the packet the magic's bytes claim, whatever length they decrypt to.
+      c.socket.write(Buffer.concat([encodeMessageFrame(REGTEST, msg('ping', { nonce: 1n })), new Uint8Array(4_000_040)]));
     },
     'v1-after-v2',
     'disconnect',
