@@ -64,6 +64,9 @@ export interface ObserverStats {
   serverErrors: number;
   /** Outbound v2 attempts retried with v1 (Core's fallback). */
   v1Fallbacks: number;
+  /** BIP324 v2 sessions established (both directions), and decoy packets received. */
+  v2Sessions: number;
+  v2DecoysIn: number;
 }
 
 export interface Observer {
@@ -248,7 +251,9 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     let bytesOut = counters.closedBytesOut;
     let sendPauses = counters.closedSendPauses;
     let sendQueuedBytes = 0;
+    let v2DecoysIn = counters.closedDecoysIn;
     for (const p of peers) {
+      v2DecoysIn += p.connection.v2Transport?.decoysIn ?? 0;
       if (p.info.direction === 'inbound') inbound++;
       else outbound++;
       bytesIn += p.connection.bytesIn;
@@ -279,6 +284,8 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       publishErrors: sink.publishErrors,
       serverErrors,
       v1Fallbacks,
+      v2Sessions: counters.v2Sessions,
+      v2DecoysIn,
     };
   };
 

@@ -117,6 +117,7 @@ export class Peer {
   private opened(t: TransportInfo | undefined): void {
     if (this.openedEmitted) return;
     this.openedEmitted = true;
+    if (t?.transport === 'v2') this.ctx.counters.v2Sessions++;
     this.ctx.sink.emit('connection.opened', {
       conn: this.conn,
       local: this.info.local,
@@ -156,6 +157,7 @@ export class Peer {
     this.ctx.counters.closedBytesIn += c.bytesIn;
     this.ctx.counters.closedBytesOut += c.bytesOut;
     this.ctx.counters.closedSendPauses += c.sendPauses;
+    if (v2) this.ctx.counters.closedDecoysIn += v2.decoysIn;
     this.ctx.sink.emit('connection.closed', {
       conn: this.conn,
       network: this.ctx.network.name,

@@ -88,6 +88,8 @@ test('a v2 session: same message events as v1, v2 fields on the events and in th
   assert.match(formatText(opened), new RegExp(`transport=v2 session=${sessionId} garbage=777`));
   assert.match(formatText(done), /transport=v2 session=/);
   assert.match(formatText(closed), /transport=v2 decoys=3/);
+  const stats = o.observer.stats();
+  assert.deepEqual([stats.v2Sessions, stats.v2DecoysIn], [1, 3], 'observer counters');
   assert.deepEqual(o.log.invalid, []);
 });
 
