@@ -90,7 +90,6 @@ export const VIOLATION_KINDS = [
   'unsolicited-pong',
   'service-not-offered',
   'misbehaving',
-  'v2-wrong-network',
   'v2-missing-garbage-terminator',
   'v2-oversize-packet',
   'v2-decryption-failure',
@@ -117,8 +116,6 @@ export const EVENT_DATA_SCHEMAS = {
       netgroup: z.string(),
       transport,
       connType: connType.optional(),
-      sessionId: sessionId.optional(),
-      garbageLength: garbageLength.optional(),
     })
     .strict(),
   'connection.closed': z

@@ -64,10 +64,6 @@ export interface ConnectionOpened {
   transport: Transport;
   /** Core's connection type, from the Core sources. */
   connType?: CoreConnType;
-  /** BIP324 session id (hex), on v2 connections (the p2p source opens them once the v2 handshake is done). */
-  sessionId?: string;
-  /** Bytes of garbage the peer sent before its garbage terminator (v2). */
-  garbageLength?: number;
 }
 
 export interface ConnectionClosed {
@@ -184,7 +180,6 @@ export type ViolationKind =
   // Bitcoin Core judged the peer misbehaving (log "Misbehaving: ...", usdt net:misbehaving_connection)
   | 'misbehaving'
   // BIP324 v2 transport (see protocol/v2/transport.ts)
-  | 'v2-wrong-network'
   | 'v2-missing-garbage-terminator'
   | 'v2-oversize-packet'
   | 'v2-decryption-failure'

@@ -144,8 +144,7 @@ export function formatText(event: ObserverEvent): string {
       const d = event.data;
       return (
         `# CONN ${head(event)} ${connPart(d.conn)} opened ${d.conn.direction} netgroup=${bare(d.netgroup)} ` +
-        `local=${bare(d.local)} network=${d.network} transport=${d.transport}` +
-        v2Part(d.sessionId, d.garbageLength)
+        `local=${bare(d.local)} network=${d.network} transport=${d.transport}`
       );
     }
     case 'connection.closed': {

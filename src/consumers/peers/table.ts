@@ -150,7 +150,6 @@ export class PeersTable {
         if (d.connType) peer.connType = d.connType;
         if (d.transport === 'v2') peer.flags.v2 = true;
         if (d.transport !== 'unknown') peer.transport = d.transport;
-        if (d.sessionId !== undefined) peer.sessionId = d.sessionId;
         return;
       }
       case 'connection.closed': {
@@ -168,6 +167,9 @@ export class PeersTable {
         peer.closedUs = event.timeUs;
         peer.closeReason = d.reason;
         peer.netgroup = d.netgroup;
+        if (d.transport !== undefined && d.transport !== 'unknown') peer.transport = d.transport;
+        if (d.transport === 'v2') peer.flags.v2 = true;
+        if (d.sessionId !== undefined) peer.sessionId = d.sessionId;
         peer.bytesIn = Math.max(peer.bytesIn, d.bytesIn);
         peer.bytesOut = Math.max(peer.bytesOut, d.bytesOut);
         peer.messagesIn = Math.max(peer.messagesIn, d.messagesIn);

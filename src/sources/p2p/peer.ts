@@ -97,15 +97,19 @@ export class Peer {
       },
       {
         onIncoming: (item) => this.incoming(item),
+        onTransport: (t) => {
+          if (t.transport === 'v2') this.ctx.counters.v2Sessions++;
+        },
         onEnd: (reason, detail) => this.finish(reason, detail),
         onInternalError: (error) => this.disconnect('socket-error', `internal error: ${errorText(error)}`),
-        onTransport: (t) => this.opened(t),
       },
     );
-    // A v2-capable connection is opened (as an event) once its transport is settled:
-    // v1 by the first 16 bytes, v2 when the peer's version packet arrived, so the
-    // event can say which, with the session id.
-    if (this.connection.transport) this.opened(this.connection.transport);
+    // Opened at once, whatever the transport: an inbound flood must be visible when it
+    // is accepted, not when (or whether) its first 16 bytes arrive. An inbound
+    // connection with v2 on is `unknown` until those bytes decide (Core's getpeerinfo
+    // says "detecting"); handshake.complete and connection.closed carry the transport
+    // and, for v2, the session id and garbage length.
+    this.opened(this.connection.transport);
     this.handshakeTimer = setTimeout(() => this.handshakeTimeout(), ctx.limits.handshakeTimeoutMs).unref();
     if (info.direction === 'outbound') {
       // We open with our version; its nonce lets our listener spot a connection to ourselves.
@@ -117,14 +121,12 @@ export class Peer {
   private opened(t: TransportInfo | undefined): void {
     if (this.openedEmitted) return;
     this.openedEmitted = true;
-    if (t?.transport === 'v2') this.ctx.counters.v2Sessions++;
     this.ctx.sink.emit('connection.opened', {
       conn: this.conn,
       local: this.info.local,
       network: this.ctx.network.name,
       netgroup: this.netgroup,
       transport: t?.transport ?? (this.info.direction === 'outbound' ? 'v2' : 'unknown'),
-      ...(t?.sessionId !== undefined ? { sessionId: t.sessionId, garbageLength: t.garbageLength } : {}),
     });
   }
 
@@ -151,7 +153,6 @@ export class Peer {
     this.ctx.ownNonces.delete(this.ourNonce);
     const c = this.connection;
     if (c.shouldReconnectV1) detail = `${detail}; ${V1_RETRY_NOTE}`;
-    this.opened(c.transport);
     const t = c.transport;
     const v2 = c.v2Transport;
     this.ctx.counters.closedBytesIn += c.bytesIn;

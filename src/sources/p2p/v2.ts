@@ -8,7 +8,8 @@ import type { Verdict } from './policy.js';
 
 const KIND: Record<V2ViolationKind, ViolationKind> = {
   // ProcessReceivedKeyBytes: "V2 transport error: V1 peer with wrong MessageStart" → disconnect.
-  'v1-wrong-network': 'v2-wrong-network',
+  // The same fact as v1 framing's wrong-network (another network's magic), so the same kind.
+  'v1-wrong-network': 'wrong-network',
   // ProcessReceivedGarbageBytes: "V2 transport error: missing garbage terminator" → disconnect.
   'missing-garbage-terminator': 'v2-missing-garbage-terminator',
   // ProcessReceivedPacketBytes: "V2 transport error: packet too large" → disconnect.
