@@ -71,11 +71,18 @@ export class FSChaCha20 {
 /** FSChaCha20Poly1305: the AEAD with a packet counter as nonce, rekeyed every 224 packets. */
 export class FSChaCha20Poly1305 {
   private packets = 0;
+  /** The packet nonce, rewritten in place: packet counter mod 224 (LE32) || rekey counter (LE64). */
+  private readonly nonceBytes = new Uint8Array(12);
+  private readonly nonceView = new DataView(this.nonceBytes.buffer);
 
   constructor(private key: Uint8Array) {}
 
   private nonce(): Uint8Array {
-    return nonce(this.packets % REKEY_INTERVAL, Math.floor(this.packets / REKEY_INTERVAL));
+    const rekeys = Math.floor(this.packets / REKEY_INTERVAL);
+    this.nonceView.setUint32(0, this.packets % REKEY_INTERVAL, true);
+    this.nonceView.setUint32(4, rekeys >>> 0, true);
+    this.nonceView.setUint32(8, Math.floor(rekeys / 2 ** 32), true);
+    return this.nonceBytes;
   }
 
   private advance(): void {
