@@ -1,6 +1,8 @@
 /**
- * The socket adapter: bytes in → FrameDecoder → decodeMessage; messages out →
- * frames. It knows TCP and the codec, nothing of handshakes or events. Every
+ * The socket adapter: bytes in → FrameDecoder (v1) or V2Transport (BIP324,
+ * which hands an inbound v1 peer back to a FrameDecoder) → decodeMessage;
+ * messages out → frames or v2 packets. It knows TCP and the codec, nothing of
+ * handshakes or events. Every
  * socket error and every decode failure becomes a value handed to the owner;
  * nothing a peer sends can throw out of here.
  *

@@ -168,7 +168,7 @@ export class Flow {
     ends: FlowEndpoints,
     netgroup: string,
     readonly openedUs: number,
-    out: ObserverEvent[],
+    _out: ObserverEvent[], // connection.opened waits for the transport (see settle)
   ) {
     const clientText = formatEndpoint(ipToString(ends.clientIp), ends.clientPort);
     const serverText = formatEndpoint(ipToString(ends.serverIp), ends.serverPort);
@@ -181,7 +181,6 @@ export class Flow {
     this.v1Prefix = new Uint8Array(V1_PREFIX_LEN);
     new DataView(this.v1Prefix.buffer).setUint32(0, ctx.network.magic, false);
     this.v1Prefix.set(new TextEncoder().encode('version'), 4);
-    void out;
   }
 
   /**
