@@ -51,6 +51,8 @@ export interface RunConfig {
   connectivity: { allowLoopback: boolean } | null;
   /** Detectors and alerts (always on): the detectors config object (from --detectors-config) and webhook URLs. */
   detectors: { config: unknown; webhooks: string[] };
+  /** BIP324 v2 transport (default on): advertise NODE_P2P_V2, serve v1 and v2 inbound, dial v2 first with Core's v1 fallback. */
+  v2: boolean;
 }
 
 /** What each layer may set; every key is optional. */
@@ -118,6 +120,8 @@ export interface ConfigLayer {
   foldRate?: number;
   /** Archive: a damaged file is moved aside and a fresh one started instead of refused. */
   freshIfDamaged?: boolean;
+  /** BIP324 v2 transport (default true; `--no-v2` turns it off). */
+  v2?: boolean;
 }
 
 type Key = keyof ConfigLayer;
@@ -167,6 +171,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   httpAllowedHost: { flag: '--http-allowed-host', env: 'PEER_OBSERVER_HTTP_ALLOWED_HOST', kind: 'list' },
   foldRate: { flag: '--fold-rate', env: 'PEER_OBSERVER_FOLD_RATE', kind: 'number' },
   freshIfDamaged: { flag: '--fresh-if-damaged', env: 'PEER_OBSERVER_FRESH_IF_DAMAGED', kind: 'boolean' },
+  v2: { flag: '--v2', env: 'PEER_OBSERVER_V2', kind: 'boolean' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -301,6 +306,7 @@ export const LayerSchema = z
     usdtInput: path,
     connectivity: z.boolean({ invalid_type_error: 'expected true or false' }),
     connectivityAllowLoopback: z.boolean({ invalid_type_error: 'expected true or false' }),
+    v2: z.boolean({ invalid_type_error: 'expected true or false' }),
     detectorsConfig: z.string({ invalid_type_error: 'expected a file' }).trim().min(1, 'expected a file'),
     webhook: z.array(
       z
@@ -535,6 +541,7 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     core,
     connectivity,
     detectors,
+    v2: merged.v2 ?? true,
   };
 }
 

@@ -170,6 +170,8 @@ export async function demo(options: DemoOptions, signal: AbortSignal, io: Io): P
           ...(localAddress ? { localAddress } : {}),
           trafficIntervalMs: options.trafficIntervalMs ?? 1500,
           signal: stopPeers.signal,
+          // Half the honest peers speak BIP324 v2, as today's network mixes both.
+          v2: i % 2 === 0,
         });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;

@@ -49,6 +49,8 @@ export interface PipelineOptions {
   http?: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[]; allowedHosts?: string[] } | null;
   /** Try the addresses peers advertise (consumers/connectivity/): outbound connections to public addresses. */
   connectivity?: { allowLoopback: boolean } | null;
+  /** BIP324 v2 transport in the p2p node (default on). */
+  v2?: boolean;
   /** Detectors and alerts on the bus (consumers/detectors/, consumers/alerts/); null: off. Default: on with defaults. */
   detectors?: { config: unknown; webhooks: string[] } | null;
   io: Io;
@@ -199,6 +201,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       listen: options.listen,
       connect: options.connect,
       ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.v2 !== undefined ? { v2: options.v2 } : {}),
       publish: (e) => bus.publish(e),
     });
   } catch (err) {

@@ -25,6 +25,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     http: config.http,
     connectivity: config.connectivity,
     detectors: config.detectors,
+    v2: config.v2,
     io,
   });
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
@@ -150,6 +151,8 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     )
     .option('--fold-rate <n>', ARCHIVE_FLAG_HELP.foldRate)
     .option('--fresh-if-damaged', ARCHIVE_FLAG_HELP.freshIfDamaged)
+    .option('--v2', 'speak BIP324 v2 (the default): advertise NODE_P2P_V2, serve v1 and v2 inbound, dial v2 first with v1 fallback')
+    .option('--no-v2', 'speak v1 only (inbound v2 openings are reported as v2-transport violations)')
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

@@ -91,8 +91,17 @@ export const VIOLATION_KINDS = [
   'unsolicited-pong',
   'service-not-offered',
   'misbehaving',
+  'v2-missing-garbage-terminator',
+  'v2-oversize-packet',
+  'v2-decryption-failure',
+  'v1-after-v2',
+  'v2-invalid-message-type',
+  'v2-unknown-message-id',
 ] as const satisfies readonly ViolationKind[];
 const violationKind = z.enum(VIOLATION_KINDS);
+/** BIP324 session id: 32 bytes, hex. */
+const sessionId = z.string().regex(/^[0-9a-f]{64}$/);
+const garbageLength = z.number().int().min(0).max(4095);
 
 const severity = z.enum(['info', 'warning', 'critical']);
 const alertStatus = z.enum(['active', 'resolved']);
@@ -101,7 +110,14 @@ const alertSubject = z.object({ kind: z.enum(['peer', 'netgroup', 'asn', 'node',
 
 export const EVENT_DATA_SCHEMAS = {
   'connection.opened': z
-    .object({ conn: connRef, local: z.string(), network, netgroup: z.string(), transport, connType: connType.optional() })
+    .object({
+      conn: connRef,
+      local: z.string(),
+      network,
+      netgroup: z.string(),
+      transport,
+      connType: connType.optional(),
+    })
     .strict(),
   'connection.closed': z
     .object({
@@ -118,6 +134,10 @@ export const EVENT_DATA_SCHEMAS = {
       messagesOut: count,
       connType: connType.optional(),
       evictedFor: z.enum(['inbound-full', 'handshake-slots']).optional(),
+      transport: transport.optional(),
+      sessionId: sessionId.optional(),
+      garbageLength: garbageLength.optional(),
+      decoysIn: count.optional(),
     })
     .strict(),
   message: z
@@ -157,6 +177,8 @@ export const EVENT_DATA_SCHEMAS = {
       startHeight: z.number().int().optional(),
       connType: connType.optional(),
       transport: transport.optional(),
+      sessionId: sessionId.optional(),
+      garbageLength: garbageLength.optional(),
     })
     .strict(),
   'ping.latency': z.object({ conn: connRef, nonce: u64Decimal, latencyMs: z.number().finite().nonnegative() }).strict(),

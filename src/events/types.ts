@@ -69,7 +69,7 @@ export interface ConnectionOpened {
   network: NetworkName;
   /** Bitcoin Core-style network group: IPv4 /16, IPv6 /32, ... */
   netgroup: string;
-  /** The p2p source speaks v1 only (it reports v2 peers as a violation). */
+  /** v1 or BIP324 v2; `unknown` where the source cannot tell. */
   transport: Transport;
   /** Core's connection type, from the Core sources. */
   connType?: CoreConnType;
@@ -91,6 +91,11 @@ export interface ConnectionClosed {
   connType?: CoreConnType;
   /** With reason `evicted` from the p2p source: which of its rules chose this peer. */
   evictedFor?: EvictionRule;
+  /** The p2p source: the transport the connection used, and for v2 its session id, peer garbage and decoys received. */
+  transport?: Transport;
+  sessionId?: string;
+  garbageLength?: number;
+  decoysIn?: number;
 }
 
 export interface MessageEvent {
@@ -150,6 +155,9 @@ export interface HandshakeComplete {
   startHeight?: number;
   connType?: CoreConnType;
   transport?: Transport;
+  /** BIP324 session id (hex), v2 connections of the p2p source. */
+  sessionId?: string;
+  garbageLength?: number;
 }
 
 export interface PingLatency {
@@ -181,7 +189,14 @@ export type ViolationKind =
   // a request for a service we do not advertise (BIP37 bloom, mempool, BIP157 filters)
   | 'service-not-offered'
   // Bitcoin Core judged the peer misbehaving (log "Misbehaving: ...", usdt net:misbehaving_connection)
-  | 'misbehaving';
+  | 'misbehaving'
+  // BIP324 v2 transport (see protocol/v2/transport.ts)
+  | 'v2-missing-garbage-terminator'
+  | 'v2-oversize-packet'
+  | 'v2-decryption-failure'
+  | 'v1-after-v2'
+  | 'v2-invalid-message-type'
+  | 'v2-unknown-message-id';
 
 export type ViolationAction = 'disconnect' | 'drop-message' | 'none';
 

@@ -20,3 +20,6 @@ export { addrEntry, addrV2Entry, ADDRV2_SIZES } from './messages/addr.js';
 export { invItem, invTypeName } from './messages/inventory.js';
 export { readTx, writeTx, serializeTx, hasWitness } from './messages/tx.js';
 export { SHORT_ID_SIZE } from './messages/compact.js';
+export * from './v2/transport.js';
+export { ellswiftCreate, ellswiftDecode, v2Ecdh, xswiftec, xswiftecInv, xElligatorSwift, type EllSwiftKey } from './v2/ellswift.js';
+export { deriveSessionKeys, PacketCipher, FSChaCha20, FSChaCha20Poly1305, REKEY_INTERVAL } from './v2/cipher.js';

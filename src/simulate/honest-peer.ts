@@ -21,7 +21,8 @@ import {
   SHORT_IDS_BLOCKS_VERSION,
   WTXID_RELAY_VERSION,
 } from '../protocol/limits.js';
-import { decodeMessage, encodeMessageFrame, isKnown, msg } from '../protocol/messages/index.js';
+import { decodeMessage, encodeMessageFrame, encodePayload, isKnown, msg } from '../protocol/messages/index.js';
+import { V2Transport } from '../protocol/v2/transport.js';
 import { INV_TYPE, type AddrEntry, type AddrV2Entry, type Message } from '../protocol/messages/types.js';
 import type { Network } from '../protocol/networks.js';
 import {
@@ -59,6 +60,8 @@ export interface HonestPeerOptions {
   connect?: ConnectFn;
   /** Every message sent and received, decoded (for tests and tracing). */
   onMessage?: (m: Message, dir: 'in' | 'out') => void;
+  /** Speak BIP324 v2 (as the initiator), with a few decoy packets before the version packet, as a v2 node may. */
+  v2?: boolean;
 }
 
 export interface HonestPeerStats {
@@ -89,6 +92,7 @@ export function runHonestPeer(options: HonestPeerOptions): Promise<HonestPeerRes
 
 class HonestPeer {
   private readonly decoder: FrameDecoder;
+  private readonly v2: V2Transport | undefined;
   private readonly stats: HonestPeerStats = {
     sent: {},
     received: {},
@@ -109,6 +113,7 @@ class HonestPeer {
 
   constructor(private readonly o: HonestPeerOptions) {
     this.decoder = new FrameDecoder({ network: o.network });
+    if (o.v2) this.v2 = new V2Transport({ network: o.network, initiating: true, decoys: [randomInt(64), randomInt(64)] });
   }
 
   run(): Promise<HonestPeerResult> {
@@ -146,7 +151,8 @@ class HonestPeer {
       socket.setNoDelay(true);
       socket.on('connect', () => {
         opened = true;
-        this.sendVersion();
+        if (this.v2) socket.write(this.v2.start());
+        this.sendVersion(); // over v2: queued until the v2 handshake lets it be encrypted
         this.timer(() => {
           if (!this.stats.handshakeComplete) {
             socket.destroy();
@@ -185,7 +191,12 @@ class HonestPeer {
   private send(m: Message): void {
     const s = this.socket;
     if (!s || s.destroyed || s.writableEnded) return;
-    s.write(encodeMessageFrame(this.o.network, m));
+    if (this.v2) {
+      const packet = this.v2.encodeMessage(m.command, encodePayload(m));
+      if (packet) s.write(packet);
+    } else {
+      s.write(encodeMessageFrame(this.o.network, m));
+    }
     this.stats.sent[m.command] = (this.stats.sent[m.command] ?? 0) + 1;
     this.o.onMessage?.(m, 'out');
   }
@@ -210,7 +221,9 @@ class HonestPeer {
   }
 
   private onData(chunk: Buffer): void {
-    for (const item of this.decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) {
+    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.v2) return this.onV2Data(bytes);
+    for (const item of this.decoder.push(bytes)) {
       if (item.type === 'violation') {
         this.stats.errors.push(`${item.violation.kind}: ${item.violation.detail}`);
         if (item.violation.fatal) {
@@ -220,17 +233,36 @@ class HonestPeer {
         }
         continue;
       }
-      let m: Message;
-      try {
-        m = decodeMessage(item.frame.command, item.frame.payload);
-      } catch (err) {
-        this.stats.errors.push(err instanceof DecodeError ? err.message : String(err));
-        continue;
-      }
-      this.stats.received[m.command] = (this.stats.received[m.command] ?? 0) + 1;
-      this.o.onMessage?.(m, 'in');
-      this.handle(m);
+      this.frame(item.frame.command, item.frame.payload);
     }
+  }
+
+  private onV2Data(bytes: Uint8Array): void {
+    for (const item of this.v2!.push(bytes)) {
+      if (item.type === 'send') this.socket?.write(item.bytes);
+      else if (item.type === 'frame') this.frame(item.frame.command, item.frame.payload);
+      else if (item.type === 'violation') {
+        this.stats.errors.push(`${item.violation.kind}: ${item.violation.detail}`);
+        if (item.violation.fatal) {
+          this.socket?.destroy();
+          this.finish({ end: 'fatal-framing', detail: item.violation.detail, stats: this.stats });
+          return;
+        }
+      }
+    }
+  }
+
+  private frame(command: string, payload: Uint8Array): void {
+    let m: Message;
+    try {
+      m = decodeMessage(command, payload);
+    } catch (err) {
+      this.stats.errors.push(err instanceof DecodeError ? err.message : String(err));
+      return;
+    }
+    this.stats.received[m.command] = (this.stats.received[m.command] ?? 0) + 1;
+    this.o.onMessage?.(m, 'in');
+    this.handle(m);
   }
 
   private handle(m: Message): void {

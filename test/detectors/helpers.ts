@@ -151,7 +151,7 @@ export function recordingEvents(name: string, nodeId = 'obs-1'): ObserverEvent[]
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as { t: number; dir: 'to-server' | 'to-client'; offset: number; len: number });
   const out: ObserverEvent[] = [];
-  const counters = { messages: 0, violations: 0, serverViolations: 0, resyncSkippedBytes: 0, bytesAfterFatal: 0 };
+  const counters = { messages: 0, violations: 0, serverViolations: 0, resyncSkippedBytes: 0, bytesAfterFatal: 0, v2Flows: 0, v2Bytes: 0 };
   const startUs = Math.round(timeline[0]!.t * 1e6);
   const flow = new Flow(
     { network: NETWORKS.regtest, origin: { nodeId, source: 'replay' }, recordRaw: false, reorder: DEFAULT_REORDER_LIMITS, counters },

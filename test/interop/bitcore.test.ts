@@ -130,6 +130,9 @@ test('our observer connects out to a bitcore-p2p listener and completes the hand
     nodeId: 'n',
     listen: [],
     connect: [{ host: '127.0.0.1', port: listener.port }],
+    // bitcore-p2p speaks v1 only and, unlike Core, does not hang up on our v2 key (which
+    // would trigger the v1 fallback): dial it with v1.
+    v2: false,
     publish: log.publish,
   });
   t.after(() => o.stop());
@@ -163,6 +166,7 @@ test("bitcore's own listener ordering (verack before its version) is recorded as
     listen: [],
     connect: [{ host: '127.0.0.1', port: listener.port }],
     limits: { handshakeTimeoutMs: 300, initialBackoffMs: 60_000 },
+    v2: false, // v1-only bitcore-p2p (see above)
     publish: log.publish,
   });
   t.after(() => o.stop());

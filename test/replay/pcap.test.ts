@@ -414,17 +414,24 @@ describe('pcap replay: hostile files', () => {
     noLoss(stats);
   });
 
-  it('violations of the client become violation events: a v2 peer, the malformed attack', async () => {
+  it('a v2 flow (Core recording) is recognised, counted, never decoded as v1', async () => {
     const v2up = new Uint8Array(readFileSync(new URL('p2p/v2/conn0.to-server.bin', FIX)));
     const v2down = new Uint8Array(readFileSync(new URL('p2p/v2/conn0.to-client.bin', FIX)));
     const v2 = await collect(file(pcapFile(o, session(v2up, v2down))));
-    const [v] = ofType(v2.events, 'violation');
-    assert.equal(v!.data.kind, 'v2-transport');
-    assert.equal(v!.data.action, 'disconnect');
-    assert.equal(ofType(v2.events, 'connection.closed')[0]!.data.reason, 'protocol-violation');
-    assert.ok(v2.stats.bytesAfterFatal > 0);
+    assert.deepEqual(ofType(v2.events, 'violation'), [], 'v2 is not a violation');
+    assert.deepEqual(ofType(v2.events, 'message'), [], 'no garbage decoded as v1');
+    assert.equal(ofType(v2.events, 'connection.opened')[0]!.data.transport, 'v2');
+    const closed = ofType(v2.events, 'connection.closed')[0]!.data;
+    assert.deepEqual([closed.transport, closed.bytesIn, closed.bytesOut, closed.messagesIn], ['v2', v2up.length, v2down.length, 0]);
+    assert.equal(closed.reason, 'peer-closed');
+    assert.equal(v2.stats.v2Flows, 1);
+    assert.equal(v2.stats.v2Bytes, v2up.length + v2down.length);
+    assert.equal(v2.stats.serverViolations, 0);
+    assert.equal(v2.stats.bytesAfterFatal, 0);
     assertValid(v2.events);
+  });
 
+  it('violations of the client become violation events: the malformed attack', async () => {
     const mUp = new Uint8Array(readFileSync(new URL('p2p/v1-attacks/malformed.to-server.bin', FIX)));
     const mDown = new Uint8Array(readFileSync(new URL('p2p/v1-attacks/malformed.to-client.bin', FIX)));
     const m = await collect(file(pcapFile(o, session(mUp, mDown))), { recordRaw: true });
@@ -439,10 +446,11 @@ describe('pcap replay: hostile files', () => {
     assert.equal(foobar?.data.known, false);
     assertValid(m.events);
 
-    // A payload that does not decode: malformed-payload, with the raw bytes.
+    // A payload that does not decode: malformed-payload, with the raw bytes. (A version
+    // message: a stream whose first 16 bytes are not magic + "version" is v2, as in Core.)
     const bad = new Uint8Array(24 + 3);
     bad.set([0xfa, 0xbf, 0xb5, 0xda]);
-    bad.set(new TextEncoder().encode('ping'), 4);
+    bad.set(new TextEncoder().encode('version'), 4);
     bad[16] = 3;
     bad.set(sha256d(new Uint8Array(3)).subarray(0, 4), 20);
     const p = await collect(file(pcapFile(o, session(bad, new Uint8Array(0)))), { recordRaw: true });

@@ -153,6 +153,8 @@ export function formatText(event: ObserverEvent): string {
         `# CONN ${head(event)} ${connPart(d.conn)} closed ${d.conn.direction} netgroup=${bare(d.netgroup)} ` +
         `reason=${d.reason} duration=${formatDuration(d.durationMs)} handshake=${yesNo(d.handshakeComplete)} ` +
         `in=${d.messagesIn}msg/${formatBytes(d.bytesIn)} out=${d.messagesOut}msg/${formatBytes(d.bytesOut)}` +
+        (d.transport ? ` transport=${d.transport}` : '') +
+        (d.decoysIn ? ` decoys=${d.decoysIn}` : '') +
         (d.detail ? ` detail=${quote(d.detail)}` : '')
       );
     }
@@ -169,7 +171,9 @@ export function formatText(event: ObserverEvent): string {
       const d = event.data;
       return (
         `# HANDSHAKE ${head(event)} ${connPart(d.conn)} complete in ${formatDuration(d.elapsedMs)} ` +
-        `wtxidrelay=${yesNo(d.wtxidRelay)} addrv2=${yesNo(d.addrV2)}`
+        `wtxidrelay=${yesNo(d.wtxidRelay)} addrv2=${yesNo(d.addrV2)}` +
+        (d.transport ? ` transport=${d.transport}` : '') +
+        v2Part(d.sessionId, d.garbageLength)
       );
     }
     case 'ping.latency': {
@@ -218,4 +222,10 @@ export function formatText(event: ObserverEvent): string {
 /** The JSON line for one event: the envelope as it is, escaped for terminals. */
 export function formatJson(event: ObserverEvent): string {
   return safeJson(event);
+}
+
+/** BIP324 session id and peer garbage length (v2 connections). The id is schema-checked hex. */
+function v2Part(sessionId: string | undefined, garbageLength: number | undefined): string {
+  if (sessionId === undefined) return '';
+  return ` session=${bare(sessionId)}${garbageLength !== undefined ? ` garbage=${garbageLength}` : ''}`;
 }

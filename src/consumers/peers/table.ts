@@ -51,6 +51,10 @@ export interface PeerRow {
   /** The chain (mainnet, regtest, ...). */
   chain: string | null;
   connType: string | null;
+  /** v1 or BIP324 v2, as the source said; `unknown` until one did. */
+  transport: 'v1' | 'v2' | 'unknown';
+  /** BIP324 session id (hex) of a v2 connection, when the source knows it. */
+  sessionId: string | null;
   /** Attacker-controlled text: render it as text. */
   userAgent: string | null;
   version: number | null;
@@ -145,6 +149,7 @@ export class PeersTable {
         peer.openedUs = event.timeUs;
         if (d.connType) peer.connType = d.connType;
         if (d.transport === 'v2') peer.flags.v2 = true;
+        if (d.transport !== 'unknown') peer.transport = d.transport;
         return;
       }
       case 'connection.closed': {
@@ -162,6 +167,9 @@ export class PeersTable {
         peer.closedUs = event.timeUs;
         peer.closeReason = d.reason;
         peer.netgroup = d.netgroup;
+        if (d.transport !== undefined && d.transport !== 'unknown') peer.transport = d.transport;
+        if (d.transport === 'v2') peer.flags.v2 = true;
+        if (d.sessionId !== undefined) peer.sessionId = d.sessionId;
         peer.bytesIn = Math.max(peer.bytesIn, d.bytesIn);
         peer.bytesOut = Math.max(peer.bytesOut, d.bytesOut);
         peer.messagesIn = Math.max(peer.messagesIn, d.messagesIn);
@@ -218,6 +226,8 @@ export class PeersTable {
         if (d.startHeight !== undefined) peer.startHeight = d.startHeight;
         if (d.connType !== undefined) peer.connType = d.connType;
         if (d.transport === 'v2') peer.flags.v2 = true;
+        if (d.transport !== undefined && d.transport !== 'unknown') peer.transport = d.transport;
+        if (d.sessionId !== undefined) peer.sessionId = d.sessionId;
         return;
       }
       case 'ping.latency': {
@@ -254,6 +264,7 @@ export class PeersTable {
         peer.addr.rateLimited = d.addrRateLimited;
         peer.flags.relay = d.relayTxes;
         if (d.transport === 'v2') peer.flags.v2 = true;
+        if (d.transport !== 'unknown') peer.transport = d.transport;
         return;
       }
       default:
@@ -318,6 +329,8 @@ export class PeersTable {
       netgroup: '',
       chain: null,
       connType: null,
+      transport: 'unknown',
+      sessionId: null,
       userAgent: null,
       version: null,
       services: null,

@@ -48,6 +48,9 @@ export class ObserverCounters {
   sendDrops = 0;
   /** Closed connections' pauses; live ones are added by the observer. */
   closedSendPauses = 0;
+  /** BIP324: v2 sessions established, and decoy packets received on closed connections (live ones added by the observer). */
+  v2Sessions = 0;
+  closedDecoysIn = 0;
   readonly violationsByKind = new Map<ViolationKind, number>();
 
   violation(kind: ViolationKind): void {

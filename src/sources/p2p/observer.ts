@@ -25,6 +25,7 @@ import { closeServer, endpointLabel, listenOn, type Endpoint } from './listener.
 import { ConnectionLimiter, resolveLimits, type ObserverLimits } from './limits.js';
 import { Peer, type PeerContext } from './peer.js';
 import { DEFAULT_USER_AGENT } from './policy.js';
+import { dialOnce } from './v2-fallback.js';
 
 export type { Endpoint } from './listener.js';
 export type { ObserverLimits } from './limits.js';
@@ -41,6 +42,10 @@ export interface ObserverOptions {
   userAgent?: string;
   /** Keep each received payload (base64) in its message/violation event (default false: summaries only). */
   recordRaw?: boolean;
+  /** BIP324 v2 transport (default true): advertise NODE_P2P_V2, serve v1 and v2 inbound, dial v2 first with Core's v1 fallback. */
+  v2?: boolean;
+  /** Decoy packets (contents lengths) sent before our v2 version packet (default none, as Core). */
+  v2Decoys?: readonly number[];
 }
 
 export interface ObserverStats {
@@ -73,6 +78,11 @@ export interface ObserverStats {
   eventsPublished: number;
   publishErrors: number;
   serverErrors: number;
+  /** Outbound v2 attempts retried with v1 (Core's fallback). */
+  v1Fallbacks: number;
+  /** BIP324 v2 sessions established (both directions), and decoy packets received. */
+  v2Sessions: number;
+  v2DecoysIn: number;
 }
 
 export interface Observer {
@@ -98,6 +108,8 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
   const dialerOf = new Map<Peer, Dialer>();
   let nextId = 1;
   let serverErrors = 0;
+  let v1Fallbacks = 0;
+  const v2 = options.v2 ?? true;
   let stopping = false;
   let stopped: Promise<void> | undefined;
   // Inbound peers and what eviction needs of each; the ones still in their handshake.
@@ -117,6 +129,8 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
     recordRaw: options.recordRaw ?? false,
     ownNonces: new Set(),
+    v2,
+    ...(options.v2Decoys ? { v2Decoys: options.v2Decoys } : {}),
     onClosed(peer: Peer, _reason: CloseReason) {
       peers.delete(peer);
       inbound.delete(peer);
@@ -124,11 +138,64 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       if (peer.info.direction === 'inbound') limiter.release(peer.info.remoteIp);
       const dialer = dialerOf.get(peer);
       dialerOf.delete(peer);
-      if (dialer && !stopping) dialer.dropped(peer.handshakeComplete);
+      if (dialer && !stopping && peer.connection.shouldReconnectV1) void retryV1(dialer);
+      else if (dialer && !stopping) dialer.dropped(peer.handshakeComplete);
     },
     onHandshake(peer: Peer) {
       pending.delete(peer);
     },
+  };
+
+  const outboundPeer = (socket: Socket, target: Endpoint, transport: 'v1' | 'v2'): Peer =>
+    new Peer(ctx, socket, {
+      id: nextId++,
+      direction: 'outbound',
+      remoteIp: normalizeIp(socket.remoteAddress) || target.host,
+      remotePort: socket.remotePort ?? target.port,
+      local: safeEndpoint(normalizeIp(socket.localAddress), socket.localPort ?? 0),
+      transport,
+    });
+
+  const connectFailed = (target: Endpoint, detail: string, elapsedMs: number): void => {
+    counters.outboundFailed++;
+    // An outbound connection that never opened: a connection.closed without an opened.
+    sink.emit('connection.closed', {
+      conn: { id: nextId++, direction: 'outbound', remote: endpointLabel(target) },
+      network: options.network.name,
+      netgroup: netgroupText(target.host),
+      reason: 'connect-failed',
+      detail,
+      durationMs: Math.round(elapsedMs * 1000) / 1000,
+      handshakeComplete: false,
+      bytesIn: 0,
+      bytesOut: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+    });
+  };
+
+  /** Core's v1 fallback: one immediate v1 dial to the same target (see v2-fallback.ts). */
+  const retryV1 = async (dialer: Dialer): Promise<void> => {
+    v1Fallbacks++;
+    counters.outboundAttempts++;
+    const r = await dialOnce(dialer.target, limits.connectTimeoutMs);
+    if (stopping) {
+      if ('socket' in r) r.socket.destroy();
+      return;
+    }
+    if ('error' in r) {
+      connectFailed(dialer.target, `v1 retry: ${r.error}`, r.elapsedMs);
+      dialer.dropped(false);
+      return;
+    }
+    counters.outboundConnected++;
+    r.socket.on('error', () => {});
+    const peer = outboundPeer(r.socket, dialer.target, 'v1');
+    if (peer.isClosed) dialer.dropped(false);
+    else {
+      peers.add(peer);
+      dialerOf.set(peer, dialer);
+    }
   };
 
   const refuse = (socket: Socket, ip: string, why: 'per-ip' | 'per-netgroup' | 'total', netgroup: string): void => {
@@ -263,13 +330,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       },
       onConnected: (socket) => {
         counters.outboundConnected++;
-        const peer = new Peer(ctx, socket, {
-          id: nextId++,
-          direction: 'outbound',
-          remoteIp: normalizeIp(socket.remoteAddress) || target.host,
-          remotePort: socket.remotePort ?? target.port,
-          local: safeEndpoint(normalizeIp(socket.localAddress), socket.localPort ?? 0),
-        });
+        const peer = outboundPeer(socket, target, v2 ? 'v2' : 'v1');
         if (peer.isClosed) {
           dialer.dropped(false);
         } else {
@@ -277,23 +338,8 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
           dialerOf.set(peer, dialer);
         }
       },
-      onFailed: (detail, elapsedMs, retry) => {
-        counters.outboundFailed++;
-        // An outbound connection that never opened: a connection.closed without an opened.
-        sink.emit('connection.closed', {
-          conn: { id: nextId++, direction: 'outbound', remote: endpointLabel(target) },
-          network: options.network.name,
-          netgroup: netgroupText(target.host),
-          reason: 'connect-failed',
-          detail: `${detail}; attempt ${retry.attempt}, next in ${(retry.retryInMs / 1000).toFixed(1)} s`,
-          durationMs: Math.round(elapsedMs * 1000) / 1000,
-          handshakeComplete: false,
-          bytesIn: 0,
-          bytesOut: 0,
-          messagesIn: 0,
-          messagesOut: 0,
-        });
-      },
+      onFailed: (detail, elapsedMs, retry) =>
+        connectFailed(target, `${detail}; attempt ${retry.attempt}, next in ${(retry.retryInMs / 1000).toFixed(1)} s`, elapsedMs),
     });
     return dialer;
   });
@@ -305,7 +351,9 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     let bytesOut = counters.closedBytesOut;
     let sendPauses = counters.closedSendPauses;
     let sendQueuedBytes = 0;
+    let v2DecoysIn = counters.closedDecoysIn;
     for (const p of peers) {
+      v2DecoysIn += p.connection.v2Transport?.decoysIn ?? 0;
       if (p.info.direction === 'inbound') inbound++;
       else outbound++;
       bytesIn += p.connection.bytesIn;
@@ -339,6 +387,9 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       eventsPublished: sink.published,
       publishErrors: sink.publishErrors,
       serverErrors,
+      v1Fallbacks,
+      v2Sessions: counters.v2Sessions,
+      v2DecoysIn,
     };
   };
 

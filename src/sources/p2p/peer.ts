@@ -15,7 +15,9 @@ import { summarizeMessage } from '../../events/summary.js';
 import { isKnown } from '../../protocol/messages/index.js';
 import type { CloseReason, ConnDirection, ConnRef, EvictionRule, ViolationKind } from '../../events/types.js';
 import type { EvictionCandidate } from './eviction.js';
-import { Connection, type Incoming } from './connection.js';
+import { Connection, type Incoming, type TransportInfo } from './connection.js';
+import { v2Verdict } from './v2.js';
+import { V1_RETRY_NOTE } from './v2-fallback.js';
 import type { EventSink, ObserverCounters } from './emit.js';
 import type { ObserverLimits } from './limits.js';
 import { PingTracker, randomNonce } from './ping.js';
@@ -43,6 +45,10 @@ export interface PeerContext {
   recordRaw: boolean;
   /** Nonces of our outbound handshakes in progress: an inbound version carrying one is ourselves. */
   ownNonces: Set<bigint>;
+  /** BIP324 v2 on: advertise NODE_P2P_V2, serve v1 and v2 inbound. */
+  v2: boolean;
+  /** Decoy packets (contents lengths) to send before our v2 version packet (the simulator; Core sends none). */
+  v2Decoys?: readonly number[];
   /** Called once when the peer is gone, after connection.closed was emitted. */
   onClosed(peer: Peer, reason: CloseReason): void;
   /** Called once when the handshake completes. */
@@ -65,6 +71,8 @@ export interface PeerInfo {
   remoteIp: string;
   remotePort: number;
   local: string;
+  /** Outbound: the transport this attempt opens with (v2 first, v1 for Core's fallback). */
+  transport?: 'v1' | 'v2';
 }
 
 export class Peer {
@@ -86,6 +94,7 @@ export class Peer {
   private lastTxMs = 0;
   private lastBlockMs = 0;
   private violationCount = 0;
+  private openedEmitted = false;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -94,28 +103,49 @@ export class Peer {
   ) {
     this.conn = { id: info.id, direction: info.direction, remote: formatEndpoint(info.remoteIp, info.remotePort) };
     this.netgroup = safeNetgroup(info.remoteIp);
+    const inbound = info.direction === 'inbound';
+    const v2 = inbound ? ctx.v2 : info.transport === 'v2';
     this.connection = new Connection(
       socket,
-      { network: ctx.network, detectV2: info.direction === 'inbound', maxSendBufferBytes: ctx.limits.maxSendBufferBytes },
+      {
+        network: ctx.network,
+        detectV2: inbound,
+        maxSendBufferBytes: ctx.limits.maxSendBufferBytes,
+        ...(v2 ? { v2: { initiating: !inbound, decoys: ctx.v2Decoys } } : {}),
+      },
       {
         onIncoming: (item) => this.incoming(item),
+        onTransport: (t) => {
+          if (t.transport === 'v2') this.ctx.counters.v2Sessions++;
+        },
         onEnd: (reason, detail) => this.finish(reason, detail),
         onInternalError: (error) => this.disconnect('socket-error', `internal error: ${errorText(error)}`),
       },
     );
-    ctx.sink.emit('connection.opened', {
-      conn: this.conn,
-      local: info.local,
-      network: ctx.network.name,
-      netgroup: this.netgroup,
-      transport: 'v1',
-    });
+    // Opened at once, whatever the transport: an inbound flood must be visible when it
+    // is accepted, not when (or whether) its first 16 bytes arrive. An inbound
+    // connection with v2 on is `unknown` until those bytes decide (Core's getpeerinfo
+    // says "detecting"); handshake.complete and connection.closed carry the transport
+    // and, for v2, the session id and garbage length.
+    this.opened(this.connection.transport);
     this.handshakeTimer = setTimeout(() => this.handshakeTimeout(), ctx.limits.handshakeTimeoutMs).unref();
     if (info.direction === 'outbound') {
       // We open with our version; its nonce lets our listener spot a connection to ourselves.
       ctx.ownNonces.add(this.ourNonce);
       this.sendVersion();
     }
+  }
+
+  private opened(t: TransportInfo | undefined): void {
+    if (this.openedEmitted) return;
+    this.openedEmitted = true;
+    this.ctx.sink.emit('connection.opened', {
+      conn: this.conn,
+      local: this.info.local,
+      network: this.ctx.network.name,
+      netgroup: this.netgroup,
+      transport: t?.transport ?? (this.info.direction === 'outbound' ? 'v2' : 'unknown'),
+    });
   }
 
   get handshakeComplete(): boolean {
@@ -167,9 +197,13 @@ export class Peer {
     clearTimeout(this.pingTimer);
     this.ctx.ownNonces.delete(this.ourNonce);
     const c = this.connection;
+    if (c.shouldReconnectV1) detail = `${detail}; ${V1_RETRY_NOTE}`;
+    const t = c.transport;
+    const v2 = c.v2Transport;
     this.ctx.counters.closedBytesIn += c.bytesIn;
     this.ctx.counters.closedBytesOut += c.bytesOut;
     this.ctx.counters.closedSendPauses += c.sendPauses;
+    if (v2) this.ctx.counters.closedDecoysIn += v2.decoysIn;
     this.ctx.sink.emit('connection.closed', {
       conn: this.conn,
       network: this.ctx.network.name,
@@ -183,6 +217,9 @@ export class Peer {
       messagesIn: c.framesIn,
       messagesOut: c.framesOut,
       ...(evictedFor ? { evictedFor } : {}),
+      transport: t?.transport ?? (this.info.direction === 'outbound' && v2 ? 'v2' : 'unknown'),
+      ...(t?.sessionId !== undefined ? { sessionId: t.sessionId, garbageLength: t.garbageLength } : {}),
+      ...(v2 && v2.state !== 'v1' ? { decoysIn: v2.decoysIn } : {}),
     });
     this.ctx.onClosed(this, reason);
   }
@@ -191,6 +228,7 @@ export class Peer {
 
   private incoming(item: Incoming): void {
     if (item.type === 'framing') return this.framing(item.violation);
+    if (item.type === 'v2') return this.violation(v2Verdict(item.violation), item.violation.command, item.violation.length);
     this.ctx.counters.framesIn++;
     const command = item.frame.command;
     if (item.type === 'message') this.recordMessage('in', item.message, item.frame.payload.length, item.frame.payload);
@@ -298,10 +336,19 @@ export class Peer {
       elapsedMs: Math.round((performance.now() - this.openedMs) * 1000) / 1000,
       wtxidRelay: this.wtxidRelay,
       addrV2: this.addrV2,
+      ...this.transportFields(),
     });
     for (const m of afterVerack(this.peerVersion!.version, this.info.direction)) this.send(m);
     this.ctx.onHandshake?.(this);
     this.pingTick();
+  }
+
+  private transportFields(): { transport?: 'v1' | 'v2'; sessionId?: string; garbageLength?: number } {
+    const t = this.connection.transport;
+    if (!t) return {};
+    return t.sessionId !== undefined
+      ? { transport: t.transport, sessionId: t.sessionId, garbageLength: t.garbageLength }
+      : { transport: t.transport };
   }
 
   private onPong(nonce: bigint): void {
@@ -362,7 +409,14 @@ export class Peer {
   private sendVersion(): void {
     const ip = safeIp(this.info.remoteIp);
     this.send(
-      ourVersion({ nonce: this.ourNonce, peerIp: ip, peerPort: this.info.remotePort, userAgent: this.ctx.userAgent, nowMs: Date.now() }),
+      ourVersion({
+        nonce: this.ourNonce,
+        peerIp: ip,
+        peerPort: this.info.remotePort,
+        userAgent: this.ctx.userAgent,
+        nowMs: Date.now(),
+        v2: this.ctx.v2,
+      }),
     );
   }
 

@@ -26,9 +26,12 @@ export const NODE_WITNESS = 1n << 3n;
  * a peer would pick us for block download and stall on us. NODE_WITNESS says we
  * speak the segwit serialization (we decode witness transactions), which is what
  * every current node expects and keeps us from standing out. No NODE_BLOOM, no
- * NODE_COMPACT_FILTERS (we have no filters) and no NODE_P2P_V2 (we speak v1 only).
+ * NODE_COMPACT_FILTERS (we have no filters). NODE_P2P_V2 is added when v2 is on
+ * (`ourVersion`'s `v2`), as Core adds it with -v2transport (init.cpp).
  */
 export const OUR_SERVICES = NODE_WITNESS;
+/** BIP324: we accept v2 connections. */
+export const NODE_P2P_V2 = 1n << 11n;
 
 export const DEFAULT_USER_AGENT = '/peer-observer:0.1.0/';
 
@@ -42,6 +45,8 @@ export interface OurVersionInput {
   peerPort: number;
   userAgent: string;
   nowMs: number;
+  /** BIP324 v2 on: advertise NODE_P2P_V2 as well. */
+  v2?: boolean;
 }
 
 /**
@@ -50,12 +55,13 @@ export interface OurVersionInput {
  * sender address is empty, as Core sends it.
  */
 export function ourVersion(input: OurVersionInput): Message {
+  const services = input.v2 ? OUR_SERVICES | NODE_P2P_V2 : OUR_SERVICES;
   const payload: Version = {
     version: PROTOCOL_VERSION,
-    services: OUR_SERVICES,
+    services,
     timestamp: BigInt(Math.floor(input.nowMs / 1000)),
     receiver: { services: 0n, ip: input.peerIp, port: input.peerPort },
-    sender: { services: OUR_SERVICES, ip: new Uint8Array(16), port: 0 },
+    sender: { services, ip: new Uint8Array(16), port: 0 },
     nonce: input.nonce,
     userAgent: input.userAgent,
     startHeight: 0,

@@ -13,6 +13,14 @@
  * After a gap (bytes the capture lost) or when the capture starts mid-stream, the
  * decoder resynchronises on the next plausible header (magic, valid command,
  * length within the maximum); the bytes skipped are counted.
+ *
+ * BIP324 v2 flows are told from v1 by the client's first bytes exactly as Core
+ * tells them (V2Transport::ProcessReceivedMaybeV1Bytes): v1 when the first 16
+ * are our magic + "version", v2 at the first byte that differs. A v2 flow cannot
+ * be decrypted from a capture: it is opened and closed as `transport: 'v2'` with
+ * its byte counts, and none of its bytes (keys, garbage, packets) go to the v1
+ * decoder. connection.opened is emitted when the transport is known (or at the
+ * close, `unknown`, when it never was), as the live observer does.
  */
 import { makeEvent, type EventOrigin } from '../../events/envelope.js';
 import { summarizeMessage } from '../../events/summary.js';
@@ -46,7 +54,13 @@ export interface FlowCounters {
   resyncSkippedBytes: number;
   /** Bytes after a fatal framing error (the decoder takes no more). */
   bytesAfterFatal: number;
+  /** Flows recognised as BIP324 v2, and their bytes (both directions; encrypted, not decoded). */
+  v2Flows: number;
+  v2Bytes: number;
 }
+
+/** Bytes that tell v1 from v2: magic + "version" NUL-padded (Core's V1_PREFIX_LEN). */
+const V1_PREFIX_LEN = 16;
 
 /** Pings of ours (the server's) awaiting a pong, per flow. */
 const MAX_OUTSTANDING_PINGS = 16;
@@ -141,6 +155,12 @@ export class Flow {
   private addrV2 = false;
   private readonly pings = new Map<bigint, number>();
   private fatalDetail: string | undefined;
+  /** v1, v2, or undefined while the client's first bytes are still coming. */
+  private transport: 'v1' | 'v2' | undefined;
+  private readonly v1Prefix: Uint8Array;
+  private readonly held: Uint8Array = new Uint8Array(V1_PREFIX_LEN);
+  private heldFill = 0;
+  private readonly local: string;
 
   constructor(
     private readonly ctx: FlowContext,
@@ -148,7 +168,7 @@ export class Flow {
     ends: FlowEndpoints,
     netgroup: string,
     readonly openedUs: number,
-    out: ObserverEvent[],
+    _out: ObserverEvent[], // connection.opened waits for the transport (see settle)
   ) {
     const clientText = formatEndpoint(ipToString(ends.clientIp), ends.clientPort);
     const serverText = formatEndpoint(ipToString(ends.serverIp), ends.serverPort);
@@ -157,13 +177,49 @@ export class Flow {
     this.client = new Side(clientText, ctx.network, true, ctx.reorder);
     this.server = new Side(serverText, ctx.network, false, ctx.reorder);
     this.lastUs = openedUs;
-    this.emit(out, 'connection.opened', openedUs, {
+    this.local = serverText;
+    this.v1Prefix = new Uint8Array(V1_PREFIX_LEN);
+    new DataView(this.v1Prefix.buffer).setUint32(0, ctx.network.magic, false);
+    this.v1Prefix.set(new TextEncoder().encode('version'), 4);
+  }
+
+  /**
+   * connection.opened, once, when the transport is known (v1 or v2) or at the
+   * close (unknown); timed at the connection's start (its SYN) like every flow's.
+   */
+  private settle(transport: 'v1' | 'v2' | 'unknown', _timeUs: number, out: ObserverEvent[]): void {
+    if (this.transport !== undefined) return;
+    this.transport = transport === 'unknown' ? 'v1' : transport;
+    if (transport === 'v2') this.ctx.counters.v2Flows++;
+    this.emit(out, 'connection.opened', this.openedUs, {
       conn: this.conn,
-      local: serverText,
-      network: ctx.network.name,
-      netgroup,
-      transport: 'v1',
+      local: this.local,
+      network: this.ctx.network.name,
+      netgroup: this.netgroup,
+      transport,
     });
+  }
+
+  /**
+   * The client's first bytes, before the transport is known: held (at most 16)
+   * until they match the v1 prefix (v1: they go to the decoder) or one differs (v2).
+   */
+  private detect(bytes: Uint8Array, timeUs: number, out: ObserverEvent[]): Uint8Array | undefined {
+    let i = 0;
+    for (; i < bytes.length && this.heldFill < V1_PREFIX_LEN; i++) {
+      const b = bytes[i]!;
+      this.held[this.heldFill++] = b;
+      if (b !== this.v1Prefix[this.heldFill - 1]) {
+        this.settle('v2', timeUs, out);
+        return undefined;
+      }
+    }
+    if (this.heldFill < V1_PREFIX_LEN) return undefined;
+    this.settle('v1', timeUs, out);
+    const all = new Uint8Array(V1_PREFIX_LEN + bytes.length - i);
+    all.set(this.held);
+    all.set(bytes.subarray(i), V1_PREFIX_LEN);
+    return all;
   }
 
   /** Bytes this flow holds (reorder buffers and partial frames). */
@@ -183,8 +239,11 @@ export class Flow {
   ): void {
     const started = side.reasm.started;
     const chunks = side.reasm.segment(seq, length, payload, fin);
-    // No SYN: the first byte seen is somewhere inside a frame, most likely.
-    if (!started && side.reasm.midStream) side.resync();
+    // No SYN: the first byte seen is somewhere inside a frame, most likely (and the transport cannot be told: v1 resync).
+    if (!started && side.reasm.midStream) {
+      side.resync();
+      if (side === this.client) this.settle('v1', timeUs, out);
+    }
     this.chunks(side, chunks, timeUs, out);
   }
 
@@ -193,14 +252,23 @@ export class Flow {
     for (const c of chunks) {
       if (c.type === 'gap') {
         side.resync();
+        if (side === this.client && this.transport === undefined) this.settle('v1', timeUs, out);
         continue;
       }
       side.bytes += c.bytes.length;
+      let bytes: Uint8Array | undefined = c.bytes;
+      if (side === this.client && this.transport === undefined) bytes = this.detect(c.bytes, timeUs, out);
+      if (this.transport === 'v2') {
+        // Encrypted: counted, never decoded (no garbage decoded as v1).
+        this.ctx.counters.v2Bytes += c.bytes.length;
+        continue;
+      }
+      if (bytes === undefined) continue; // the client's first bytes, held until v1 or v2 is clear
       if (side.fatal) {
         this.ctx.counters.bytesAfterFatal += c.bytes.length;
         continue;
       }
-      const { items, skipped } = side.push(c.bytes);
+      const { items, skipped } = side.push(bytes);
       this.ctx.counters.resyncSkippedBytes += skipped;
       for (const item of items) this.item(side, item, timeUs, out);
     }
@@ -210,6 +278,7 @@ export class Flow {
   close(reason: CloseReason, detail: string, timeUs: number, out: ObserverEvent[]): void {
     if (this.closed) return;
     this.closed = true;
+    this.settle('unknown', timeUs, out);
     const r: CloseReason = this.fatalDetail !== undefined && reason === 'peer-closed' ? 'protocol-violation' : reason;
     this.emit(out, 'connection.closed', timeUs, {
       conn: this.conn,
@@ -223,6 +292,7 @@ export class Flow {
       bytesOut: this.server.bytes,
       messagesIn: this.client.frames,
       messagesOut: this.server.frames,
+      ...(this.transport === 'v2' ? { transport: 'v2' as const } : {}),
     });
   }
 

@@ -120,6 +120,8 @@ function emptyStats(): PcapStats {
     serverViolations: 0,
     resyncSkippedBytes: 0,
     bytesAfterFatal: 0,
+    v2Flows: 0,
+    v2Bytes: 0,
     events: 0,
     readProblems: 0,
   };

@@ -26,7 +26,7 @@ test('inbound modern peer: version, wtxidrelay, sendaddrv2, verack, then sendhea
   // Our version: protocol 70016, NODE_WITNESS only, height 0, relay, a nonce.
   const ours = peer.received[0] as Extract<Message, { command: 'version' }>;
   assert.equal(ours.payload.version, 70016);
-  assert.equal(ours.payload.services, 8n);
+  assert.equal(ours.payload.services, 8n | 2048n, 'NODE_WITNESS | NODE_P2P_V2 (v2 on by default)');
   assert.equal(ours.payload.startHeight, 0);
   assert.equal(ours.payload.relay, true);
   assert.notEqual(ours.payload.nonce, 0n);
@@ -140,7 +140,7 @@ test('outbound: we send version first, complete the handshake and send getaddr o
   const peers: TestPeer[] = [];
   const { server, port } = await listeningPeer((p) => peers.push(p));
   t.after(() => server.close());
-  const o = await startTestObserver({ listen: [], connect: [{ host: '127.0.0.1', port }] });
+  const o = await startTestObserver({ listen: [], connect: [{ host: '127.0.0.1', port }], v2: false }); // a v1-only test peer that does not close on our v2 key
   t.after(() => o.stop());
   await until(() => peers.length === 1, 3000, 'the dial');
   const peer = peers[0]!;
