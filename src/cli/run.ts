@@ -8,10 +8,18 @@ import { networkByName } from '../protocol/networks.js';
 import { loadRunConfig, type FlagValues, type RunConfig } from './config.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
 import { startCoreSources } from './core-sources.js';
+import type { ObserverEvent } from '../events/types.js';
+import { redactUrl } from '../sources/rpc/client.js';
+import { startMimic, type RunningMimic } from '../sources/p2p/mimic/start.js';
+import { DEFAULT_BUDGET } from '../sources/p2p/mimic/budget.js';
+import { RuntimeError, describeError } from './errors.js';
 
 export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promise<void> {
   const network = networkByName(config.network);
+  let publishMimic: (e: ObserverEvent) => void = () => {};
+  const mimic = config.mimic && config.core.rpc ? await startRunMimic(config, (e) => publishMimic(e), io) : undefined;
   const pipeline = await startPipeline({
+    ...(mimic ? { mimic: mimic.node } : {}),
     network,
     nodeId: config.nodeId,
     listen: config.listen,
@@ -26,6 +34,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     detectors: config.detectors,
     io,
   });
+  publishMimic = (e) => pipeline.bus.publish(e);
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
   const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
@@ -44,13 +53,37 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
   const connectivity = config.connectivity
     ? `; connectivity check on${config.connectivity.allowLoopback ? ' (loopback allowed)' : ''}`
     : '';
+  const mimicking = mimic ? `; mimicking ${redactUrl(config.core.rpc!.url)} (${mimic.node.backend.identity?.subversion ?? '?'})` : '';
   io.stderr.write(
-    `peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}${watching}${nats}${archive}${http}${connectivity}\n`,
+    `peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}${mimicking}${watching}${nats}${archive}${http}${connectivity}\n`,
   );
   await aborted(signal);
+  mimic?.stop();
   // The Core sources' last events (counters) go out before the bus closes.
   await core.stop();
   await pipeline.stop();
+}
+
+/** `--mimic`: the backend must answer before the observer starts (its identity is every version message). */
+async function startRunMimic(config: RunConfig, publish: (e: ObserverEvent) => void, io: Io): Promise<RunningMimic> {
+  const rpc = config.core.rpc!;
+  const budget = {
+    ...DEFAULT_BUDGET,
+    ...(config.mimic?.peerBudgetBytes !== undefined ? { perPeerBytes: config.mimic.peerBudgetBytes } : {}),
+    ...(config.mimic?.globalBudgetBytes !== undefined ? { globalBytes: config.mimic.globalBudgetBytes } : {}),
+  };
+  try {
+    return await startMimic({
+      url: rpc.url,
+      auth: rpc.auth,
+      nodeId: config.nodeId,
+      publish,
+      budget,
+      status: (line) => io.stderr.write(`peer-observer: ${line}\n`),
+    });
+  } catch (err) {
+    throw new RuntimeError(`--mimic: the backend ${redactUrl(rpc.url)} does not answer: ${describeError(err)}`);
+  }
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -127,6 +160,12 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       'JSON: detector parameters and alert options, e.g. {"addr-flood":{"minRateLimited":50},"message-rate":false}',
     )
     .option('--webhook <url>', 'POST every alert change as JSON to this URL, with retries (repeatable)', collect)
+    .option(
+      '--mimic',
+      'behave on the wire like the --rpc-url node (its identity, chain, answers and timing; docs/mimic.md); without it the minimal node, which a careful peer can tell apart',
+    )
+    .option('--mimic-peer-budget-mb <n>', 'with --mimic: block bytes one peer may be sent per 24 h (default: 200)')
+    .option('--mimic-global-budget-mb <n>', 'with --mimic: historical block bytes all peers may be sent per 24 h (default: 5120)')
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

@@ -15,6 +15,7 @@ import { closeServer, endpointLabel, listenOn, type Endpoint } from './listener.
 import { ConnectionLimiter, resolveLimits, type ObserverLimits } from './limits.js';
 import { Peer, type PeerContext } from './peer.js';
 import { DEFAULT_USER_AGENT } from './policy.js';
+import type { MimicNode } from './mimic/node.js';
 
 export type { Endpoint } from './listener.js';
 export type { ObserverLimits } from './limits.js';
@@ -31,6 +32,8 @@ export interface ObserverOptions {
   userAgent?: string;
   /** Keep each received payload (base64) in its message/violation event (default false: summaries only). */
   recordRaw?: boolean;
+  /** `--mimic`: behave like this backend-backed node (mimic/node.ts). */
+  mimic?: MimicNode;
 }
 
 export interface ObserverStats {
@@ -93,6 +96,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
     recordRaw: options.recordRaw ?? false,
     ownNonces: new Set(),
+    ...(options.mimic ? { mimic: options.mimic } : {}),
     onClosed(peer: Peer, _reason: CloseReason) {
       peers.delete(peer);
       if (peer.info.direction === 'inbound') limiter.release(peer.info.remoteIp);
