@@ -233,6 +233,17 @@ export class MimicSession {
    * minimal node's handling applies).
    */
   async handle(m: Message): Promise<boolean> {
+    try {
+      return await this.answer(m);
+    } catch {
+      // The backend is unreachable and the cache did not hold the answer: nothing is sent (Core, too, leaves a
+      // request it cannot serve unanswered), counted; the peer stays.
+      this.shared.counters.backendErrors++;
+      return true;
+    }
+  }
+
+  private async answer(m: Message): Promise<boolean> {
     if ('unknown' in m) return false;
     switch (m.command) {
       case 'getheaders':

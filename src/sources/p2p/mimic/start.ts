@@ -4,8 +4,8 @@
  * go out as `pipeline.counters` (stage `p2p.mimic`) beside the observer's.
  */
 import { makeEvent } from '../../../events/envelope.js';
-import type { ObserverEvent } from '../../../events/types.js';
-import { RpcClient, type RpcAuth } from '../../rpc/client.js';
+import type { EventDataByType, EventType, ObserverEvent } from '../../../events/types.js';
+import { RpcClient, redactUrl, type RpcAuth } from '../../rpc/client.js';
 import { Backend, type BackendOptions } from '../../backend/backend.js';
 import type { BudgetOptions } from './budget.js';
 import { MimicNode } from './node.js';
@@ -29,11 +29,30 @@ export interface RunningMimic {
 }
 
 export async function startMimic(options: StartMimicOptions): Promise<RunningMimic> {
+  const pollMs = options.backend?.pollMs ?? 500;
+  const emit = <T extends EventType>(type: T, data: EventDataByType[T]): void => {
+    try {
+      options.publish(makeEvent({ nodeId: options.nodeId, source: 'p2p' }, type, data) as ObserverEvent);
+    } catch {
+      // a failed publish is the bus's to count
+    }
+  };
   const rpc = new RpcClient({ url: options.url, auth: options.auth, timeoutMs: 10_000 });
   const tipListener: { node?: MimicNode } = {};
   const backend = new Backend(rpc, options.backend, {
     onTip: (tip) => tipListener.node?.tipChanged(tip),
-    onHealth: (h) => options.status?.(h.up ? 'mimic backend is back' : `mimic backend unreachable (serving from cache): ${h.detail}`),
+    onHealth: (h) => {
+      options.status?.(h.up ? 'mimic backend is back' : `mimic backend unreachable (serving from cache): ${h.detail}`);
+      // The same event the rpc source emits: the node-health detector raises its alert on it and clears after.
+      emit('rpc.status', {
+        state: h.up ? 'up' : 'down',
+        url: redactUrl(options.url),
+        detail: h.detail,
+        failures: h.failures,
+        retryMs: pollMs,
+        unsupported: [],
+      });
+    },
   });
   const node = new MimicNode(backend, {
     ...(options.v2 !== undefined ? { v2: options.v2 } : {}),

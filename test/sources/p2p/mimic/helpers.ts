@@ -49,6 +49,17 @@ export const OP_TRUE_SCRIPT = new Uint8Array([0x00, 0x20, ...createHash('sha256'
 export async function spendCoinbases(node: Bitcoind, blockHashes: readonly string[]): Promise<string[]> {
   const txids: string[] = [];
   for (const hash of blockHashes) {
+    txids.push(
+      await node.rpc<string>('sendrawtransaction', Buffer.from(encode(CODECS.tx, await coinbaseSpend(node, hash))).toString('hex')),
+    );
+  }
+  return txids;
+}
+
+/** A valid transaction spending the coinbase of `blockHash` (OP_TRUE, with a witness), not sent anywhere. */
+export async function coinbaseSpend(node: Bitcoind, blockHash: string): Promise<Tx> {
+  {
+    const hash = blockHash;
     const block = await node.rpc<{ tx: { txid: string; vout: { value: number }[] }[] }>('getblock', hash, 2);
     const cb = block.tx[0]!;
     const value = BigInt(Math.round(cb.vout[0]!.value * 1e8));
@@ -62,9 +73,8 @@ export async function spendCoinbases(node: Bitcoind, blockHashes: readonly strin
       witnesses: [[Uint8Array.of(0x51)]],
       lockTime: 0,
     };
-    txids.push(await node.rpc<string>('sendrawtransaction', Buffer.from(encode(CODECS.tx, tx)).toString('hex')));
+    return tx;
   }
-  return txids;
 }
 
 /** A prober: a TestPeer that answers pings and timestamps every message. */
