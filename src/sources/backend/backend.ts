@@ -66,8 +66,16 @@ export interface BackendCounters {
 }
 
 export interface BackendOptions {
-  /** Poll getbestblockhash this often (default 500 ms). */
+  /** Poll getbestblockhash this often (default 500 ms; with `waitRpc`, a safety net beside the long poll). */
   pollMs?: number;
+  /**
+   * A second client for the long poll `waitfornewblock` (it holds one HTTP
+   * connection while it waits): a new tip is seen the moment the node has it,
+   * not at the next poll. Without it, or when the node lacks the method, polling only.
+   */
+  waitRpc?: RpcClient;
+  /** How long one waitfornewblock call waits (default 10 s; below the client's timeout). */
+  waitMs?: number;
   /** Re-read the identity this often while up (default 60 s). */
   identityRefreshMs?: number;
   headerCacheEntries?: number;
@@ -121,6 +129,10 @@ export class Backend {
   private stopped = false;
   private lastIdentityMs = -Infinity;
   private polling: Promise<void> | undefined;
+  private readonly waitRpc: RpcClient | undefined;
+  private readonly waitMs: number;
+  /** Tip changes the long poll reported (the rest were found by polling). */
+  longPollWakeups = 0;
 
   constructor(
     private readonly rpc: RpcClient,
@@ -130,6 +142,8 @@ export class Backend {
     this.pollMs = options.pollMs ?? 500;
     this.identityRefreshMs = options.identityRefreshMs ?? 60_000;
     this.addrCacheMs = options.addrCacheMs ?? 21 * 3_600_000;
+    this.waitRpc = options.waitRpc;
+    this.waitMs = options.waitMs ?? 10_000;
     this.headers = new LruMap(options.headerCacheEntries ?? 20_000);
     this.heightIndex = new LruMap(options.headerCacheEntries ?? 20_000);
     this.blocks = new LruBytes(options.blockCacheBytes ?? 64 * 1024 * 1024);
@@ -140,6 +154,32 @@ export class Backend {
     await this.pollOnce(true);
     if (!this.health.up) throw new Error(`backend ${this.health.detail}`);
     this.schedule();
+    if (this.waitRpc) void this.waitLoop(this.waitRpc);
+  }
+
+  /** The long poll: waitfornewblock(timeout, our tip) returns as soon as the tip is another; then poll at once. */
+  private async waitLoop(rpc: RpcClient): Promise<void> {
+    let withTip = true;
+    while (!this.stopped) {
+      try {
+        const known = this.tip?.hex;
+        this.counters.rpcCalls++;
+        const r = (await rpc.call('waitfornewblock', withTip && known ? [this.waitMs, known] : [this.waitMs])) as { hash?: unknown } | null;
+        if (this.stopped) return;
+        if (r && typeof r.hash === 'string' && r.hash !== this.tip?.hex) {
+          this.longPollWakeups++;
+          await this.poll();
+        }
+      } catch (e) {
+        this.counters.rpcErrors++;
+        if (e instanceof RpcMethodError && e.methodNotFound) return; // an old node: polling only
+        if (e instanceof RpcMethodError && withTip) {
+          withTip = false; // a node without the current_tip argument (before v29)
+          continue;
+        }
+        await new Promise((r) => setTimeout(r, this.pollMs).unref());
+      }
+    }
   }
 
   stop(): void {
@@ -423,6 +463,7 @@ export class Backend {
       blockCacheEntries: this.blocks.size,
       up: this.health.up ? 1 : 0,
       tipHeight: this.tip?.height ?? -1,
+      longPollWakeups: this.longPollWakeups,
     };
   }
 }

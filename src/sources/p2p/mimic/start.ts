@@ -29,7 +29,7 @@ export interface RunningMimic {
 }
 
 export async function startMimic(options: StartMimicOptions): Promise<RunningMimic> {
-  const pollMs = options.backend?.pollMs ?? 500;
+  const pollMs = options.backend?.pollMs ?? 1000;
   const emit = <T extends EventType>(type: T, data: EventDataByType[T]): void => {
     try {
       options.publish(makeEvent({ nodeId: options.nodeId, source: 'p2p' }, type, data) as ObserverEvent);
@@ -38,22 +38,28 @@ export async function startMimic(options: StartMimicOptions): Promise<RunningMim
     }
   };
   const rpc = new RpcClient({ url: options.url, auth: options.auth, timeoutMs: 10_000 });
+  // The long poll has its own client (one connection held while it waits), with a timeout past its wait.
+  const waitRpc = new RpcClient({ url: options.url, auth: options.auth, timeoutMs: 20_000 });
   const tipListener: { node?: MimicNode } = {};
-  const backend = new Backend(rpc, options.backend, {
-    onTip: (tip) => tipListener.node?.tipChanged(tip),
-    onHealth: (h) => {
-      options.status?.(h.up ? 'mimic backend is back' : `mimic backend unreachable (serving from cache): ${h.detail}`);
-      // The same event the rpc source emits: the node-health detector raises its alert on it and clears after.
-      emit('rpc.status', {
-        state: h.up ? 'up' : 'down',
-        url: redactUrl(options.url),
-        detail: h.detail,
-        failures: h.failures,
-        retryMs: pollMs,
-        unsupported: [],
-      });
+  const backend = new Backend(
+    rpc,
+    { pollMs, waitRpc, ...options.backend },
+    {
+      onTip: (tip) => tipListener.node?.tipChanged(tip),
+      onHealth: (h) => {
+        options.status?.(h.up ? 'mimic backend is back' : `mimic backend unreachable (serving from cache): ${h.detail}`);
+        // The same event the rpc source emits: the node-health detector raises its alert on it and clears after.
+        emit('rpc.status', {
+          state: h.up ? 'up' : 'down',
+          url: redactUrl(options.url),
+          detail: h.detail,
+          failures: h.failures,
+          retryMs: pollMs,
+          unsupported: [],
+        });
+      },
     },
-  });
+  );
   const node = new MimicNode(backend, {
     ...(options.v2 !== undefined ? { v2: options.v2 } : {}),
     ...(options.budget ? { budget: options.budget } : {}),
@@ -64,6 +70,7 @@ export async function startMimic(options: StartMimicOptions): Promise<RunningMim
   } catch (e) {
     backend.stop();
     rpc.close();
+    waitRpc.close();
     throw e;
   }
   const publishCounters = (): void => {
@@ -86,6 +93,7 @@ export async function startMimic(options: StartMimicOptions): Promise<RunningMim
       publishCounters();
       backend.stop();
       rpc.close();
+      waitRpc.close();
     },
   };
 }
