@@ -279,7 +279,8 @@ export class Backend {
     };
     this.tip = tip;
     this.counters.tipsSeen++;
-    if (this.identity) this.identity = { ...this.identity };
+    // Leaving initial block download changes what we send (feefilter, announcements): re-read it with the tip.
+    if (this.identity?.ibd) await this.refreshIdentity();
     this.listener.onTip?.(tip, previous);
   }
 
