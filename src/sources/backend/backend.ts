@@ -432,13 +432,24 @@ export class Backend {
     return new Uint8Array(Buffer.from(raw, 'hex'));
   }
 
-  /** getmempoolinfo.mempoolminfee in sat/kvB (MaybeSendFeefilter's currentFilter). */
-  async mempoolMinFee(): Promise<number> {
-    const info = (await this.call('getmempoolinfo')) as { mempoolminfee?: unknown };
-    if (typeof info?.mempoolminfee !== 'number' || !Number.isFinite(info.mempoolminfee))
-      throw new Error('getmempoolinfo: no mempoolminfee');
-    return Math.round(info.mempoolminfee * 1e8);
+  /**
+   * getmempoolinfo.mempoolminfee in sat/kvB (MaybeSendFeefilter's currentFilter),
+   * asked at most once a second however many peers' feefilter timers fire.
+   */
+  mempoolMinFee(): Promise<number> {
+    if (this.minFee && performance.now() - this.minFee.at < 1000) return this.minFee.value;
+    const value = (async () => {
+      const info = (await this.call('getmempoolinfo')) as { mempoolminfee?: unknown };
+      if (typeof info?.mempoolminfee !== 'number' || !Number.isFinite(info.mempoolminfee))
+        throw new Error('getmempoolinfo: no mempoolminfee');
+      return Math.round(info.mempoolminfee * 1e8);
+    })();
+    this.minFee = { at: performance.now(), value };
+    value.catch(() => (this.minFee = undefined));
+    return value;
   }
+
+  private minFee: { at: number; value: Promise<number> } | undefined;
 
   /** The backend's known addresses (getnodeaddresses 0: all), kept `addrCacheMs` (net.cpp CConnman::GetAddresses). */
   async addresses(): Promise<NodeAddress[]> {
