@@ -45,9 +45,13 @@ describe('a real node syncs through the mimic', { skip: bitcoindSkipReason() }, 
 
         // Stay connected while the backend mines, with a transaction in every block.
         const end = Date.now() + SECONDS * 1000;
+        const stayFrom = mimic.log.events.length;
         let spendFrom = 80;
         while (Date.now() < end) {
-          await spendCoinbases(backend, all.slice(spendFrom, spendFrom + 1));
+          const [txid] = await spendCoinbases(backend, all.slice(spendFrom, spendFrom + 1));
+          // The fresh node gets the transaction too (from the backend's mempool over RPC, never from us), so it can
+          // rebuild our compact block from its mempool: our short ids must be Core's (no getblocktxn then).
+          await fresh.rpc('sendrawtransaction', await backend.rpc<string>('getrawtransaction', txid));
           spendFrom++;
           const [h] = await backend.mine(1);
           all.push(h!);
@@ -79,6 +83,11 @@ describe('a real node syncs through the mimic', { skip: bitcoindSkipReason() }, 
           else assert.equal(ours.out[command] ?? 0, bytes, `${command} bytes we sent the node`);
         }
         assert.ok((info.bytesrecv_per_msg.block ?? 0) > 0);
+        const stay = mimic.log.events.slice(stayFrom).filter((e) => e.type === 'message');
+        const cmpct = stay.filter((e) => e.type === 'message' && e.data.dir === 'out' && e.data.command === 'cmpctblock').length;
+        const blocktxn = stay.filter((e) => e.type === 'message' && e.data.dir === 'in' && e.data.command === 'getblocktxn').length;
+        assert.ok(cmpct > 0, 'new blocks went out as compact blocks');
+        assert.equal(blocktxn, 0, 'Core rebuilt every compact block from its mempool: our short ids are its short ids');
         console.log(
           `synced ${await fresh.rpc<number>('getblockcount')} blocks; stayed ${SECONDS} s; mimic: ${JSON.stringify(mimic.mimic.node.stats())}`,
         );
