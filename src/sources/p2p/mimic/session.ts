@@ -8,7 +8,7 @@
  * Each rule names the Core function it follows (net_processing.cpp unless
  * said otherwise).
  */
-import { decode } from '../../../protocol/codec.js';
+import { decode, encode } from '../../../protocol/codec.js';
 import { CODECS } from '../../../protocol/messages/index.js';
 import { blockHeader } from '../../../protocol/messages/common.js';
 import { hashToHex, hexToHash } from '../../../protocol/hash.js';
@@ -475,8 +475,16 @@ export class MimicSession {
       }
       txs.push(tx);
     }
+    const payload = { blockHash: hash, txs };
+    // Block transactions count against the same budgets as blocks (Core counts every byte toward its upload target).
+    const verdict = this.shared.budget.charge(this, encode(CODECS.blocktxn, payload).length, false);
+    if (verdict !== 'ok') {
+      this.shared.counters.budgetRefusals++;
+      this.io.disconnect('limit', `block serving budget reached (${verdict}): blocktxn refused`);
+      return;
+    }
     this.shared.counters.blockTxnServed++;
-    this.io.send({ command: 'blocktxn', payload: { blockHash: hash, txs } });
+    this.io.send({ command: 'blocktxn', payload });
   }
 
   /**
