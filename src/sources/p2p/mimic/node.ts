@@ -107,8 +107,17 @@ export class MimicNode {
       (cmpct ??= this.backend
         .block(tip.hex)
         .then((raw) => (raw ? ({ command: 'cmpctblock', payload: buildCmpctBlock(decode(CODECS.block, raw)) } as Message) : undefined)));
+    // NewPoWValidBlock sends the compact block to high-bandwidth peers before UpdatedBlockTip's announcements:
+    // those peers go first, as from Core.
+    const sessions = [...this.sessions];
+    const hb = sessions.filter((s) => s.wantsCompact);
+    if (hb.length) {
+      await block();
+      await Promise.all(hb.map((s) => s.announce(tip, connected, block)));
+    }
     const waits: Promise<void>[] = [];
-    for (const s of this.sessions) {
+    for (const s of sessions) {
+      if (hb.includes(s)) continue;
       const w = s.announce(tip, connected, block);
       if (w) waits.push(w);
     }

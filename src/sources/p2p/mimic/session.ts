@@ -148,6 +148,11 @@ export class MimicSession {
     });
   }
 
+  /** The peer asked for high-bandwidth compact blocks. */
+  get wantsCompact(): boolean {
+    return this.hbCompact && this.io.complete && !this.io.closed;
+  }
+
   private get common(): number {
     return Math.min(this.io.version?.version ?? 0, this.shared.backend.identity?.protocolVersion ?? 0);
   }
