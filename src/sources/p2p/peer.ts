@@ -182,7 +182,8 @@ export class Peer {
    */
   private enqueueMimic(item: Exclude<Incoming, { type: 'framing' }>): void {
     this.mimicQueued++;
-    if (this.mimicQueued === MIMIC_QUEUE_PAUSE) this.connection.socket.pause();
+    // Paused on every arrival at or past the mark (the send-buffer drain may have resumed reading meanwhile).
+    if (this.mimicQueued >= MIMIC_QUEUE_PAUSE) this.connection.socket.pause();
     this.mimicQueue = this.mimicQueue
       .then(async () => {
         if (this.closed) return;

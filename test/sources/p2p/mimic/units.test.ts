@@ -6,6 +6,8 @@ import { FeeFilterRounder, MAX_MONEY, maybeFeefilter, type FeeFilterState } from
 import { TxRequests } from '../../../../src/sources/p2p/mimic/txrequest.js';
 import { BlockBudget } from '../../../../src/sources/p2p/mimic/budget.js';
 import { LruBytes } from '../../../../src/sources/backend/lru.js';
+import { advertisedServices } from '../../../../src/sources/p2p/mimic/version.js';
+import { parseIdentity } from '../../../../src/sources/backend/backend.js';
 import { INV_TYPE, type InvItem } from '../../../../src/protocol/messages/types.js';
 
 describe('mimic units', () => {
@@ -90,6 +92,24 @@ describe('mimic units', () => {
     assert.equal(b.charge(p1, 900, true), 'ok');
     assert.equal(b.refusedPeer, 1);
     assert.equal(b.refusedGlobal, 1);
+  });
+
+  it('identity: NODE_P2P_V2 advertised only when we speak v2; getnetworkinfo checked', () => {
+    const net = {
+      protocolversion: 70016,
+      subversion: '/Satoshi:30.99.0/',
+      localservices: '0000000000000c09',
+      localrelay: true,
+      relayfee: 0.000001,
+      incrementalfee: 0.000001,
+    };
+    const id = parseIdentity(net, { initialblockdownload: false });
+    assert.equal(id.services, 0xc09n);
+    assert.equal(advertisedServices(id, false), 0x409n);
+    assert.equal(advertisedServices(id, true), 0xc09n);
+    assert.equal(id.minRelayFee, 100);
+    assert.throws(() => parseIdentity({ ...net, localservices: 'zz' }, {}), /localservices/);
+    assert.throws(() => parseIdentity({ ...net, subversion: 'x'.repeat(257) }, {}), /subversion/);
   });
 
   it('LruBytes: bounded by bytes, least recently used out first, too large never kept', () => {
