@@ -62,7 +62,9 @@ describe('mimic fingerprint: the same probes against Bitcoin Core and the mimic 
         const p = await open(port);
         const t0 = performance.now();
         await p.handshake();
-        await sleep(1500);
+        // feefilter is the last of SendMessages' first round; then a moment for anything that would follow.
+        await p.first('feefilter', t0, 15_000);
+        await sleep(800);
         return { all: p.since(t0), p };
       });
       const coreVersion = hs.core.all.find((m) => m.command === 'version')!;
