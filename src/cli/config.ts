@@ -53,6 +53,8 @@ export interface RunConfig {
   detectors: { config: unknown; webhooks: string[] };
   /** BIP324 v2 transport (default on): advertise NODE_P2P_V2, serve v1 and v2 inbound, dial v2 first with Core's v1 fallback. */
   v2: boolean;
+  /** `--mimic`: behave on the wire like the --rpc-url node (docs/mimic.md); null: the minimal node. Budgets in bytes. */
+  mimic: { peerBudgetBytes?: number; globalBudgetBytes?: number } | null;
 }
 
 /** What each layer may set; every key is optional. */
@@ -122,6 +124,11 @@ export interface ConfigLayer {
   freshIfDamaged?: boolean;
   /** BIP324 v2 transport (default true; `--no-v2` turns it off). */
   v2?: boolean;
+  /** Behave like the --rpc-url node on the wire. */
+  mimic?: boolean;
+  /** With --mimic: block bytes one peer / all peers may be sent per 24 h, MiB. */
+  mimicPeerBudgetMb?: number;
+  mimicGlobalBudgetMb?: number;
 }
 
 type Key = keyof ConfigLayer;
@@ -172,6 +179,9 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   foldRate: { flag: '--fold-rate', env: 'PEER_OBSERVER_FOLD_RATE', kind: 'number' },
   freshIfDamaged: { flag: '--fresh-if-damaged', env: 'PEER_OBSERVER_FRESH_IF_DAMAGED', kind: 'boolean' },
   v2: { flag: '--v2', env: 'PEER_OBSERVER_V2', kind: 'boolean' },
+  mimic: { flag: '--mimic', env: 'PEER_OBSERVER_MIMIC', kind: 'boolean' },
+  mimicPeerBudgetMb: { flag: '--mimic-peer-budget-mb', env: 'PEER_OBSERVER_MIMIC_PEER_BUDGET_MB', kind: 'number' },
+  mimicGlobalBudgetMb: { flag: '--mimic-global-budget-mb', env: 'PEER_OBSERVER_MIMIC_GLOBAL_BUDGET_MB', kind: 'number' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -325,6 +335,15 @@ export const LayerSchema = z
       .nonnegative('expected a number of events per second (0: never fold)')
       .max(1_000_000, 'expected a number of events per second up to 1000000 (0: never fold)'),
     freshIfDamaged: z.boolean({ invalid_type_error: 'expected true or false' }),
+    mimic: z.boolean({ invalid_type_error: 'expected true or false' }),
+    mimicPeerBudgetMb: z
+      .number({ invalid_type_error: 'expected a number of MiB greater than 0' })
+      .positive('expected a number of MiB greater than 0')
+      .max(100_000_000, 'expected a number of MiB greater than 0'),
+    mimicGlobalBudgetMb: z
+      .number({ invalid_type_error: 'expected a number of MiB greater than 0' })
+      .positive('expected a number of MiB greater than 0')
+      .max(100_000_000, 'expected a number of MiB greater than 0'),
   })
   .partial()
   .strict();
@@ -462,8 +481,9 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   const core = coreSourcesConfig(merged);
   // A node watched through rpc/log/usdt is work enough: no default p2p listener then.
   const watchesCore = core.rpc !== null || core.log !== null || core.usdt !== null;
+  const mimic = mimicConfig(merged, core);
   const listen =
-    merged.listen ?? (connect.length === 0 && !watchesCore ? [{ host: '127.0.0.1', port: NETWORKS[network].defaultPort }] : []);
+    merged.listen ?? (connect.length === 0 && (!watchesCore || mimic) ? [{ host: '127.0.0.1', port: NETWORKS[network].defaultPort }] : []);
   const limits: RunConfig['limits'] = {};
   if (merged.maxConnections !== undefined) limits.maxConnections = merged.maxConnections;
   if (merged.maxPerIp !== undefined) limits.maxPerIp = merged.maxPerIp;
@@ -542,6 +562,28 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     connectivity,
     detectors,
     v2: merged.v2 ?? true,
+    mimic,
+  };
+}
+
+/** `--mimic` and its budgets: the mimic needs the backend named by --rpc-url. */
+function mimicConfig(merged: ConfigLayer, core: CoreSourcesConfig): RunConfig['mimic'] {
+  const budget =
+    merged.mimicPeerBudgetMb !== undefined
+      ? '--mimic-peer-budget-mb'
+      : merged.mimicGlobalBudgetMb !== undefined
+        ? '--mimic-global-budget-mb'
+        : undefined;
+  if (!merged.mimic) {
+    if (budget) throw new UsageError(`${budget} needs --mimic (the node whose block serving it bounds)`);
+    return null;
+  }
+  if (core.rpc === null)
+    throw new UsageError('--mimic needs --rpc-url (and --rpc-cookie or --rpc-user/--rpc-password): the node to behave like');
+  const mib = (n: number): number => Math.round(n * 1024 * 1024);
+  return {
+    ...(merged.mimicPeerBudgetMb !== undefined ? { peerBudgetBytes: mib(merged.mimicPeerBudgetMb) } : {}),
+    ...(merged.mimicGlobalBudgetMb !== undefined ? { globalBudgetBytes: mib(merged.mimicGlobalBudgetMb) } : {}),
   };
 }
 

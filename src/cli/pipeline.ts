@@ -18,6 +18,7 @@ import { startAlerting, type Alerting } from '../consumers/alerts/run.js';
 import { makeEvent } from '../events/envelope.js';
 import type { Network } from '../protocol/networks.js';
 import { startObserver, type ObserverLimits } from '../sources/p2p/observer.js';
+import type { MimicNode } from '../sources/p2p/mimic/node.js';
 import type { Endpoint } from './config.js';
 import type { AsnLookup } from '../http/asn.js';
 import type { IpList } from '../consumers/metrics/traffic.js';
@@ -37,6 +38,8 @@ export interface PipelineOptions {
   connect: Endpoint[];
   json: boolean;
   limits?: Partial<ObserverLimits>;
+  /** `--mimic`: the backend-backed node the observer behaves like. */
+  mimic?: MimicNode;
   /** How often the bus publishes its counters. */
   countersIntervalMs?: number;
   /** NATS server URLs: publish there instead of logging here. Empty or absent: embedded bus + logger. */
@@ -202,6 +205,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       connect: options.connect,
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.v2 !== undefined ? { v2: options.v2 } : {}),
+      ...(options.mimic ? { mimic: options.mimic } : {}),
       publish: (e) => bus.publish(e),
     });
   } catch (err) {

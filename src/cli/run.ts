@@ -9,10 +9,18 @@ import { loadRunConfig, type FlagValues, type RunConfig } from './config.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
 import { startCoreSources } from './core-sources.js';
 import { ARCHIVE_FLAG_HELP } from './archive-flags.js';
+import type { ObserverEvent } from '../events/types.js';
+import { redactUrl } from '../sources/rpc/client.js';
+import { startMimic, type RunningMimic } from '../sources/p2p/mimic/start.js';
+import { DEFAULT_BUDGET } from '../sources/p2p/mimic/budget.js';
+import { RuntimeError, describeError } from './errors.js';
 
 export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promise<void> {
   const network = networkByName(config.network);
+  let publishMimic: (e: ObserverEvent) => void = () => {};
+  const mimic = config.mimic && config.core.rpc ? await startRunMimic(config, (e) => publishMimic(e), io) : undefined;
   const pipeline = await startPipeline({
+    ...(mimic ? { mimic: mimic.node } : {}),
     network,
     nodeId: config.nodeId,
     listen: config.listen,
@@ -28,6 +36,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     v2: config.v2,
     io,
   });
+  publishMimic = (e) => pipeline.bus.publish(e);
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
   const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
@@ -48,13 +57,39 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
   const connectivity = config.connectivity
     ? `; connectivity check on${config.connectivity.allowLoopback ? ' (loopback allowed)' : ''}`
     : '';
+  const mimicking = mimic ? `; mimicking ${redactUrl(config.core.rpc!.url)} (${mimic.node.backend.identity?.subversion ?? '?'})` : '';
   io.stderr.write(
-    `peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}${watching}${nats}${archive}${http}${connectivity}\n`,
+    `peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}${mimicking}${watching}${nats}${archive}${http}${connectivity}\n`,
   );
   await aborted(signal);
+  mimic?.stop();
   // The Core sources' last events (counters) go out before the bus closes.
   await core.stop();
   await pipeline.stop();
+}
+
+/** `--mimic`: the backend must answer before the observer starts (its identity is every version message). */
+async function startRunMimic(config: RunConfig, publish: (e: ObserverEvent) => void, io: Io): Promise<RunningMimic> {
+  const rpc = config.core.rpc!;
+  const budget = {
+    ...DEFAULT_BUDGET,
+    ...(config.mimic?.peerBudgetBytes !== undefined ? { perPeerBytes: config.mimic.peerBudgetBytes } : {}),
+    ...(config.mimic?.globalBudgetBytes !== undefined ? { globalBytes: config.mimic.globalBudgetBytes } : {}),
+  };
+  try {
+    return await startMimic({
+      url: rpc.url,
+      auth: rpc.auth,
+      nodeId: config.nodeId,
+      publish,
+      budget,
+      // NODE_P2P_V2 in the mimic's version message exactly when we speak v2 (--v2, the default).
+      v2: config.v2,
+      status: (line) => io.stderr.write(`peer-observer: ${line}\n`),
+    });
+  } catch (err) {
+    throw new RuntimeError(`--mimic: the backend ${redactUrl(rpc.url)} does not answer: ${describeError(err)}`);
+  }
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -153,6 +188,12 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     .option('--fresh-if-damaged', ARCHIVE_FLAG_HELP.freshIfDamaged)
     .option('--v2', 'speak BIP324 v2 (the default): advertise NODE_P2P_V2, serve v1 and v2 inbound, dial v2 first with v1 fallback')
     .option('--no-v2', 'speak v1 only (inbound v2 openings are reported as v2-transport violations)')
+    .option(
+      '--mimic',
+      'behave on the wire like the --rpc-url node (its identity, chain, answers and timing; docs/mimic.md); without it the minimal node, which a careful peer can tell apart',
+    )
+    .option('--mimic-peer-budget-mb <n>', 'with --mimic: block bytes one peer may be sent per 24 h (default: 200)')
+    .option('--mimic-global-budget-mb <n>', 'with --mimic: historical block bytes all peers may be sent per 24 h (default: 5120)')
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

@@ -4,7 +4,10 @@
  * - stalled download: headers ahead of blocks by `stallGapBlocks` and blocks not
  *   advancing for `stallMs`;
  * - invalid chain tips appearing (mutated or invalid blocks);
- * - mempool rejections: more than `maxRejections` within `windowMs`.
+ * - mempool rejections: more than `maxRejections` within `windowMs`;
+ * - the node's RPC unreachable (rpc.status not up, from the rpc source or the
+ *   --mimic backend): critical, signalled again every tick while it lasts, so
+ *   the alert stays raised until the node answers and resolves after that.
  */
 import { z } from 'zod';
 import type { ObserverEvent } from '../../events/types.js';
@@ -33,6 +36,8 @@ interface NodeState {
   invalidTips: number | null;
   rejections: WindowCounter;
   reasons: Record<string, number>;
+  /** The RPC's state when not up, with its detail. */
+  rpcDown: { state: string; detail: string; url: string } | null;
 }
 
 export const nodeHealth = defineDetector({
@@ -56,6 +61,7 @@ export const nodeHealth = defineDetector({
           invalidTips: null,
           rejections: new WindowCounter(p.windowMs),
           reasons: {},
+          rpcDown: null,
         };
         nodes.set(nodeId, s);
       }
@@ -72,9 +78,24 @@ export const nodeHealth = defineDetector({
     });
     return {
       name: NAME,
-      eventTypes: ['node.status', 'mempool.tx'] as const,
+      eventTypes: ['node.status', 'mempool.tx', 'rpc.status'] as const,
       stats: () => ({ tracked: nodes.size, evicted }),
-      tick: () => [],
+      tick: (nowUs: number) => {
+        const out: Signal[] = [];
+        for (const [nodeId, s] of nodes) {
+          if (!s.rpcDown) continue;
+          out.push({
+            detector: NAME,
+            subject: { kind: 'node', id: nodeId },
+            severity: 'critical',
+            summary: `the node's RPC at ${s.rpcDown.url} is ${s.rpcDown.state}: ${s.rpcDown.detail}`.slice(0, 300),
+            counts: { rpcDown: 1 },
+            nodeId,
+            timeUs: nowUs,
+          });
+        }
+        return out;
+      },
       observe(e: ObserverEvent): Signal[] {
         const s = state(e.nodeId, e.timeUs);
         const out: Signal[] = [];
@@ -89,6 +110,19 @@ export const nodeHealth = defineDetector({
             out.push(signal(e, 'warning', `${n} mempool rejections in ${p.windowMs / 1000}s`, counts));
           }
           return out;
+        }
+        if (e.type === 'rpc.status') {
+          if (e.data.state === 'up' || e.data.state === 'warming-up') {
+            s.rpcDown = null;
+            return [];
+          }
+          s.rpcDown = { state: e.data.state, detail: e.data.detail, url: e.data.url };
+          return [
+            signal(e, 'critical', `the node's RPC at ${e.data.url} is ${e.data.state}: ${e.data.detail}`.slice(0, 300), {
+              rpcDown: 1,
+              failures: e.data.failures,
+            }),
+          ];
         }
         if (e.type !== 'node.status') return [];
         const d = e.data;

@@ -26,6 +26,7 @@ import { ConnectionLimiter, resolveLimits, type ObserverLimits } from './limits.
 import { Peer, type PeerContext } from './peer.js';
 import { DEFAULT_USER_AGENT } from './policy.js';
 import { dialOnce } from './v2-fallback.js';
+import type { MimicNode } from './mimic/node.js';
 
 export type { Endpoint } from './listener.js';
 export type { ObserverLimits } from './limits.js';
@@ -46,6 +47,8 @@ export interface ObserverOptions {
   v2?: boolean;
   /** Decoy packets (contents lengths) sent before our v2 version packet (default none, as Core). */
   v2Decoys?: readonly number[];
+  /** `--mimic`: behave like this backend-backed node (mimic/node.ts). */
+  mimic?: MimicNode;
 }
 
 export interface ObserverStats {
@@ -131,6 +134,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     ownNonces: new Set(),
     v2,
     ...(options.v2Decoys ? { v2Decoys: options.v2Decoys } : {}),
+    ...(options.mimic ? { mimic: options.mimic } : {}),
     onClosed(peer: Peer, _reason: CloseReason) {
       peers.delete(peer);
       inbound.delete(peer);

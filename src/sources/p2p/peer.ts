@@ -21,6 +21,9 @@ import { V1_RETRY_NOTE } from './v2-fallback.js';
 import type { EventSink, ObserverCounters } from './emit.js';
 import type { ObserverLimits } from './limits.js';
 import { PingTracker, randomNonce } from './ping.js';
+import type { MimicNode } from './mimic/node.js';
+import type { MimicSession } from './mimic/session.js';
+import { mimicAfterVerack, mimicAfterVersion, mimicVersion } from './mimic/version.js';
 import {
   afterVerack,
   afterVersion,
@@ -49,6 +52,8 @@ export interface PeerContext {
   v2: boolean;
   /** Decoy packets (contents lengths) to send before our v2 version packet (the simulator; Core sends none). */
   v2Decoys?: readonly number[];
+  /** With --mimic: the backend-backed node whose answers and identity this peer gets (mimic/). */
+  mimic?: MimicNode;
   /** Called once when the peer is gone, after connection.closed was emitted. */
   onClosed(peer: Peer, reason: CloseReason): void;
   /** Called once when the handshake completes. */
@@ -95,6 +100,10 @@ export class Peer {
   private lastBlockMs = 0;
   private violationCount = 0;
   private openedEmitted = false;
+  /** With --mimic: this peer's mimic session, and the queue that handles its messages one at a time, in order, as Core does. */
+  private readonly mimic: MimicSession | undefined;
+  private mimicQueue: Promise<void> = Promise.resolve();
+  private mimicQueued = 0;
 
   constructor(
     private readonly ctx: PeerContext,
@@ -122,6 +131,7 @@ export class Peer {
         onInternalError: (error) => this.disconnect('socket-error', `internal error: ${errorText(error)}`),
       },
     );
+    this.mimic = ctx.mimic?.session(this.mimicIo());
     // Opened at once, whatever the transport: an inbound flood must be visible when it
     // is accepted, not when (or whether) its first 16 bytes arrive. An inbound
     // connection with v2 on is `unknown` until those bytes decide (Core's getpeerinfo
@@ -196,6 +206,7 @@ export class Peer {
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.pingTimer);
     this.ctx.ownNonces.delete(this.ourNonce);
+    if (this.mimic) this.ctx.mimic?.release(this.mimic);
     const c = this.connection;
     if (c.shouldReconnectV1) detail = `${detail}; ${V1_RETRY_NOTE}`;
     const t = c.transport;
@@ -230,16 +241,67 @@ export class Peer {
     if (item.type === 'framing') return this.framing(item.violation);
     if (item.type === 'v2') return this.violation(v2Verdict(item.violation), item.violation.command, item.violation.length);
     this.ctx.counters.framesIn++;
-    const command = item.frame.command;
     if (item.type === 'message') this.recordMessage('in', item.message, item.frame.payload.length, item.frame.payload);
+    if (this.mimic) return this.enqueueMimic(item);
+    void this.process(item);
+  }
 
+  private process(item: Exclude<Incoming, { type: 'framing' | 'v2' }>): void | Promise<void> {
+    const command = item.frame.command;
     const verdict =
       gate({ versionReceived: this.peerVersion !== undefined, complete: this.complete }, command) ?? serviceNotOffered(command);
     if (verdict) return this.violation(verdict, command, item.frame.payload.length);
     if (item.type === 'malformed')
       return this.violation(malformed(command, item.error, this.info.direction), command, item.frame.payload.length, item.frame.payload);
     if (item.trailing > 0) this.violation(trailingBytes(command, item.trailing), command, item.frame.payload.length, item.frame.payload);
-    this.handle(item.message, item.frame);
+    if (this.mimic) return this.mimic.handle(item.message).then((done) => (done ? undefined : this.handle(item.message, item.frame)));
+    return this.handle(item.message, item.frame);
+  }
+
+  /**
+   * With --mimic, answers may wait on the backend; Core handles one message of a
+   * peer at a time, so ours go through one queue per peer, and a peer whose
+   * queue grows past MIMIC_QUEUE_PAUSE is not read from until it drains (Core's
+   * fPauseRecv).
+   */
+  private enqueueMimic(item: Exclude<Incoming, { type: 'framing' | 'v2' }>): void {
+    this.mimicQueued++;
+    // Paused on every arrival at or past the mark (the send-buffer drain may have resumed reading meanwhile).
+    if (this.mimicQueued >= MIMIC_QUEUE_PAUSE) this.connection.socket.pause();
+    this.mimicQueue = this.mimicQueue
+      .then(async () => {
+        if (this.closed) return;
+        await this.process(item);
+      })
+      .catch((error: unknown) => this.disconnect('socket-error', `internal error: ${errorText(error)}`))
+      .finally(() => {
+        this.mimicQueued--;
+        if (this.mimicQueued === MIMIC_QUEUE_PAUSE - 1 && !this.closed) this.connection.socket.resume();
+      });
+  }
+
+  private mimicIo(): import('./mimic/session.js').MimicPeerIo {
+    const self = this as Peer;
+    return {
+      direction: this.info.direction,
+      send: (m) => self.send(m),
+      disconnect: (reason, detail) => self.disconnect(reason, detail),
+      get closed() {
+        return self.closed;
+      },
+      get complete() {
+        return self.complete;
+      },
+      get version() {
+        return self.peerVersion;
+      },
+      get wtxidRelay() {
+        return self.wtxidRelay;
+      },
+      get addrV2() {
+        return self.addrV2;
+      },
+    };
   }
 
   private framing(v: FramingViolation): void {
@@ -247,7 +309,7 @@ export class Peer {
     this.violation(verdict, v.command, v.length);
   }
 
-  private handle(m: Message, _frame: Frame): void {
+  private handle(m: Message, _frame: Frame): void | Promise<void> {
     if (!isKnown(m)) return; // kept as a message event, counted; Core ignores unknown commands
     switch (m.command) {
       case 'version':
@@ -322,10 +384,12 @@ export class Peer {
       return this.violation({ kind: 'self-connection', action: 'disconnect', detail: `nonce ${v.nonce} is ours` }, 'version');
     }
     if (this.info.direction === 'inbound') this.sendVersion();
-    for (const m of afterVersion(v.version)) this.send(m);
+    const identity = this.ctx.mimic?.backend.identity;
+    const next = identity ? mimicAfterVersion(Math.min(v.version, identity.protocolVersion)) : afterVersion(v.version);
+    for (const m of next) this.send(m);
   }
 
-  private onVerack(): void {
+  private onVerack(): void | Promise<void> {
     if (this.complete) return; // Core: "ignoring redundant verack"
     this.complete = true;
     clearTimeout(this.handshakeTimer);
@@ -338,8 +402,18 @@ export class Peer {
       addrV2: this.addrV2,
       ...this.transportFields(),
     });
-    for (const m of afterVerack(this.peerVersion!.version, this.info.direction)) this.send(m);
+    // Out of the handshake budget (eviction.ts) whichever node answers from here on.
     this.ctx.onHandshake?.(this);
+    const identity = this.ctx.mimic?.backend.identity;
+    if (this.mimic && identity) {
+      // ProcessMessage(VERACK) sends sendcmpct; then SendMessages: the ping (MaybeSendPing), getheaders, feefilter.
+      for (const m of mimicAfterVerack(Math.min(this.peerVersion!.version, identity.protocolVersion))) this.send(m);
+      // MaybeSendPing: m_ping_start starts at zero, so the first ping goes out with the first SendMessages round.
+      this.send({ command: 'ping', payload: { nonce: this.ping.start(performance.now()) } });
+      this.schedulePing();
+      return this.mimic.afterHandshake();
+    }
+    for (const m of afterVerack(this.peerVersion!.version, this.info.direction)) this.send(m);
     this.pingTick();
   }
 
@@ -408,6 +482,23 @@ export class Peer {
 
   private sendVersion(): void {
     const ip = safeIp(this.info.remoteIp);
+    const mimic = this.ctx.mimic;
+    if (mimic?.backend.identity) {
+      this.send(
+        mimicVersion({
+          identity: mimic.backend.identity,
+          v2: mimic.v2,
+          startHeight: mimic.backend.tip?.height ?? 0,
+          nonce: this.ourNonce,
+          peerIp: ip,
+          peerPort: this.info.remotePort,
+          // Core's CAddress of an inbound connection has no services; for an outbound one, what addrman knew (nothing here).
+          peerServices: 0n,
+          nowMs: Date.now(),
+        }),
+      );
+      return;
+    }
     this.send(
       ourVersion({
         nonce: this.ourNonce,
@@ -466,6 +557,9 @@ export class Peer {
     if (v.action === 'disconnect') this.disconnect(closeReasonFor(v.kind), `${v.kind}: ${v.detail}`);
   }
 }
+
+/** Messages waiting for the mimic's answers before we stop reading from the peer. */
+const MIMIC_QUEUE_PAUSE = 64;
 
 function closeReasonFor(kind: ViolationKind): CloseReason {
   if (kind === 'handshake-timeout') return 'handshake-timeout';

@@ -146,6 +146,46 @@ export class RpcClient {
     return reply.result ?? null;
   }
 
+  /**
+   * Several calls in one HTTP request (JSON-RPC batch, which Core serves): one
+   * entry per call, the result or the RpcMethodError of that call, in order.
+   */
+  async callBatch(calls: readonly { method: string; params?: unknown[] }[]): Promise<(unknown | RpcMethodError)[]> {
+    if (calls.length === 0) return [];
+    const authorization = await this.authorization();
+    const first = this.nextId;
+    this.nextId += calls.length;
+    const body = JSON.stringify(calls.map((c, i) => ({ jsonrpc: '1.0', id: first + i, method: c.method, params: c.params ?? [] })));
+    const { status, text } = await this.post(body, authorization);
+    if (status === 401 || status === 403) throw new RpcAuthError(`wrong RPC credentials for ${redactUrl(this.url.href)} (HTTP ${status})`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new RpcProtocolError(`batch: HTTP ${status} with a body that is not JSON`);
+    }
+    if (!Array.isArray(parsed)) throw new RpcProtocolError(`batch: HTTP ${status}: the answer is not a JSON array`);
+    const out: (unknown | RpcMethodError)[] = new Array<unknown>(calls.length).fill(undefined);
+    const seen = new Array<boolean>(calls.length).fill(false);
+    for (const item of parsed as unknown[]) {
+      if (typeof item !== 'object' || item === null) throw new RpcProtocolError('batch: an entry is not a JSON object');
+      const reply = item as { id?: unknown; result?: unknown; error?: unknown };
+      const i = typeof reply.id === 'number' ? reply.id - first : -1;
+      if (!Number.isInteger(i) || i < 0 || i >= calls.length || seen[i]) throw new RpcProtocolError('batch: an entry with an unknown id');
+      seen[i] = true;
+      if (reply.error !== null && reply.error !== undefined) {
+        const err = reply.error as { code?: unknown; message?: unknown };
+        out[i] = new RpcMethodError(
+          calls[i]!.method,
+          typeof err.code === 'number' ? err.code : 0,
+          typeof err.message === 'string' ? err.message : String(err.message),
+        );
+      } else out[i] = reply.result ?? null;
+    }
+    if (seen.some((s) => !s)) throw new RpcProtocolError('batch: an answer is missing');
+    return out;
+  }
+
   private post(body: string, authorization: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
       let settled = false;

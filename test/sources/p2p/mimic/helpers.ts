@@ -1,0 +1,145 @@
+/**
+ * Helpers for the mimic tests against a real bitcoind: a mimic honeypot backed
+ * by a node, transactions spending the OP_TRUE coinbases the harness mines, and
+ * a prober that records every message with its arrival time.
+ */
+import { createHash } from 'node:crypto';
+import { encode } from '../../../../src/protocol/codec.js';
+import { CODECS } from '../../../../src/protocol/messages/index.js';
+import { hexToHash } from '../../../../src/protocol/hash.js';
+import type { Message, Tx } from '../../../../src/protocol/messages/types.js';
+import { startMimic, type RunningMimic } from '../../../../src/sources/p2p/mimic/start.js';
+import type { BudgetOptions } from '../../../../src/sources/p2p/mimic/budget.js';
+import type { Bitcoind } from '../../../helpers/bitcoind.js';
+import { startTestObserver, TestPeer, versionMessage, type TestObserver } from '../helpers.js';
+
+export interface MimicHarness extends TestObserver {
+  mimic: RunningMimic;
+}
+
+/**
+ * The mimic observer backed by `node`. `v2` (default false) must match the node's
+ * -v2transport: a v1-only Core is compared with a v1-only mimic, a v2 Core with a
+ * mimic that speaks v2 and advertises NODE_P2P_V2.
+ */
+export async function startMimicObserver(
+  node: Bitcoind,
+  options: { budget?: BudgetOptions; pollMs?: number; v2?: boolean } = {},
+): Promise<MimicHarness> {
+  let publish: (e: Parameters<TestObserver['log']['publish']>[0]) => void = () => {};
+  const mimic = await startMimic({
+    url: node.rpcUrl,
+    auth: { kind: 'cookie', file: node.cookieFile },
+    nodeId: 'test-node',
+    publish: (e) => publish(e),
+    ...(options.budget ? { budget: options.budget } : {}),
+    backend: { pollMs: options.pollMs ?? 200 },
+    v2: options.v2 ?? false,
+  });
+  const t = await startTestObserver({ mimic: mimic.node, v2: options.v2 ?? false });
+  publish = t.log.publish;
+  return {
+    ...t,
+    mimic,
+    stop: async () => {
+      mimic.stop();
+      await t.stop();
+    },
+  };
+}
+
+/** P2WSH(OP_TRUE): what OP_TRUE_ADDRESS pays to. */
+export const OP_TRUE_SCRIPT = new Uint8Array([0x00, 0x20, ...createHash('sha256').update(Uint8Array.of(0x51)).digest()]);
+
+/**
+ * Spend the coinbase of each given (mature) block to OP_TRUE, with a witness,
+ * and send it to the node's mempool. Returns the txids.
+ */
+export async function spendCoinbases(node: Bitcoind, blockHashes: readonly string[]): Promise<string[]> {
+  const txids: string[] = [];
+  for (const hash of blockHashes) {
+    txids.push(
+      await node.rpc<string>('sendrawtransaction', Buffer.from(encode(CODECS.tx, await coinbaseSpend(node, hash))).toString('hex')),
+    );
+  }
+  return txids;
+}
+
+/** A valid transaction spending the coinbase of `blockHash` (OP_TRUE, with a witness), not sent anywhere. */
+export async function coinbaseSpend(node: Bitcoind, blockHash: string): Promise<Tx> {
+  {
+    const hash = blockHash;
+    const block = await node.rpc<{ tx: { txid: string; vout: { value: number }[] }[] }>('getblock', hash, 2);
+    const cb = block.tx[0]!;
+    const value = BigInt(Math.round(cb.vout[0]!.value * 1e8));
+    const tx: Tx = {
+      version: 2,
+      inputs: [{ prevTxid: hexToHash(cb.txid), prevIndex: 0, scriptSig: new Uint8Array(0), sequence: 0xfffffffd }],
+      outputs: [
+        { value: value / 2n, scriptPubKey: OP_TRUE_SCRIPT },
+        { value: value / 2n - 1000n, scriptPubKey: OP_TRUE_SCRIPT },
+      ],
+      witnesses: [[Uint8Array.of(0x51)]],
+      lockTime: 0,
+    };
+    return tx;
+  }
+}
+
+/** A prober: a TestPeer that answers pings and timestamps every message. */
+export class Prober {
+  readonly log: { at: number; m: Message }[] = [];
+  private constructor(readonly peer: TestPeer) {
+    const origPush = peer.received.push.bind(peer.received);
+    peer.received.push = (...ms: Message[]): number => {
+      for (const m of ms) {
+        this.log.push({ at: performance.now(), m });
+        if (m.command === 'ping' && !('unknown' in m)) peer.send({ command: 'pong', payload: { nonce: m.payload.nonce } });
+      }
+      return origPush(...ms);
+    };
+  }
+
+  static async connect(port: number): Promise<Prober> {
+    return new Prober(await TestPeer.connect(port));
+  }
+
+  send(...ms: Message[]): void {
+    this.peer.send(...ms);
+  }
+
+  /** Like Core's outbound side: version, then wtxidrelay, sendaddrv2 and verack once theirs arrive. */
+  async handshake(overrides: Parameters<typeof versionMessage>[0] = {}): Promise<void> {
+    this.send(versionMessage({ services: 9n | 1024n, startHeight: 0, ...overrides }));
+    await this.peer.waitFor('verack', 10_000);
+    this.send({ command: 'wtxidrelay', payload: {} }, { command: 'sendaddrv2', payload: {} }, { command: 'verack', payload: {} });
+  }
+
+  commands(sinceMs = 0): string[] {
+    return this.log.filter((e) => e.at >= sinceMs).map((e) => e.m.command);
+  }
+
+  since(sinceMs: number): Message[] {
+    return this.log.filter((e) => e.at >= sinceMs).map((e) => e.m);
+  }
+
+  async first(command: string, sinceMs = 0, timeoutMs = 10_000): Promise<Message> {
+    const end = performance.now() + timeoutMs;
+    for (;;) {
+      const hit = this.log.find((e) => e.at >= sinceMs && e.m.command === command);
+      if (hit) return hit.m;
+      if (performance.now() > end) throw new Error(`no ${command} within ${timeoutMs} ms; got ${this.commands(sinceMs).join(',')}`);
+      await sleep(20);
+    }
+  }
+
+  get closed(): boolean {
+    return this.peer.isClosed;
+  }
+
+  close(): void {
+    this.peer.close();
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,127 @@
+/** The mimic's pure parts, with Core's numbers: SipHash, the fee filter rounder and schedule, tx request delays, budgets, caches. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { siphash256 } from '../../../../src/sources/p2p/mimic/compact.js';
+import { FeeFilterRounder, MAX_MONEY, maybeFeefilter, type FeeFilterState } from '../../../../src/sources/p2p/mimic/feefilter.js';
+import { TxRequests } from '../../../../src/sources/p2p/mimic/txrequest.js';
+import { BlockBudget } from '../../../../src/sources/p2p/mimic/budget.js';
+import { LruBytes } from '../../../../src/sources/backend/lru.js';
+import { advertisedServices } from '../../../../src/sources/p2p/mimic/version.js';
+import { parseIdentity } from '../../../../src/sources/backend/backend.js';
+import { INV_TYPE, type InvItem } from '../../../../src/protocol/messages/types.js';
+
+describe('mimic units', () => {
+  it('SipHash-2-4 of a uint256: the vector of Core hash_tests (SipHashUint256)', () => {
+    const data = new Uint8Array(32).map((_, i) => i);
+    assert.equal(siphash256(0x0706050403020100n, 0x0f0e0d0c0b0a0908n, data), 0x7127512f72f27ccen);
+  });
+
+  it('FeeFilterRounder: buckets from half the incremental fee by 1.1, a step down with probability 2/3', () => {
+    const stay = new FeeFilterRounder(100, () => 0); // rand % 3 == 0: no step down
+    const down = new FeeFilterRounder(100, () => 0.5);
+    assert.equal(stay.round(100n), 107n);
+    assert.equal(down.round(100n), 97n);
+    assert.equal(stay.round(0n), 0n);
+    assert.equal(down.round(MAX_MONEY), stay.round(MAX_MONEY), 'past the last bucket: the last, no randomness');
+    assert.ok(stay.round(MAX_MONEY) < 10_000_001n);
+  });
+
+  it('MaybeSendFeefilter: at least the min relay fee, MAX_MONEY in IBD, no repeat, early resend on a big change', () => {
+    const rounder = new FeeFilterRounder(100, () => 0.5);
+    const state: FeeFilterState = { sent: undefined, nextSendMs: 0 };
+    const base = { minRelayFee: 100n, rounder, random: () => 0.5 };
+    assert.equal(maybeFeefilter(state, { ...base, nowMs: 1, minFee: 100n, ibd: true }), rounder.round(MAX_MONEY));
+    // Out of IBD after MAX_FILTER was sent: sent at once, however far the schedule.
+    assert.equal(maybeFeefilter(state, { ...base, nowMs: 2, minFee: 100n, ibd: false }), 100n);
+    assert.ok(state.nextSendMs > 2);
+    const next = state.nextSendMs;
+    assert.equal(maybeFeefilter(state, { ...base, nowMs: next + 1, minFee: 100n, ibd: false }), undefined, 'same value: not repeated');
+    // A big change (> 4/3) more than 5 min before the schedule: moved within 5 min.
+    state.nextSendMs = 1e9;
+    maybeFeefilter(state, { ...base, nowMs: 1000, minFee: 1000n, ibd: false });
+    assert.ok(state.nextSendMs <= 1000 + 5 * 60_000);
+  });
+
+  it('TxRequests: Core delays (inbound 2 s, txid while wtxid peers +2 s), one request per hash, expiry', async () => {
+    let now = 0;
+    const sent: InvItem[][] = [];
+    const r = new TxRequests({ inbound: true, request: (i) => sent.push(i), closed: () => false, wtxidPeers: () => true, now: () => now });
+    const h = (n: number): Uint8Array => new Uint8Array(32).fill(n);
+    r.announced(
+      [
+        { type: INV_TYPE.wtx, hash: h(1) },
+        { type: INV_TYPE.wtx, hash: h(1) },
+      ],
+      true,
+      () => Promise.resolve(false),
+    );
+    r.announced([{ type: INV_TYPE.tx, hash: h(2) }], true, () => Promise.resolve(false)); // a wtxidrelay peer's MSG_TX: ignored
+    assert.equal(r.pending, 1);
+    // Real timers, fake clock: the request is armed for reqtime - now = 2000 ms.
+    now = 2000;
+    await new Promise((res) => setTimeout(res, 2200));
+    assert.equal(sent.length, 1);
+    assert.deepEqual(
+      sent[0]!.map((i) => i.type),
+      [INV_TYPE.wtx],
+    );
+    // A txid announcement from a non-wtxid peer while wtxid peers exist waits 2 s more: not yet at 2 s.
+    const t = new TxRequests({ inbound: true, request: (i) => sent.push(i), closed: () => false, wtxidPeers: () => true, now: () => now });
+    t.announced([{ type: INV_TYPE.tx, hash: h(3) }], false, () => Promise.resolve(false));
+    now += 2000;
+    await new Promise((res) => setTimeout(res, 2200));
+    assert.equal(sent.length, 1, 'txid announcement not requested after 2 s');
+    now += 2000;
+    await new Promise((res) => setTimeout(res, 2200));
+    assert.equal(sent.length, 2);
+    assert.equal(sent[1]![0]!.type, INV_TYPE.tx | (1 << 30), 'MSG_TX with the witness flag (GetFetchFlags)');
+    r.close();
+    t.close();
+  });
+
+  it('BlockBudget: per peer always, global only for historical blocks; the window rolls', () => {
+    let now = 0;
+    const b = new BlockBudget({ perPeerBytes: 1000, globalBytes: 1500, windowMs: 10_000 }, () => now);
+    const p1 = {};
+    const p2 = {};
+    assert.equal(b.charge(p1, 900, true), 'ok');
+    assert.equal(b.charge(p1, 200, false), 'peer');
+    assert.equal(b.charge(p2, 700, true), 'global');
+    assert.equal(b.charge(p2, 700, false), 'ok', 'recent blocks are served past the global budget');
+    now = 10_000;
+    assert.equal(b.charge(p1, 900, true), 'ok');
+    assert.equal(b.refusedPeer, 1);
+    assert.equal(b.refusedGlobal, 1);
+  });
+
+  it('identity: NODE_P2P_V2 advertised only when we speak v2; getnetworkinfo checked', () => {
+    const net = {
+      protocolversion: 70016,
+      subversion: '/Satoshi:30.99.0/',
+      localservices: '0000000000000c09',
+      localrelay: true,
+      relayfee: 0.000001,
+      incrementalfee: 0.000001,
+    };
+    const id = parseIdentity(net, { initialblockdownload: false });
+    assert.equal(id.services, 0xc09n);
+    assert.equal(advertisedServices(id, false), 0x409n);
+    assert.equal(advertisedServices(id, true), 0xc09n);
+    assert.equal(id.minRelayFee, 100);
+    assert.throws(() => parseIdentity({ ...net, localservices: 'zz' }, {}), /localservices/);
+    assert.throws(() => parseIdentity({ ...net, subversion: 'x'.repeat(257) }, {}), /subversion/);
+  });
+
+  it('LruBytes: bounded by bytes, least recently used out first, too large never kept', () => {
+    const c = new LruBytes<string>(10);
+    c.set('a', new Uint8Array(4));
+    c.set('b', new Uint8Array(4));
+    c.get('a');
+    c.set('c', new Uint8Array(4));
+    assert.equal(c.get('b'), undefined);
+    assert.ok(c.get('a') && c.get('c'));
+    c.set('big', new Uint8Array(11));
+    assert.equal(c.get('big'), undefined);
+    assert.ok(c.bytes <= 10);
+  });
+});
