@@ -20,7 +20,7 @@ const args = process.argv.slice(2);
 const files = args.length > 0 ? args : find('test').sort();
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files],
   {
     stdio: 'inherit',
     env: { ...process.env, NODE_OPTIONS: '' },

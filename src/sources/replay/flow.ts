@@ -29,7 +29,7 @@ import { FrameDecoder, HEADER_SIZE, readCommand, type DecodedItem } from '../../
 import { MAX_PROTOCOL_MESSAGE_LENGTH } from '../../protocol/limits.js';
 import { decodeMessage, isKnown } from '../../protocol/messages/index.js';
 import type { KnownMessage } from '../../protocol/messages/types.js';
-import type { Network } from '../../protocol/networks.js';
+import { NETWORKS, type Network } from '../../protocol/networks.js';
 import { serviceNames } from '../../protocol/services.js';
 import { endpointOfBytes, formatEndpoint, ipToString } from '../../protocol/address.js';
 import { toBase64 } from '../../protocol/hash.js';
@@ -57,6 +57,12 @@ export interface FlowCounters {
   /** Flows recognised as BIP324 v2, and their bytes (both directions; encrypted, not decoded). */
   v2Flows: number;
   v2Bytes: number;
+}
+
+/** The first 4 bytes are some network's magic (as framed: big-endian). */
+function isNetworkMagic(b: Uint8Array): boolean {
+  const magic = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+  return Object.values(NETWORKS).some((n) => n.magic === magic);
 }
 
 /** Bytes that tell v1 from v2: magic + "version" NUL-padded (Core's V1_PREFIX_LEN). */
@@ -160,6 +166,8 @@ export class Flow {
   private readonly v1Prefix: Uint8Array;
   private readonly held: Uint8Array = new Uint8Array(V1_PREFIX_LEN);
   private heldFill = 0;
+  /** The client's first bytes already differ from our magic: v1 of another network, or v2 (decided at 4 bytes). */
+  private magicDiffers = false;
   private readonly local: string;
 
   constructor(
@@ -209,16 +217,27 @@ export class Flow {
     for (; i < bytes.length && this.heldFill < V1_PREFIX_LEN; i++) {
       const b = bytes[i]!;
       this.held[this.heldFill++] = b;
-      if (b !== this.v1Prefix[this.heldFill - 1]) {
+      if (!this.magicDiffers && b === this.v1Prefix[this.heldFill - 1]) continue;
+      if (this.heldFill > 4) {
         this.settle('v2', timeUs, out);
         return undefined;
       }
+      // A capture, unlike a listening node, also sees v1 traffic of other networks (or a replay with the
+      // wrong --network): their magic is no v2 key. It goes to the decoder, which reports wrong-network.
+      this.magicDiffers = true;
+      if (this.heldFill < 4) continue;
+      if (!isNetworkMagic(this.held)) {
+        this.settle('v2', timeUs, out);
+        return undefined;
+      }
+      i++;
+      break;
     }
-    if (this.heldFill < V1_PREFIX_LEN) return undefined;
+    if (this.heldFill < V1_PREFIX_LEN && !(this.magicDiffers && this.heldFill === 4)) return undefined;
     this.settle('v1', timeUs, out);
-    const all = new Uint8Array(V1_PREFIX_LEN + bytes.length - i);
-    all.set(this.held);
-    all.set(bytes.subarray(i), V1_PREFIX_LEN);
+    const all = new Uint8Array(this.heldFill + bytes.length - i);
+    all.set(this.held.subarray(0, this.heldFill));
+    all.set(bytes.subarray(i), this.heldFill);
     return all;
   }
 
