@@ -32,13 +32,13 @@
  * is counted as rejected, never passed on.
  */
 import { connect, headers, nuid, type Msg, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
-import { estimatePackedBytes, packEvents, unpackEvents } from '../events/packed.js';
-import { EventValidationError, parseEvent } from '../events/schema.js';
+import { estimatePackedBytes, packEvents } from '../events/packed.js';
 import type { ObserverEvent } from '../events/types.js';
-import { decodeEvent, decodeEventJson, encodeBatch, splitBatch } from '../events/wire.js';
+import { encodeBatch } from '../events/wire.js';
 import type { Bus, SubscribeOptions, Subscription } from './bus.js';
 import { DEFAULT_MAX_QUEUE_BYTES, QueuedSubscription } from './queue.js';
-import { BATCH_HEADER, Dedup, SEQ_HEADER, formatBatch, formatSeq, parseBatch, parseSeq, type BatchEncoding } from './seq.js';
+import { MessageReader, newReaderCounters } from './reader.js';
+import { BATCH_HEADER, SEQ_HEADER, formatBatch, formatSeq, type BatchEncoding } from './seq.js';
 import { nodeToken, SUBJECT_ROOT, subjectsFor } from './subjects.js';
 
 export const DEFAULT_PUBLISH_BUFFER = 100_000;
@@ -102,8 +102,12 @@ export interface NatsBusStats {
   duplicates: number;
   /** Received messages that decoded into valid events. */
   decoded: number;
-  /** Received messages that were not valid events. */
+  /** Received messages that were not valid events, or not the subject's node and type. */
   rejected: number;
+  /** Received events refused because their Nats-Msg-Id named another node than their subject (reader.ts). */
+  forged: number;
+  /** Received events too far below their publisher's highest seq to be checked for duplicates, delivered. */
+  late: number;
   /** Valid events dropped because a subscriber's queue was full. */
   subscriberDropped: number;
   connected: boolean;
@@ -167,12 +171,10 @@ export class NatsBus implements Bus {
     resent: 0,
     acked: 0,
     dropped: 0,
-    received: 0,
-    duplicates: 0,
-    decoded: 0,
-    rejected: 0,
     reconnects: 0,
   };
+  /** What subscribers read, all subscriptions together (reader.ts). */
+  private readonly readerCounters = newReaderCounters();
   private endedSubscriberDropped = 0;
   private lastError: string | null = null;
 
@@ -199,7 +201,7 @@ export class NatsBus implements Bus {
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers: options.servers,
+        ...natsCredentials(options.servers),
         name: options.name ?? 'peer-observer',
         maxReconnectAttempts: -1,
         reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
@@ -207,7 +209,7 @@ export class NatsBus implements Bus {
         waitOnFirstConnect: false,
       });
     } catch (e) {
-      throw new Error(`NATS: cannot connect to ${options.servers.join(', ')}: ${(e as Error).message}`);
+      throw new Error(`NATS: cannot connect to ${natsCredentials(options.servers).servers.join(', ')}: ${(e as Error).message}`);
     }
     return new NatsBus(nc, options);
   }
@@ -315,7 +317,6 @@ export class NatsBus implements Bus {
 
   subscribe(options: SubscribeOptions = {}): Subscription {
     const subjects = subjectsFor(options);
-    const dedup = new Dedup();
     const entry = {
       queued: new QueuedSubscription(
         this.nextId++,
@@ -331,70 +332,22 @@ export class NatsBus implements Bus {
       ),
       nats: [] as NatsSubscription[],
     };
+    const reader = new MessageReader(this.readerCounters);
+    const deliver = (e: ObserverEvent) => entry.queued.offer(e);
     const onMessage = (err: Error | null, msg: Msg) => {
       if (err) {
         this.lastError = err.message;
         return;
       }
-      const h = msg.headers;
-      const id = h?.get(SEQ_HEADER);
-      const seq = id ? parseSeq(id) : undefined;
-      const batch = h?.get(BATCH_HEADER);
-      if (!batch) {
-        // One event (the first wire format).
-        this.counters.received++;
-        if (seq && !dedup.first(seq[0], seq[1])) {
-          this.counters.duplicates++;
-          return;
-        }
-        let event: ObserverEvent;
-        try {
-          event = decodeEvent(msg.data);
-        } catch (e) {
-          this.reject(e, msg.subject);
-          return;
-        }
-        this.counters.decoded++;
-        entry.queued.offer(event);
-        return;
-      }
-      const format = parseBatch(batch);
-      let items: unknown[];
-      try {
-        if (format === undefined) throw new EventValidationError(`${BATCH_HEADER}: ${batch}: not a batch this version reads`);
-        items = format.encoding === 'msgpack' ? unpackEvents(msg.data, format.count) : splitBatch(msg.data, format.count);
-      } catch (e) {
-        this.counters.received++;
-        this.reject(e, msg.subject);
-        return;
-      }
-      const { count, encoding } = format;
-      this.counters.received += count;
-      for (let i = 0; i < count; i++) {
-        if (seq && !dedup.first(seq[0], seq[1] + i)) {
-          this.counters.duplicates++;
-          continue;
-        }
-        let event: ObserverEvent;
-        try {
-          event = encoding === 'msgpack' ? parseEvent(items[i]) : decodeEventJson(items[i] as string);
-        } catch (e) {
-          this.reject(e, msg.subject);
-          continue;
-        }
-        this.counters.decoded++;
-        entry.queued.offer(event);
+      reader.read(msg.subject, msg.headers, msg.data, deliver);
+      if (reader.lastError !== null) {
+        this.lastError = reader.lastError;
+        reader.lastError = null;
       }
     };
     for (const subject of subjects) entry.nats.push(this.nc.subscribe(subject, { callback: onMessage }));
     this.subs.add(entry);
     return entry.queued;
-  }
-
-  private reject(e: unknown, subject: string): void {
-    if (!(e instanceof EventValidationError)) throw e;
-    this.counters.rejected++;
-    this.lastError = `rejected message on ${subject}: ${e.message}`;
   }
 
   /**
@@ -425,6 +378,7 @@ export class NatsBus implements Bus {
     for (const s of this.subs) subscriberDropped += s.queued.dropped;
     return {
       ...this.counters,
+      ...this.readerCounters,
       inFlight: this.inFlightEvents,
       buffered: this.queuedEvents + (this.open?.events.length ?? 0),
       subscriberDropped,
@@ -478,7 +432,10 @@ export class NatsBus implements Bus {
     while (this.sendIdx < this.pending.length) {
       const p = this.pending[this.sendIdx]!;
       const h = headers();
-      h.set(SEQ_HEADER, formatSeq(this.publisherId, p.seq));
+      h.set(
+        SEQ_HEADER,
+        formatSeq(p.subject.slice(SUBJECT_ROOT.length + 1, p.subject.indexOf('.', SUBJECT_ROOT.length + 1)), this.publisherId, p.seq),
+      );
       h.set(BATCH_HEADER, formatBatch(this.encoding, p.count));
       try {
         nc.publish(p.subject, p.data, { headers: h });
@@ -586,6 +543,29 @@ export class NatsBus implements Bus {
       } else if (s.type === 'error') this.lastError = s.error.message;
     }
   }
+}
+
+/**
+ * `nats://user:password@host:port`: the client takes credentials as options,
+ * not from the URL. The first URL's user and password are used for every
+ * server (one account per deployment, docs/bus.md "Identity").
+ */
+export function natsCredentials(servers: string[]): { servers: string[]; user?: string; pass?: string } {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const plain = servers.map((s) => {
+    let url: URL;
+    try {
+      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `nats://${s}`);
+    } catch {
+      return s;
+    }
+    if (!url.username) return s;
+    user ??= decodeURIComponent(url.username);
+    pass ??= decodeURIComponent(url.password);
+    return `${url.protocol}//${url.host}`;
+  });
+  return { servers: plain, ...(user !== undefined ? { user, pass: pass ?? '' } : {}) };
 }
 
 function positive(n: number, what: string): number {

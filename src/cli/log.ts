@@ -73,6 +73,7 @@ export async function log(options: LogOptions, signal: AbortSignal, io: Io): Pro
   io.stderr.write(
     `peer-observer: log: received=${s.received} decoded=${s.decoded} rejected=${s.rejected} dropped=${s.subscriberDropped}\n`,
   );
+  if (s.forged || s.late) io.stderr.write(`peer-observer: log: refused forged=${s.forged} late=${s.late}\n`);
 }
 
 export function registerLog(program: Command, context: { signal: AbortSignal; io: Io }): void {
