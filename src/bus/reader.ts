@@ -48,7 +48,7 @@ export class MessageReader {
   constructor(readonly counters: ReaderCounters = newReaderCounters()) {}
 
   /** Decode `data` (from `subject`) and hand each new, valid event to `deliver`. */
-  read(subject: string, headers: MessageHeaders | undefined, data: Uint8Array, deliver: (e: ObserverEvent) => void): void {
+  read(subject: string, headers: MessageHeaders | undefined, data: Uint8Array, deliver: (e: ObserverEvent, item: number) => void): void {
     const late = this.dedup.late;
     try {
       this.readInner(subject, headers, data, deliver);
@@ -57,7 +57,12 @@ export class MessageReader {
     }
   }
 
-  private readInner(subject: string, headers: MessageHeaders | undefined, data: Uint8Array, deliver: (e: ObserverEvent) => void): void {
+  private readInner(
+    subject: string,
+    headers: MessageHeaders | undefined,
+    data: Uint8Array,
+    deliver: (e: ObserverEvent, item: number) => void,
+  ): void {
     const c = this.counters;
     const where = parseSubject(subject);
     const id = headers?.get(SEQ_HEADER);
@@ -76,10 +81,10 @@ export class MessageReader {
       this.lastError = `refused message on ${subject}: its ${SEQ_HEADER} names node ${JSON.stringify(seq.node)}`;
       return;
     }
-    const accept = (item: () => ObserverEvent) => {
+    const accept = (decode: () => ObserverEvent, item: number) => {
       let event: ObserverEvent;
       try {
-        event = item();
+        event = decode();
         if (event.nodeId !== where.nodeId || event.type !== where.type)
           throw new EventValidationError(`event of ${JSON.stringify(event.nodeId)} (${event.type}) on another node's or type's subject`);
       } catch (e) {
@@ -87,7 +92,7 @@ export class MessageReader {
         return;
       }
       c.decoded++;
-      deliver(event);
+      deliver(event, item);
     };
     if (!batch) {
       // One event (the first wire format).
@@ -96,7 +101,7 @@ export class MessageReader {
         c.duplicates++;
         return;
       }
-      accept(() => decodeEvent(data));
+      accept(() => decodeEvent(data), 0);
       return;
     }
     let items: unknown[];
@@ -115,7 +120,7 @@ export class MessageReader {
         c.duplicates++;
         continue;
       }
-      accept(() => (encoding === 'msgpack' ? parseEvent(items[i]) : decodeEventJson(items[i] as string)));
+      accept(() => (encoding === 'msgpack' ? parseEvent(items[i]) : decodeEventJson(items[i] as string)), i);
     }
   }
 

@@ -4,6 +4,7 @@
  * (flags > env > file > defaults). Each layer is validated on its own, so an
  * error names where the bad value came from, in one line.
  */
+import { NATS_MODES, type NatsMode } from '../bus/nats.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
@@ -38,6 +39,8 @@ export interface RunConfig {
   http: { host: string; port: number; token?: string; asn?: AsnLookup } | null;
   /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
   core: CoreSourcesConfig;
+  /** `auto` (JetStream when the server has it), `jetstream` or `core` (docs/bus.md). */
+  natsMode: NatsMode;
   /** The connectivity check (dials public addresses peers advertise); null: off. */
   connectivity: { allowLoopback: boolean } | null;
   /** Detectors and alerts (always on): the detectors config object (from --detectors-config) and webhook URLs. */
@@ -97,6 +100,8 @@ export interface ConfigLayer {
   connectivity?: boolean;
   /** Let the connectivity check dial 127.0.0.0/8 (for testing). */
   connectivityAllowLoopback?: boolean;
+  /** `auto` (default), `jetstream` or `core`: how events are published on NATS. */
+  natsMode?: NatsMode;
 }
 
 type Key = keyof ConfigLayer;
@@ -140,6 +145,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
     env: 'PEER_OBSERVER_CONNECTIVITY_ALLOW_LOOPBACK',
     kind: 'boolean',
   },
+  natsMode: { flag: '--nats-mode', env: 'PEER_OBSERVER_NATS_MODE', kind: 'string' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -271,6 +277,9 @@ export const LayerSchema = z
         .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http:// or https:// URL'),
       { invalid_type_error: 'expected a list of URLs' },
     ),
+    natsMode: z.enum(NATS_MODES as [NatsMode, ...NatsMode[]], {
+      errorMap: () => ({ message: `expected one of ${NATS_MODES.join(', ')}` }),
+    }),
   })
   .partial()
   .strict();
@@ -421,6 +430,7 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     );
   }
   if (merged.natsEncoding !== undefined && !nats.length) throw new UsageError('--nats-encoding needs --nats (the bus it applies to)');
+  if (merged.natsMode !== undefined && !nats.length) throw new UsageError('--nats-mode needs --nats (the bus it applies to)');
   if (merged.dataDir !== undefined && nats.length) {
     throw new UsageError(
       '--data-dir archives in this process; with --nats, run `peer-observer archive --nats URL --data-dir DIR` as a consumer',
@@ -471,6 +481,7 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     core,
     connectivity,
     detectors,
+    natsMode: merged.natsMode ?? 'auto',
   };
 }
 

@@ -9,6 +9,7 @@ import { registerArchive } from './archive.js';
 import { registerDemo } from './demo.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { registerLog } from './log.js';
+import { registerNats } from './nats-setup.js';
 import { registerIncidents } from './incidents.js';
 import { registerQuery } from './query.js';
 import { registerReplay } from './replay.js';
@@ -44,6 +45,7 @@ export function buildProgram(context: MainContext): Command {
   registerReplay(program, context);
   registerSimulate(program, context);
   registerIncidents(program, context);
+  registerNats(program, context);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -9,7 +9,7 @@
 import type { Writable } from 'node:stream';
 import type { Bus } from '../bus/bus.js';
 import { EmbeddedBus, busCounters } from '../bus/embedded.js';
-import { NatsBus } from '../bus/nats.js';
+import { NatsBus, type NatsMode } from '../bus/nats.js';
 import type { BatchEncoding } from '../bus/seq.js';
 import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
 import { startConnectivity, type ConnectivityCheck } from '../consumers/connectivity/consumer.js';
@@ -41,6 +41,8 @@ export interface PipelineOptions {
   nats?: string[];
   /** How batches are encoded on NATS (default msgpack). */
   natsEncoding?: BatchEncoding;
+  /** auto (default: JetStream when the server has it), jetstream or core. */
+  natsMode?: NatsMode;
   /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
   archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number } | null;
   /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
@@ -79,10 +81,12 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
         servers: options.nats,
         name: `peer-observer run ${options.nodeId}`,
         ...(options.natsEncoding ? { encoding: options.natsEncoding } : {}),
+        ...(options.natsMode ? { mode: options.natsMode } : {}),
       });
     } catch (err) {
       throw new RuntimeError(describeError(err));
     }
+    options.io.stderr.write(`peer-observer: ${bus.notice}\n`);
     return {
       bus,
       counters: () => ({ stage: 'bus.nats', counters: bus.counterValues() }),

@@ -20,6 +20,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     limits: config.limits,
     nats: config.nats,
     natsEncoding: config.natsEncoding,
+    natsMode: config.natsMode,
     archive: config.archive,
     http: config.http,
     connectivity: config.connectivity,
@@ -127,6 +128,7 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       'JSON: detector parameters and alert options, e.g. {"addr-flood":{"minRateLimited":50},"message-rate":false}',
     )
     .option('--webhook <url>', 'POST every alert change as JSON to this URL, with retries (repeatable)', collect)
+    .option('--nats-mode <mode>', 'with --nats: auto (JetStream when the server has it; default), jetstream or core (docs/bus.md)')
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

@@ -154,6 +154,7 @@ export function startPublisher(options: {
   intervalMs: number;
   publishBuffer?: number;
   reconnectTimeWaitMs?: number;
+  mode?: 'auto' | 'jetstream' | 'core';
 }): PublisherProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', PUBLISHER, JSON.stringify(options)], {
     stdio: ['ignore', 'pipe', 'pipe'],

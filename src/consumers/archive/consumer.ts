@@ -30,6 +30,7 @@
 import type { Bus, Subscription } from '../../bus/bus.js';
 import { makeEvent, type EventOrigin } from '../../events/envelope.js';
 import type { ObserverEvent } from '../../events/types.js';
+import type { StreamMark } from './marks.js';
 import { RowBatchBuilder } from './store.js';
 import { fileBytes, openArchiveForWriting } from './db.js';
 import { WriterClient, type WriterOutcome } from './writer-client.js';
@@ -67,6 +68,8 @@ export interface ArchiveOptions {
   counters?: { origin: EventOrigin; intervalMs: number };
   /** Called after each committed batch, with its last event (tests, acknowledgements). */
   onCommit?: (batch: { events: number; last: ObserverEvent }) => void;
+  /** The stream position a batch ending with `last` leaves the archive at, committed with it (JetStream, marks.ts). */
+  markOf?: (last: ObserverEvent) => StreamMark | undefined;
   /** Called when a batch could not be written or retention failed; the consumer keeps going. */
   onError?: (error: Error) => void;
   /** Clock for retention by age (µs since the epoch). */
@@ -208,7 +211,10 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
       timer = undefined;
     }
     due = false;
-    const b: Batch = { id: writer.add(rows.finish()), events: rows.count, last: last! };
+    const rowBatch = rows.finish();
+    const mark = options.markOf?.(last!);
+    if (mark) rowBatch.mark = mark;
+    const b: Batch = { id: writer.add(rowBatch), events: rows.count, last: last! };
     rows = new RowBatchBuilder(Math.min(rows.bytesUsed, batchMaxBytes));
     last = undefined;
     if (inFlight) next = b;
