@@ -74,7 +74,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const lines = [`listen: "127.0.0.1:${port}"`, `max_payload: ${options.maxPayload ?? 8 * 1024 * 1024}`];
   const storeDir = options.jetstream ? (options.storeDir ?? mkdtempSync(join(tmpdir(), 'po-js-'))) : undefined;
   if (options.serverName) lines.push(`server_name: "${options.serverName}"`);
-  if (storeDir) lines.push(`jetstream { store_dir: "${storeDir}", max_memory_store: 64MB, max_file_store: 1GB }`);
+  if (storeDir) lines.push(`jetstream { store_dir: "${storeDir}", max_memory_store: 64MB, max_file_store: 4GB }`);
   lines.push(...(options.config ?? []));
   if (options.routes || options.clusterName) {
     lines.push(
