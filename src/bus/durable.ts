@@ -100,6 +100,7 @@ export class DurableConsumer implements Bus {
   private skipped = 0;
   private lastStreamSeq = 0;
   private lastError: string | null = null;
+  private positionTimer: NodeJS.Timeout | undefined;
   private readonly types: Set<string> | null;
   private readonly unfiltered: boolean;
 
@@ -157,6 +158,14 @@ export class DurableConsumer implements Bus {
     return this.queue;
   }
 
+  /** Ask the server how many messages of the stream this consumer has still to read (also kept in stats().behind, every 5 s). */
+  async position(): Promise<number> {
+    const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
+    const info = await jsm.consumers.info(this.stream, this.options.consumer);
+    this.behind = info.num_pending;
+    return this.behind;
+  }
+
   /** The stream position of an event handed over (for the archive's mark). */
   markOf(event: ObserverEvent): StreamMark | undefined {
     const m = this.marks.get(event);
@@ -185,6 +194,7 @@ export class DurableConsumer implements Bus {
   }
 
   private async pull(): Promise<void> {
+    this.positionTimer = setInterval(() => void this.position().catch(() => {}), 5000).unref();
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(this.stream, this.options.consumer);
     const highWater = this.options.highWater ?? 50_000;
@@ -242,6 +252,7 @@ export class DurableConsumer implements Bus {
   async close(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    clearInterval(this.positionTimer);
     await this.messages?.close();
     this.queue.end();
     await this.loop?.catch((e: Error) => (this.lastError = e.message));
@@ -275,14 +286,17 @@ async function prepareConsumer(jsm: JetStreamManager, stream: string, options: D
     if (!/consumer not found/i.test((e as Error).message)) throw e;
     info = null;
   }
-  if (info && info.num_ack_pending === 0) {
+  if (info && info.num_ack_pending === 0 && info.config.filter_subject === base.filter_subject) {
     return `resuming durable consumer ${options.consumer} on stream ${stream} after stream seq ${info.delivered.stream_seq} (${info.num_pending} waiting)`;
   }
   if (info) {
     const from = info.ack_floor.stream_seq + 1;
     await jsm.consumers.delete(stream, options.consumer);
     await jsm.consumers.add(stream, { ...base, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
-    return `resuming durable consumer ${options.consumer} on stream ${stream} at stream seq ${from} (${info.num_ack_pending} delivered earlier, never acknowledged)`;
+    const why = info.num_ack_pending
+      ? `${info.num_ack_pending} delivered earlier, never acknowledged`
+      : `now filtered on ${base.filter_subject}`;
+    return `resuming durable consumer ${options.consumer} on stream ${stream} at stream seq ${from} (${why})`;
   }
   const start = options.start;
   if (start.kind === 'time') {

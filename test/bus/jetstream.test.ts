@@ -22,8 +22,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { connect } from '@nats-io/transport-node';
 import { startNatsServer, startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
 import { startCli, type Cli } from '../cli/helpers.js';
+import { NatsBus } from '../../src/bus/nats.js';
+import { DurableConsumer } from '../../src/bus/durable.js';
+import { DEFAULT_STREAM_LIMITS, describeStream, hasJetStream, streamStatus } from '../../src/bus/jetstream.js';
+import { makeEvent } from '../../src/events/envelope.js';
+import type { ObserverEvent } from '../../src/events/types.js';
+
+function ping(nodeId: string, i: number): ObserverEvent {
+  return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
+    conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1000' },
+    nonce: '18446744073709551615',
+    latencyMs: 1,
+  });
+}
+
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 
 const LATE_MS = Number(process.env.PO_JS_LATE_MS ?? 3000);
 const KILL_MS = Number(process.env.PO_JS_KILL_MS ?? 3000);
@@ -163,5 +179,92 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
       'every (node, seq) exactly once',
     );
     assert.equal(integrity(dataDir), 'ok');
+  });
+
+  it('log --since reads history from the stream; a durable log resumes where it stopped (--consumer-name)', async () => {
+    const server = await startNatsServer({ jetstream: true });
+    servers.push(server);
+    const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream' });
+    for (let i = 0; i < 500; i++) bus.publish(ping('hist-1', i));
+    await bus.drain();
+
+    const ids = (cli: Cli) => cli.events().map((e) => (e.data as { conn: { id: number } }).conn.id);
+    const history = startCli(['log', '--nats', server.url, '--json', '--since', '-1h', '--node-id', 'hist-1']);
+    clis.push(history);
+    await history.until(() => history.events().length >= 500, 'the last hour', 15_000);
+    assert.equal(await history.stop('SIGTERM'), 0);
+    assert.deepEqual(ids(history), range(0, 500));
+    assert.match(history.stderr(), /new durable consumer log-default on stream PEER_OBSERVER, from \d{4}-/);
+
+    // New events only (the default), under its own name; stopped, then resumed: exactly what it missed.
+    const live = startCli(['log', '--nats', server.url, '--json', '--consumer-name', 'ops', '--type', 'ping.latency']);
+    clis.push(live);
+    await live.until(() => /logging from NATS/.test(live.stderr()), 'ready', 15_000);
+    for (let i = 500; i < 600; i++) bus.publish(ping('hist-1', i));
+    await bus.drain();
+    await live.until(() => live.events().length >= 100, 'new events', 15_000);
+    assert.equal(await live.stop('SIGTERM'), 0);
+    assert.deepEqual(ids(live), range(500, 600));
+    for (let i = 600; i < 700; i++) bus.publish(ping('hist-1', i));
+    await bus.drain();
+    const again = startCli(['log', '--nats', server.url, '--json', '--consumer-name', 'ops', '--type', 'ping.latency']);
+    clis.push(again);
+    await again.until(() => again.events().length >= 100, 'what it missed', 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await again.stop('SIGTERM'), 0);
+    assert.match(again.stderr(), /resuming durable consumer log-ops/);
+    assert.deepEqual(ids(again), range(600, 700));
+    await bus.close();
+  });
+
+  it('a stream at its byte limit: publishers never block, what was removed is counted, a lagging consumer says how far behind', async () => {
+    const server = await startNatsServer({ jetstream: true });
+    servers.push(server);
+    const limits = { ...DEFAULT_STREAM_LIMITS, maxBytes: 2 * 1024 * 1024 };
+    const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream', stream: limits, batchEvents: 100 });
+    assert.match(bus.notice, /created stream PEER_OBSERVER: .* of max 2097152/);
+    // A consumer that starts at the beginning and then does not read (it lags).
+    const lagging = await DurableConsumer.open({
+      servers: [server.url],
+      consumer: 'lagging',
+      start: { kind: 'all' },
+      batch: 1,
+      highWater: 1,
+    });
+    const sub = lagging.subscribe();
+    const it = sub[Symbol.asyncIterator]();
+    const first = it.next();
+    // Several MB into a 2 MiB stream.
+    const n = 60_000;
+    for (let i = 0; i < n; i++) bus.publish(ping('full-1', i));
+    await first;
+    await bus.drain();
+    const s = bus.stats();
+    assert.deepEqual([s.acked, s.dropped, s.buffered, s.inFlight], [n, 0, 0, 0], 'no publisher blocked, nothing dropped');
+    const raw = await connect({ servers: server.url });
+    const info = await (await hasJetStream(raw))!.streams.info('PEER_OBSERVER');
+    await raw.close();
+    const status = streamStatus(info);
+    assert.ok(status.bytes <= limits.maxBytes, `${status.bytes} bytes kept`);
+    assert.ok(status.removed > 0 && status.removed === status.lastSeq - status.messages, `removed ${status.removed}`);
+    assert.match(describeStream(info), new RegExp(`removed by limits ${status.removed};`));
+    // The bus publishes what it last saw of the stream in its counters (pipeline.counters, metrics).
+    await until(() => (bus.counterValues().streamRemoved ?? 0) > 0, 'stream counters', 15_000);
+    // The lagging consumer: how far behind (from the server), and what it missed, once it reads again.
+    const behind = await lagging.position();
+    assert.ok(behind > 0, `behind by ${behind} messages`);
+    assert.equal(lagging.stats().behind, behind);
+    let got = 1;
+    for (;;) {
+      const r = await it.next();
+      got++;
+      if (r.done || (r.value.type === 'ping.latency' && r.value.data.conn.id === n - 1)) break;
+    }
+    const l = lagging.stats();
+    assert.ok(l.missed > 0, `missed ${l.missed} messages removed before it read them`);
+    assert.equal(l.behind, 0);
+    assert.ok(got < n, `${got} events read, the rest removed by the limit`);
+    await lagging.close();
+    await bus.close();
   });
 });
