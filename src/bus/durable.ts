@@ -39,7 +39,7 @@ import {
 import type { EventType, ObserverEvent } from '../events/types.js';
 import type { StreamMark } from '../consumers/archive/marks.js';
 import type { Bus, SubscribeOptions, Subscription } from './bus.js';
-import { DEFAULT_STREAM } from './jetstream.js';
+import { DEFAULT_STREAM, DEFAULT_STREAM_LIMITS, ensureStream } from './jetstream.js';
 import { natsCredentials } from './nats.js';
 import { DEFAULT_MAX_QUEUE_BYTES, QueuedSubscription } from './queue.js';
 import { MessageReader, newReaderCounters, type ReaderCounters } from './reader.js';
@@ -141,6 +141,8 @@ export class DurableConsumer implements Bus {
     const stream = options.stream ?? DEFAULT_STREAM;
     try {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
+      // A consumer started before any observer finds no stream yet: it creates it, as the first observer would.
+      await ensureStream(jsm, { ...DEFAULT_STREAM_LIMITS, name: stream });
       const notice = await prepareConsumer(jsm, stream, options);
       return new DurableConsumer(nc, options, stream, notice, publisher);
     } catch (e) {
