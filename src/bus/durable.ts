@@ -64,6 +64,8 @@ export interface DurableOptions {
   ackOnDelivery?: boolean;
   /** Already handled (the archive's mark): acknowledged without being handed over. */
   skipThrough?: StreamMark | null;
+  /** Only events this accepts are handed over (the others are acknowledged with their message). */
+  accept?: (event: ObserverEvent) => boolean;
   /** Events queued before pulling pauses. */
   highWater?: number;
   name?: string;
@@ -101,6 +103,8 @@ export class DurableConsumer implements Bus {
   private lastStreamSeq = 0;
   private lastError: string | null = null;
   private positionTimer: NodeJS.Timeout | undefined;
+  /** Delivered to this consumer and not yet acknowledged, as of the last position(). */
+  ackPending = 0;
   private readonly types: Set<string> | null;
   private readonly unfiltered: boolean;
 
@@ -165,6 +169,7 @@ export class DurableConsumer implements Bus {
     const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
     const info = await jsm.consumers.info(this.stream, this.options.consumer);
     this.behind = info.num_pending;
+    this.ackPending = info.num_ack_pending;
     return this.behind;
   }
 
@@ -218,6 +223,7 @@ export class DurableConsumer implements Bus {
       this.reader.read(msg.subject, msg.headers, msg.data, (event, item) => {
         if (skip && seq === skip.seq && item <= skip.item) return;
         if (this.types && !this.types.has(event.type)) return;
+        if (this.options.accept && !this.options.accept(event)) return;
         this.marks.set(event, { seq, item });
         if (this.queue.offer(event)) last = event;
       });
@@ -250,10 +256,15 @@ export class DurableConsumer implements Bus {
     };
   }
 
-  /** Stop pulling, let the subscriber take what is queued (its acknowledgements go out), then close. */
-  async close(): Promise<void> {
+  /** Stop pulling, let the subscriber take what is queued (its acknowledgements go out), then close; `remove` deletes the consumer on the server. */
+  async close(remove = false): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (remove) {
+      await jetstreamManager(this.nc, { timeout: 5000 })
+        .then((jsm) => jsm.consumers.delete(this.stream, this.options.consumer))
+        .catch(() => {});
+    }
     clearInterval(this.positionTimer);
     await this.messages?.close();
     this.queue.end();

@@ -24,7 +24,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { startNatsServer, startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
-import { startCli, type Cli } from '../cli/helpers.js';
+import { runCli, startCli, type Cli } from '../cli/helpers.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { DurableConsumer } from '../../src/bus/durable.js';
 import { DEFAULT_STREAM_LIMITS, describeStream, hasJetStream, streamStatus } from '../../src/bus/jetstream.js';
@@ -214,6 +214,30 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
     assert.equal(await again.stop('SIGTERM'), 0);
     assert.match(again.stderr(), /resuming durable consumer log-ops/);
     assert.deepEqual(ids(again), range(600, 700));
+
+    // replay --from-stream: a time range of the stream, printed, then it ends by itself.
+    for (let i = 700; i < 710; i++) bus.publish({ ...ping('hist-1', i), timeUs: Date.parse('2024-06-01T12:00:00Z') * 1000 + i });
+    await bus.drain();
+    const r = await runCli([
+      'replay',
+      '--from-stream',
+      server.url,
+      '--since',
+      '2024-06-01T11:00:00Z',
+      '--until',
+      '2024-06-01T13:00:00Z',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const replayed = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { data: { conn: { id: number } } }).data.conn.id);
+    assert.deepEqual(replayed, range(700, 710), 'only the range asked for');
+    assert.match(r.stderr, /replay --from-stream: received=710 decoded=710 rejected=0/);
+    const bad = await runCli(['replay', '--from-stream', server.url]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--from-stream needs --since/);
     await bus.close();
   });
 
