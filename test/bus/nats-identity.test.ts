@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { connect, headers, type Msg } from '@nats-io/transport-node';
 import { NatsBus } from '../../src/bus/nats.js';
+import { DurableConsumer } from '../../src/bus/durable.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
@@ -153,5 +154,58 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
         .map((e) => (e.data as { conn: { id: number } }).conn.id);
     assert.deepEqual(byNode('fra-1'), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.deepEqual(byNode('nyc-1'), [], "fra-1's credentials never spoke for nyc-1");
+  });
+
+  it("with docs/bus.md's JetStream permissions: the observer creates the stream and publishes its own events, not another node's; the consumer reads", async () => {
+    const server = await startNatsServer({
+      jetstream: true,
+      config: [
+        'authorization {',
+        '  users = [',
+        '    { user: "fra-1", password: "fra-1-secret", permissions: {',
+        '        publish: { allow: ["po.v1.fra-1.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.PEER_OBSERVER", "$JS.API.STREAM.CREATE.PEER_OBSERVER"] }',
+        '        subscribe: { allow: ["_INBOX.>"] } } }',
+        '    { user: "archive", password: "archive-secret", permissions: {',
+        '        publish: { allow: ["po.v1.archive-host.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.PEER_OBSERVER", "$JS.API.CONSUMER.>", "$JS.ACK.PEER_OBSERVER.>"] }',
+        '        subscribe: { allow: ["po.v1.>", "_INBOX.>"] } } }',
+        '  ]',
+        '}',
+      ],
+    });
+    servers.push(server);
+    const url = (user: string) => `nats://${user}:${user}-secret@127.0.0.1:${server.port}`;
+    const fra = await NatsBus.connect({ servers: [url('fra-1')], mode: 'jetstream' });
+    assert.match(fra.notice, /created stream PEER_OBSERVER/);
+    for (let i = 0; i < 10; i++) fra.publish(ping('fra-1', i));
+    await fra.drain();
+    assert.equal(fra.stats().acked, 10);
+    await fra.close();
+    // The same credentials under another node id: the server refuses the publish, the stream never has it.
+    const raw = await connect({ servers: server.url, user: 'fra-1', pass: 'fra-1-secret' });
+    const errors: string[] = [];
+    void (async () => {
+      for await (const st of raw.status()) if (st.type === 'error') errors.push(st.error.message);
+    })();
+    raw.publish('po.v1.nyc-1.ping.latency', new TextEncoder().encode(JSON.stringify(ping('nyc-1', 1))));
+    await raw.flush();
+    await until(() => errors.some((e) => /Permissions Violation for Publish to "po\.v1\.nyc-1\.ping\.latency"/.test(e)), 'the refusal');
+    await raw.close();
+    const reader = await DurableConsumer.open({
+      servers: [url('archive')],
+      consumer: 'archive-default',
+      start: { kind: 'all' },
+      ackOnDelivery: true,
+    });
+    const got: ObserverEvent[] = [];
+    const it = reader.subscribe()[Symbol.asyncIterator]();
+    while (got.length < 10) got.push((await it.next()).value as ObserverEvent);
+    await until(() => reader.stats().acked >= 1, 'acknowledgements');
+    const behind = await reader.position();
+    await reader.close();
+    assert.deepEqual(
+      got.map((e) => [e.nodeId, (e.data as { conn: { id: number } }).conn.id]),
+      Array.from({ length: 10 }, (_, i) => ['fra-1', i]),
+    );
+    assert.equal(behind, 0, 'nothing else in the stream (no nyc-1 event)');
   });
 });
