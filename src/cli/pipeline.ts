@@ -71,6 +71,8 @@ interface OpenBus {
   counters(): { stage: string; counters: Record<string, number> };
   /** Close the bus and wait until what was published is delivered (printed, or handed to NATS). */
   close(): Promise<void>;
+  /** For /healthz: NATS mode, connection and the JetStream stream's state (what its limits removed). */
+  health?: () => Record<string, unknown>;
 }
 
 async function openBus(options: PipelineOptions): Promise<OpenBus> {
@@ -89,6 +91,10 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
     options.io.stderr.write(`peer-observer: ${bus.notice}\n`);
     return {
       bus,
+      health: () => {
+        const s = bus.stats();
+        return { nats: { mode: bus.mode, connected: s.connected, dropped: s.dropped, stream: s.stream } };
+      },
       counters: () => ({ stage: 'bus.nats', counters: bus.counterValues() }),
       async close() {
         await bus.close();
@@ -128,7 +134,7 @@ async function openBus(options: PipelineOptions): Promise<OpenBus> {
 }
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
-  const { bus, counters, close } = await openBus(options);
+  const { bus, counters, close, health: busHealth } = await openBus(options);
   const origin = { nodeId: options.nodeId, source: 'bus' };
   const publishBusCounters = () => bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
 
@@ -154,7 +160,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         ...where,
         dashboard: asn ? { asn } : {},
         nodeIds: [options.nodeId],
-        health: () => ({ nodeId: options.nodeId }),
+        health: () => ({ nodeId: options.nodeId, ...busHealth?.() }),
         ...(alerting ? { alerts: () => alerting.manager.store } : {}),
       });
     } catch (err) {

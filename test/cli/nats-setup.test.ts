@@ -91,6 +91,20 @@ describe('nats setup and --nats-mode (real nats-server)', { timeout: 90_000 }, (
       return cli.stderr();
     };
     assert.match(await started([...base, '--nats', js.url]), /peer-observer: NATS: JetStream, created stream PEER_OBSERVER/);
+    // /healthz says the mode and the stream's state (what its limits removed).
+    const withHttp = startCli([...base, '--nats', js.url, '--http', '127.0.0.1:0']);
+    clis.push(withHttp);
+    await withHttp.until(() => /HTTP at http:\/\/127\.0\.0\.1:\d+/.test(withHttp.stderr()), 'http', 15_000);
+    const httpUrl = /HTTP at (http:\/\/127\.0\.0\.1:\d+)/.exec(withHttp.stderr())![1]!;
+    let health: { nats?: { mode: string; connected: boolean; stream: { messages: number; removed: number; fill: number } | null } } = {};
+    for (let i = 0; i < 50 && !health.nats?.stream; i++) {
+      health = (await (await fetch(`${httpUrl}/healthz`)).json()) as typeof health;
+      if (!health.nats?.stream) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(health.nats?.mode, 'jetstream');
+    assert.equal(health.nats?.connected, true);
+    assert.equal(typeof health.nats?.stream?.removed, 'number');
+    assert.equal(await withHttp.stop('SIGTERM'), 0);
     assert.match(
       await started([...base, '--nats', js.url, '--nats-mode', 'core']),
       /peer-observer: NATS: core mode \(no JetStream stream\)/,
