@@ -100,7 +100,8 @@ export class DurableConsumer implements Bus {
   private behind = 0;
   private missed = 0;
   private skipped = 0;
-  private lastStreamSeq = 0;
+  /** The stream seq delivered last, when known (gaps after it were removed by the limits before we read them). */
+  private lastStreamSeq: number | null;
   private lastError: string | null = null;
   private positionTimer: NodeJS.Timeout | undefined;
   /** Delivered to this consumer and not yet acknowledged, as of the last position(). */
@@ -115,7 +116,9 @@ export class DurableConsumer implements Bus {
     /** Said at start-up: which consumer, resumed or new, from where. */
     readonly notice: string,
     private readonly publisher: Bus | null,
+    expectAfter: number | null,
   ) {
+    this.lastStreamSeq = expectAfter;
     this.types = options.types?.length ? new Set(options.types) : null;
     this.unfiltered = !this.types && !options.nodeIds?.length;
     this.queue = new QueuedSubscription(
@@ -147,8 +150,8 @@ export class DurableConsumer implements Bus {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
       // A consumer started before any observer finds no stream yet: it creates it, as the first observer would.
       await ensureStream(jsm, { ...DEFAULT_STREAM_LIMITS, name: stream });
-      const notice = await prepareConsumer(jsm, stream, options);
-      return new DurableConsumer(nc, options, stream, notice, publisher);
+      const { notice, expectAfter } = await prepareConsumer(jsm, stream, options);
+      return new DurableConsumer(nc, options, stream, notice, publisher, expectAfter);
     } catch (e) {
       await nc.close();
       throw new Error(`NATS JetStream consumer ${options.consumer} on stream ${stream}: ${(e as Error).message}`);
@@ -212,21 +215,29 @@ export class DurableConsumer implements Bus {
       const info = msg.info;
       const seq = info.streamSequence;
       this.behind = info.pending;
-      if (this.unfiltered && this.lastStreamSeq > 0 && seq > this.lastStreamSeq + 1) this.missed += seq - this.lastStreamSeq - 1;
-      if (seq > this.lastStreamSeq) this.lastStreamSeq = seq;
+      if (this.unfiltered && this.lastStreamSeq !== null && seq > this.lastStreamSeq + 1) this.missed += seq - this.lastStreamSeq - 1;
+      if (this.lastStreamSeq === null || seq > this.lastStreamSeq) this.lastStreamSeq = seq;
       if (skip && seq < skip.seq) {
         this.skipped++;
         this.handled(msg, null);
         continue;
       }
       let last: ObserverEvent | null = null;
+      const events: ObserverEvent[] = [];
       this.reader.read(msg.subject, msg.headers, msg.data, (event, item) => {
         if (skip && seq === skip.seq && item <= skip.item) return;
         if (this.types && !this.types.has(event.type)) return;
         if (this.options.accept && !this.options.accept(event)) return;
         this.marks.set(event, { seq, item });
-        if (this.queue.offer(event)) last = event;
+        events.push(event);
       });
+      // Nothing is dropped for a full queue (count or bytes): wait until the subscriber has taken what waits.
+      for (const event of events) {
+        while (!this.queue.offer(event) && !this.stopped) await this.queue.whenEmpty();
+        if (this.stopped) break;
+        last = event;
+      }
+      if (this.stopped && last === null && events.length) break;
       if (this.reader.lastError !== null) {
         this.lastError = this.reader.lastError;
         this.reader.lastError = null;
@@ -280,7 +291,11 @@ export class DurableConsumer implements Bus {
  * floor, so those come again first and in order (the server would otherwise
  * send them only after the ack wait, behind newer ones).
  */
-async function prepareConsumer(jsm: JetStreamManager, stream: string, options: DurableOptions): Promise<string> {
+async function prepareConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  options: DurableOptions,
+): Promise<{ notice: string; expectAfter: number | null }> {
   const subjects = subjectsFor({
     ...(options.types ? { types: options.types } : {}),
     ...(options.nodeIds ? { nodeIds: options.nodeIds } : {}),
@@ -300,7 +315,10 @@ async function prepareConsumer(jsm: JetStreamManager, stream: string, options: D
     info = null;
   }
   if (info && info.num_ack_pending === 0 && info.config.filter_subject === base.filter_subject) {
-    return `resuming durable consumer ${options.consumer} on stream ${stream} after stream seq ${info.delivered.stream_seq} (${info.num_pending} waiting)`;
+    return {
+      notice: `resuming durable consumer ${options.consumer} on stream ${stream} after stream seq ${info.delivered.stream_seq} (${info.num_pending} waiting)`,
+      expectAfter: info.delivered.stream_seq,
+    };
   }
   if (info) {
     const from = info.ack_floor.stream_seq + 1;
@@ -309,14 +327,21 @@ async function prepareConsumer(jsm: JetStreamManager, stream: string, options: D
     const why = info.num_ack_pending
       ? `${info.num_ack_pending} delivered earlier, never acknowledged`
       : `now filtered on ${base.filter_subject}`;
-    return `resuming durable consumer ${options.consumer} on stream ${stream} at stream seq ${from} (${why})`;
+    return {
+      notice: `resuming durable consumer ${options.consumer} on stream ${stream} at stream seq ${from} (${why})`,
+      expectAfter: from - 1,
+    };
   }
   const start = options.start;
   if (start.kind === 'time') {
     const at = new Date(Math.floor(start.sinceUs / 1000)).toISOString();
     await jsm.consumers.add(stream, { ...base, deliver_policy: DeliverPolicy.StartTime, opt_start_time: at });
-    return `new durable consumer ${options.consumer} on stream ${stream}, from ${at}`;
+    return { notice: `new durable consumer ${options.consumer} on stream ${stream}, from ${at}`, expectAfter: null };
   }
   await jsm.consumers.add(stream, { ...base, deliver_policy: start.kind === 'new' ? DeliverPolicy.New : DeliverPolicy.All });
-  return `new durable consumer ${options.consumer} on stream ${stream}, ${start.kind === 'new' ? 'new events only' : 'from the start of the stream'}`;
+  return {
+    notice: `new durable consumer ${options.consumer} on stream ${stream}, ${start.kind === 'new' ? 'new events only' : 'from the start of the stream'}`,
+    // From the start: whatever the limits removed before it reads is counted.
+    expectAfter: start.kind === 'all' ? 0 : null,
+  };
 }
