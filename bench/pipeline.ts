@@ -5,7 +5,7 @@
  * summaries, one in `--raw-every` also carrying the raw payload (base64).
  *
  *   npm run bench:pipeline -- [--kind message|ping] [--events 200000] [--rate 20000] [--paced-seconds 3] [--raw-every 10]
- *     [--only embedded|nats|archive] [--encodings msgpack,json] [--batch-bytes N]
+ *     [--only embedded,nats,jetstream,archive] [--encodings msgpack,json] [--batch-bytes N]
  *
  * Paths: embedded bus → a consumer in this process; NATS (a real nats-server
  * started here) → a NatsBus consumer in another process (bench/lib/nats-consumer.ts);
@@ -229,7 +229,14 @@ const cpuSeconds = (): number => {
   return (u.user + u.system) / 1e6;
 };
 
-async function nats(url: string, serverPid: number | undefined, encoding: BatchEncoding, count: number, rate?: number): Promise<Result> {
+async function nats(
+  url: string,
+  serverPid: number | undefined,
+  encoding: BatchEncoding,
+  count: number,
+  rate?: number,
+  jetstream = false,
+): Promise<Result> {
   const child = spawn(
     process.execPath,
     [
@@ -237,7 +244,7 @@ async function nats(url: string, serverPid: number | undefined, encoding: BatchE
       '--import',
       'tsx',
       new URL('./lib/nats-consumer.ts', import.meta.url).pathname,
-      JSON.stringify({ url, expected: count, idleMs: 5000 }),
+      JSON.stringify({ url, expected: count, idleMs: 5000, jetstream }),
     ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -252,6 +259,7 @@ async function nats(url: string, serverPid: number | undefined, encoding: BatchE
       servers: [url],
       name: 'bench publisher',
       encoding,
+      mode: jetstream ? 'jetstream' : 'core',
       ...(opts['batch-bytes'] ? { batchBytes: Number(opts['batch-bytes']) } : {}),
     });
     const cpu0 = { publisher: cpuSeconds(), server: processCpuSeconds(serverPid) };
@@ -273,14 +281,15 @@ async function nats(url: string, serverPid: number | undefined, encoding: BatchE
     await bus.close();
     const s = bus.stats();
     return row(
-      `NATS (${encoding}) → consumer process`,
+      jetstream ? `JetStream (${encoding}) → durable consumer process` : `NATS (${encoding}) → consumer process`,
       rate,
       count,
       result.received,
       t0,
       result.lastUs,
       { p50: result.p50Us, p99: result.p99Us, max: result.maxUs },
-      `publisher acked ${s.acked} dropped ${s.dropped}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}; ${cpu}`,
+      `publisher acked ${s.acked} dropped ${s.dropped}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}` +
+        `${jetstream ? ` acked ${result.bus.acked} messages` : ''}; ${cpu}`,
     );
   } finally {
     // The consumer exits by itself after its result line (a profile, if asked for, is written then).
@@ -324,7 +333,7 @@ console.log(
   `events: pool of ${pool.length} ${opts.kind} events (${withRaw} with raw payload), mean ${fmt(poolBytes / pool.length, 0)} B as JSON; ${N} per saturated run, ${PACED} per paced run`,
 );
 const results: Result[] = [];
-const want = (p: string) => !opts.only || opts.only === p;
+const want = (p: string) => !opts.only || opts.only.split(',').includes(p);
 if (want('embedded')) {
   results.push(await embedded(N));
   results.push(await embedded(PACED, RATE));
@@ -336,6 +345,16 @@ if (want('nats')) {
       results.push(await nats(server.url, server.process.pid, encoding, N));
       results.push(await nats(server.url, server.process.pid, encoding, PACED, RATE));
     }
+  } finally {
+    await server.stop('SIGKILL');
+  }
+}
+if (want('jetstream')) {
+  // The same run beside core NATS: observer → JetStream stream (file store, per-message publish acks) → durable consumer.
+  const server = await startNatsServer({ jetstream: true });
+  try {
+    results.push(await nats(server.url, server.process.pid, 'msgpack', N, undefined, true));
+    results.push(await nats(server.url, server.process.pid, 'msgpack', PACED, RATE, true));
   } finally {
     await server.stop('SIGKILL');
   }

@@ -6,11 +6,22 @@
  *
  *   node --import tsx bench/lib/nats-consumer.ts '{"url":"nats://...","expected":N,"idleMs":5000}'
  */
+import { DurableConsumer } from '../../src/bus/durable.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { nowUs } from '../../src/events/envelope.js';
 
-const opts = JSON.parse(process.argv[2] ?? '{}') as { url: string; expected: number; idleMs: number };
-const bus = await NatsBus.connect({ servers: [opts.url], name: 'bench consumer' });
+const opts = JSON.parse(process.argv[2] ?? '{}') as { url: string; expected: number; idleMs: number; jetstream?: boolean };
+// JetStream: a durable consumer of the stream, pulling in batches and acknowledging every message (as `log` does).
+const bus = opts.jetstream
+  ? await DurableConsumer.open({
+      servers: [opts.url],
+      consumer: `bench-${process.pid}`,
+      start: { kind: 'new' },
+      nodeIds: ['bench'],
+      ackOnDelivery: true,
+      batch: 256,
+    })
+  : await NatsBus.connect({ servers: [opts.url], name: 'bench consumer', mode: 'core' });
 const sub = bus.subscribe({ nodeIds: ['bench'], maxQueue: 10_000_000 });
 await bus.drain();
 const cpuAtReady = process.cpuUsage();
@@ -48,7 +59,14 @@ process.stdout.write(
     p99Us: pct(0.99),
     maxUs: n ? sorted[n - 1] : NaN,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    bus: { received: s.received, decoded: s.decoded, rejected: s.rejected, duplicates: s.duplicates, dropped: s.subscriberDropped },
+    bus: {
+      received: s.received,
+      decoded: s.decoded,
+      rejected: s.rejected,
+      duplicates: s.duplicates,
+      dropped: 'subscriberDropped' in s ? s.subscriberDropped : 0,
+      acked: 'acked' in s ? s.acked : 0,
+    },
   }) + '\n',
 );
 await bus.close();

@@ -32,13 +32,23 @@
  * is counted as rejected, never passed on.
  */
 import { connect, headers, nuid, type Msg, type NatsConnection, type Subscription as NatsSubscription } from '@nats-io/transport-node';
-import { estimatePackedBytes, packEvents, unpackEvents } from '../events/packed.js';
-import { EventValidationError, parseEvent } from '../events/schema.js';
+import { jetstream, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import { estimatePackedBytes, packEvents } from '../events/packed.js';
 import type { ObserverEvent } from '../events/types.js';
-import { decodeEvent, decodeEventJson, encodeBatch, splitBatch } from '../events/wire.js';
+import { encodeBatch } from '../events/wire.js';
 import type { Bus, SubscribeOptions, Subscription } from './bus.js';
 import { DEFAULT_MAX_QUEUE_BYTES, QueuedSubscription } from './queue.js';
-import { BATCH_HEADER, Dedup, SEQ_HEADER, formatBatch, formatSeq, parseBatch, parseSeq, type BatchEncoding } from './seq.js';
+import {
+  DEFAULT_STREAM_LIMITS,
+  describeStream,
+  ensureStream,
+  hasJetStream,
+  streamStatus,
+  type StreamLimits,
+  type StreamStatus,
+} from './jetstream.js';
+import { MessageReader, newReaderCounters } from './reader.js';
+import { BATCH_HEADER, SEQ_HEADER, formatBatch, formatSeq, type BatchEncoding } from './seq.js';
 import { nodeToken, SUBJECT_ROOT, subjectsFor } from './subjects.js';
 
 export const DEFAULT_PUBLISH_BUFFER = 100_000;
@@ -79,6 +89,28 @@ export interface NatsBusOptions {
   batchBytes?: number;
   /** Most events in one batch message; 1 sends every event as its own message. */
   batchEvents?: number;
+  /**
+   * `jetstream`: publish into a JetStream stream (created with `stream`'s limits when missing), acknowledged per
+   * message by the server; `core`: plain NATS, acknowledged by PING; `auto` (default): JetStream when the server has it.
+   */
+  mode?: NatsMode;
+  /** The stream's name and, when the stream is missing, the limits it is created with (DEFAULT_STREAM_LIMITS). */
+  stream?: StreamLimits;
+  /** A JetStream publish not acknowledged within this long is sent again (JetStream drops the second copy). */
+  ackTimeoutMs?: number;
+}
+
+export type NatsMode = 'auto' | 'jetstream' | 'core';
+export const NATS_MODES: readonly NatsMode[] = ['auto', 'jetstream', 'core'];
+/** JetStream messages awaiting their acknowledgement at once (each holds up to batchEvents events). */
+const MAX_JS_OUTSTANDING = 256;
+
+interface Jet {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  limits: StreamLimits;
+  /** Said at start-up: created, found, or found with other limits. */
+  notice: string;
 }
 
 export interface NatsBusStats {
@@ -102,8 +134,12 @@ export interface NatsBusStats {
   duplicates: number;
   /** Received messages that decoded into valid events. */
   decoded: number;
-  /** Received messages that were not valid events. */
+  /** Received messages that were not valid events, or not the subject's node and type. */
   rejected: number;
+  /** Received events refused because their Nats-Msg-Id named another node than their subject (reader.ts). */
+  forged: number;
+  /** Received events too far below their publisher's highest seq to be checked for duplicates, delivered. */
+  late: number;
   /** Valid events dropped because a subscriber's queue was full. */
   subscriberDropped: number;
   connected: boolean;
@@ -112,6 +148,10 @@ export interface NatsBusStats {
   server: string | null;
   /** The last rejection or client error, for the status line. */
   lastError: string | null;
+  /** First sends a JetStream stream called duplicates: another client had used the id (re-sent under a new publisher id). */
+  idCollisions: number;
+  /** The stream, as of the last look (every 10 s), in JetStream mode. */
+  stream: StreamStatus | null;
 }
 
 /** One NATS message: `count` events with seqs `seq … seq + count − 1`. */
@@ -120,6 +160,11 @@ interface Pending {
   count: number;
   subject: string;
   data: Uint8Array;
+  /** JetStream: sends so far (an answer to an earlier one is stale), and whether the stream has it. */
+  attempt: number;
+  acked: boolean;
+  /** The publisher id this message is sent under (a new one after an id collision). */
+  publisher: string;
 }
 
 /** The batch being filled, all for one subject: its events and, for JSON, their texts. */
@@ -155,7 +200,7 @@ export class NatsBus implements Bus {
   private highestSent = 0;
   private ackScheduled = false;
   private closing: Promise<void> | undefined;
-  private readonly publisherId = nuid.next();
+  private publisherId = nuid.next();
   private readonly maxBuffer: number;
   private readonly maxQueue: number;
   private readonly closeTimeoutMs: number;
@@ -167,19 +212,36 @@ export class NatsBus implements Bus {
     resent: 0,
     acked: 0,
     dropped: 0,
-    received: 0,
-    duplicates: 0,
-    decoded: 0,
-    rejected: 0,
     reconnects: 0,
   };
+  /** What subscribers read, all subscriptions together (reader.ts). */
+  private readonly readerCounters = newReaderCounters();
   private endedSubscriberDropped = 0;
   private lastError: string | null = null;
+  private idCollisions = 0;
+  private jsOutstanding = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private streamTimer: NodeJS.Timeout | undefined;
+  private stream: StreamStatus | null = null;
+  /** Woken whenever a JetStream acknowledgement or failure comes in (drain and close wait on it). */
+  private jsWake: (() => void) | undefined;
+  private readonly ackTimeoutMs: number;
 
   private constructor(
     private readonly nc: NatsConnection,
     options: NatsBusOptions,
+    private readonly jet: Jet | null,
   ) {
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 5000;
+    if (jet) {
+      const look = () =>
+        void jet.jsm.streams.info(jet.limits.name).then(
+          (info) => (this.stream = streamStatus(info)),
+          () => {},
+        );
+      look();
+      this.streamTimer = setInterval(look, 10_000).unref();
+    }
     this.maxBuffer = positive(options.publishBuffer ?? DEFAULT_PUBLISH_BUFFER, 'publishBuffer');
     this.maxQueue = positive(options.maxQueue ?? DEFAULT_SUBSCRIBER_QUEUE, 'maxQueue');
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
@@ -199,7 +261,7 @@ export class NatsBus implements Bus {
     let nc: NatsConnection;
     try {
       nc = await connect({
-        servers: options.servers,
+        ...natsCredentials(options.servers),
         name: options.name ?? 'peer-observer',
         maxReconnectAttempts: -1,
         reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
@@ -207,9 +269,33 @@ export class NatsBus implements Bus {
         waitOnFirstConnect: false,
       });
     } catch (e) {
-      throw new Error(`NATS: cannot connect to ${options.servers.join(', ')}: ${(e as Error).message}`);
+      throw new Error(`NATS: cannot connect to ${natsCredentials(options.servers).servers.join(', ')}: ${(e as Error).message}`);
     }
-    return new NatsBus(nc, options);
+    let jet: Jet | null = null;
+    try {
+      jet = await openJet(nc, options);
+    } catch (e) {
+      await nc.close();
+      throw e;
+    }
+    return new NatsBus(nc, options, jet);
+  }
+
+  /** The JetStream stream published into (JetStream mode). */
+  get streamName(): string {
+    return this.jet?.limits.name ?? DEFAULT_STREAM_LIMITS.name;
+  }
+
+  /** `jetstream` or `core`, as decided at connect (`auto`: JetStream when the server has it). */
+  get mode(): 'jetstream' | 'core' {
+    return this.jet ? 'jetstream' : 'core';
+  }
+
+  /** The one start-up line saying how events travel (and what core NATS does not keep). */
+  get notice(): string {
+    return this.jet
+      ? this.jet.notice
+      : 'NATS: core mode (no JetStream stream): an event reaches only the consumers subscribed when it is published (docs/bus.md)';
   }
 
   publish(event: ObserverEvent): void {
@@ -280,7 +366,7 @@ export class NatsBus implements Bus {
       this.lastError = `${events[0]!.type} event of ${data.length} bytes over the server's max_payload ${max} (see docs/bus.md)`;
       return;
     }
-    this.enqueue({ seq: firstSeq, count: events.length, subject, data });
+    this.enqueue({ seq: firstSeq, count: events.length, subject, data, attempt: 0, acked: false, publisher: this.publisherId });
   }
 
   /** `po.v1.<node>.<type>` (subjects.ts), the node part cached. */
@@ -315,7 +401,6 @@ export class NatsBus implements Bus {
 
   subscribe(options: SubscribeOptions = {}): Subscription {
     const subjects = subjectsFor(options);
-    const dedup = new Dedup();
     const entry = {
       queued: new QueuedSubscription(
         this.nextId++,
@@ -331,70 +416,22 @@ export class NatsBus implements Bus {
       ),
       nats: [] as NatsSubscription[],
     };
+    const reader = new MessageReader(this.readerCounters);
+    const deliver = (e: ObserverEvent) => entry.queued.offer(e);
     const onMessage = (err: Error | null, msg: Msg) => {
       if (err) {
         this.lastError = err.message;
         return;
       }
-      const h = msg.headers;
-      const id = h?.get(SEQ_HEADER);
-      const seq = id ? parseSeq(id) : undefined;
-      const batch = h?.get(BATCH_HEADER);
-      if (!batch) {
-        // One event (the first wire format).
-        this.counters.received++;
-        if (seq && !dedup.first(seq[0], seq[1])) {
-          this.counters.duplicates++;
-          return;
-        }
-        let event: ObserverEvent;
-        try {
-          event = decodeEvent(msg.data);
-        } catch (e) {
-          this.reject(e, msg.subject);
-          return;
-        }
-        this.counters.decoded++;
-        entry.queued.offer(event);
-        return;
-      }
-      const format = parseBatch(batch);
-      let items: unknown[];
-      try {
-        if (format === undefined) throw new EventValidationError(`${BATCH_HEADER}: ${batch}: not a batch this version reads`);
-        items = format.encoding === 'msgpack' ? unpackEvents(msg.data, format.count) : splitBatch(msg.data, format.count);
-      } catch (e) {
-        this.counters.received++;
-        this.reject(e, msg.subject);
-        return;
-      }
-      const { count, encoding } = format;
-      this.counters.received += count;
-      for (let i = 0; i < count; i++) {
-        if (seq && !dedup.first(seq[0], seq[1] + i)) {
-          this.counters.duplicates++;
-          continue;
-        }
-        let event: ObserverEvent;
-        try {
-          event = encoding === 'msgpack' ? parseEvent(items[i]) : decodeEventJson(items[i] as string);
-        } catch (e) {
-          this.reject(e, msg.subject);
-          continue;
-        }
-        this.counters.decoded++;
-        entry.queued.offer(event);
+      reader.read(msg.subject, msg.headers, msg.data, deliver);
+      if (reader.lastError !== null) {
+        this.lastError = reader.lastError;
+        reader.lastError = null;
       }
     };
     for (const subject of subjects) entry.nats.push(this.nc.subscribe(subject, { callback: onMessage }));
     this.subs.add(entry);
     return entry.queued;
-  }
-
-  private reject(e: unknown, subject: string): void {
-    if (!(e instanceof EventValidationError)) throw e;
-    this.counters.rejected++;
-    this.lastError = `rejected message on ${subject}: ${e.message}`;
   }
 
   /**
@@ -406,7 +443,7 @@ export class NatsBus implements Bus {
     const target = this.lastSeq;
     while (this.connected && !this.nc.isClosed() && this.ackedUpTo() < target) {
       this.pump();
-      if (!(await this.flushAndAck())) break;
+      if (!(await this.settle())) break;
     }
     await Promise.all([...this.subs].map((s) => s.queued.whenEmpty()));
   }
@@ -425,6 +462,9 @@ export class NatsBus implements Bus {
     for (const s of this.subs) subscriberDropped += s.queued.dropped;
     return {
       ...this.counters,
+      ...this.readerCounters,
+      idCollisions: this.idCollisions,
+      stream: this.stream,
       inFlight: this.inFlightEvents,
       buffered: this.queuedEvents + (this.open?.events.length ?? 0),
       subscriberDropped,
@@ -436,8 +476,15 @@ export class NatsBus implements Bus {
 
   /** Flat counters for a `pipeline.counters` event (stage `bus.nats`). */
   counterValues(): Record<string, number> {
-    const { connected, lastError: _e, server: _s, ...numbers } = this.stats();
-    return { ...numbers, connected: connected ? 1 : 0 };
+    const { connected, lastError: _e, server: _s, stream, ...numbers } = this.stats();
+    const out: Record<string, number> = { ...numbers, connected: connected ? 1 : 0 };
+    if (stream) {
+      out.streamMessages = stream.messages;
+      out.streamBytes = stream.bytes;
+      out.streamRemoved = stream.removed;
+      out.streamFill = stream.fill;
+    }
+    return out;
   }
 
   private async doClose(): Promise<void> {
@@ -449,8 +496,10 @@ export class NatsBus implements Bus {
     const deadline = Date.now() + this.closeTimeoutMs;
     while (this.pending.length > this.head && Date.now() < deadline && !this.nc.isClosed()) {
       if (this.connected) this.pump();
-      if (!this.connected || !(await this.flushAndAck())) await new Promise((r) => setTimeout(r, 20));
+      if (!this.connected || !(await this.settle())) await new Promise((r) => setTimeout(r, 20));
     }
+    clearTimeout(this.retryTimer);
+    clearInterval(this.streamTimer);
     try {
       await this.nc.drain();
     } catch (e) {
@@ -474,11 +523,15 @@ export class NatsBus implements Bus {
 
   /** Send everything buffered (connected only), then make sure an acknowledgement round is coming. */
   private pump(): void {
+    if (this.jet) {
+      this.pumpJs(this.jet.js);
+      return;
+    }
     const nc = this.nc;
     while (this.sendIdx < this.pending.length) {
       const p = this.pending[this.sendIdx]!;
       const h = headers();
-      h.set(SEQ_HEADER, formatSeq(this.publisherId, p.seq));
+      h.set(SEQ_HEADER, msgId(p));
       h.set(BATCH_HEADER, formatBatch(this.encoding, p.count));
       try {
         nc.publish(p.subject, p.data, { headers: h });
@@ -504,6 +557,112 @@ export class NatsBus implements Bus {
       // After the current burst of publishes, so one PING covers all of it.
       queueMicrotask(() => void this.ackRound());
     }
+  }
+
+  /** Everything sent but not acknowledged goes back to the buffer, to be sent again; answers to the earlier sends are stale. */
+  private rewind(): void {
+    for (let i = this.head; i < this.sendIdx; i++) if (!this.pending[i]!.acked) this.pending[i]!.attempt++;
+    this.sendIdx = this.head;
+    this.queuedEvents += this.inFlightEvents;
+    this.inFlightEvents = 0;
+  }
+
+  /**
+   * JetStream: publish what is buffered, each message acknowledged by the stream on its own (at most
+   * MAX_JS_OUTSTANDING at once). A message already stored (acknowledged, then rewound) is not sent again.
+   */
+  private pumpJs(js: JetStreamClient): void {
+    while (this.sendIdx < this.pending.length && this.jsOutstanding < MAX_JS_OUTSTANDING) {
+      const p = this.pending[this.sendIdx]!;
+      this.sendIdx++;
+      this.queuedEvents -= p.count;
+      this.inFlightEvents += p.count;
+      if (p.acked) continue;
+      this.sendJs(js, p);
+    }
+    this.advance();
+  }
+
+  private sendJs(js: JetStreamClient, p: Pending): void {
+    const attempt = ++p.attempt;
+    const h = headers();
+    h.set(SEQ_HEADER, msgId(p));
+    h.set(BATCH_HEADER, formatBatch(this.encoding, p.count));
+    this.jsOutstanding++;
+    if (p.seq > this.highestSent) {
+      this.highestSent = p.seq + p.count - 1;
+      this.counters.sent += p.count;
+    } else this.counters.resent += p.count;
+    js.publish(p.subject, p.data, { headers: h, timeout: this.ackTimeoutMs }).then(
+      (ack) => this.onJsAck(js, p, attempt, ack),
+      (err: Error) => this.onJsFail(p, attempt, err),
+    );
+  }
+
+  private onJsAck(js: JetStreamClient, p: Pending, attempt: number, ack: PubAck): void {
+    this.jsOutstanding--;
+    if (p.attempt === attempt && !p.acked) {
+      if (ack.duplicate && attempt === 1) {
+        // Never sent before, yet the stream knew the id: another client used it (docs/bus.md, "Identity").
+        // The stream did not store ours: send it under a new publisher id.
+        this.idCollisions += p.count;
+        this.lastError = `the stream already had ${msgId(p)} from another client: re-sent under a new publisher id`;
+        this.publisherId = nuid.next();
+        for (let i = this.head; i < this.pending.length; i++) {
+          const q = this.pending[i]!;
+          if (!q.acked && (q.attempt === 0 || q === p)) q.publisher = this.publisherId;
+        }
+        this.sendJs(js, p);
+      } else {
+        p.acked = true;
+        this.advance();
+      }
+    }
+    this.wakeJs();
+    if (this.connected && !this.nc.isClosed()) this.pumpJs(js);
+  }
+
+  private onJsFail(p: Pending, attempt: number, err: Error): void {
+    this.jsOutstanding--;
+    if (p.attempt === attempt && !p.acked) {
+      this.lastError = `JetStream publish on ${p.subject}: ${err.message}`;
+      // Send everything unacknowledged again, in order, after a pause (the stream drops what it already has).
+      this.rewind();
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.connected && !this.nc.isClosed()) this.pump();
+      }, 250);
+    }
+    this.wakeJs();
+  }
+
+  /** Acknowledge the stored messages at the head, in order. */
+  private advance(): void {
+    let i = this.head;
+    while (i < this.sendIdx && this.pending[i]!.acked) i++;
+    if (i === this.head) return;
+    const last = this.pending[i - 1]!;
+    this.ack(last.seq + last.count - 1);
+  }
+
+  private wakeJs(): void {
+    const w = this.jsWake;
+    this.jsWake = undefined;
+    w?.();
+  }
+
+  /** Wait for acknowledgements to progress: a PING round (core), or the next JetStream answer. False when disconnected. */
+  private async settle(): Promise<boolean> {
+    if (!this.jet) return this.flushAndAck();
+    if (!this.connected) return false;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 100);
+      this.jsWake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    return true;
   }
 
   private async ackRound(): Promise<void> {
@@ -574,9 +733,7 @@ export class NatsBus implements Bus {
           this.connected = false;
           this.generation++;
           // Whatever was in flight may be lost with the connection: send it again.
-          this.sendIdx = this.head;
-          this.queuedEvents += this.inFlightEvents;
-          this.inFlightEvents = 0;
+          this.rewind();
         }
       } else if (s.type === 'reconnect') {
         this.counters.reconnects++;
@@ -586,6 +743,56 @@ export class NatsBus implements Bus {
       } else if (s.type === 'error') this.lastError = s.error.message;
     }
   }
+}
+
+/**
+ * `nats://user:password@host:port`: the client takes credentials as options,
+ * not from the URL. The first URL's user and password are used for every
+ * server (one account per deployment, docs/bus.md "Identity").
+ */
+export function natsCredentials(servers: string[]): { servers: string[]; user?: string; pass?: string } {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const plain = servers.map((s) => {
+    let url: URL;
+    try {
+      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `nats://${s}`);
+    } catch {
+      return s;
+    }
+    if (!url.username) return s;
+    user ??= decodeURIComponent(url.username);
+    pass ??= decodeURIComponent(url.password);
+    return `${url.protocol}//${url.host}`;
+  });
+  return { servers: plain, ...(user !== undefined ? { user, pass: pass ?? '' } : {}) };
+}
+
+/** `Nats-Msg-Id` of a message: `<node token>.<publisher>.<seq>` (seq.ts). */
+function msgId(p: Pending): string {
+  const start = SUBJECT_ROOT.length + 1;
+  return formatSeq(p.subject.slice(start, p.subject.indexOf('.', start)), p.publisher, p.seq);
+}
+
+/** JetStream when asked for (or, with `auto`, when the server has it), its stream made sure of; null for core NATS. */
+async function openJet(nc: NatsConnection, options: NatsBusOptions): Promise<Jet | null> {
+  const mode = options.mode ?? 'auto';
+  if (mode === 'core') return null;
+  const jsm = await hasJetStream(nc);
+  if (!jsm) {
+    if (mode === 'jetstream') throw new Error('NATS: --nats-mode jetstream, but the server has no JetStream (start nats-server with -js)');
+    return null;
+  }
+  const limits = options.stream ?? DEFAULT_STREAM_LIMITS;
+  const ensured = await ensureStream(jsm, limits);
+  const how = ensured.created ? 'created' : 'using';
+  const differs = ensured.differences.length ? `; its limits differ from the defaults here (${ensured.differences.join('; ')})` : '';
+  return {
+    js: jetstream(nc),
+    jsm,
+    limits,
+    notice: `NATS: JetStream, ${how} ${describeStream(ensured.info)}${differs}`,
+  };
 }
 
 function positive(n: number, what: string): number {

@@ -1,11 +1,12 @@
 /**
  * Publisher sequence numbers for the NATS bus, carried in a NATS header (not in
- * the event): `Nats-Msg-Id: <publisher id>.<seq>`, the seq of a batch's first
- * event (the batch's events have consecutive seqs, its size in BATCH_HEADER). The publisher id is random
- * per NatsBus instance; seq counts from 1. A publisher re-sends what the server
+ * the event): `Nats-Msg-Id: <node token>.<publisher id>.<seq>`, the seq of a
+ * batch's first event (the batch's events have consecutive seqs, its size in
+ * BATCH_HEADER). The publisher id is random per NatsBus instance; seq counts
+ * from 1 (one counter over all the nodes and types a publisher sends). A publisher re-sends what the server
  * had not acknowledged when a connection died, so a consumer may see an event
  * twice; `Dedup` tells the second copy apart. The header name is the one
- * JetStream de-duplicates on, so a stream added later de-duplicates too.
+ * JetStream de-duplicates on (its duplicate window, jetstream.ts).
  */
 
 export const SEQ_HEADER = 'Nats-Msg-Id';
@@ -42,17 +43,34 @@ export function parseBatch(value: string): { encoding: BatchEncoding; count: num
 /** How far below the highest seq seen a late event is still recognised (not a duplicate, not lost). */
 export const SEQ_WINDOW = 65_536;
 
-export function formatSeq(publisher: string, seq: number): string {
-  return `${publisher}.${seq}`;
+/**
+ * `<node token>.<publisher>.<seq>`: every publisher's ids sit under the node it
+ * publishes for, so one node's publisher cannot name another's ids (a
+ * consumer refuses an id whose node is not its subject's, and scopes its
+ * duplicate windows by the subject's node): see docs/bus.md, "Identity".
+ */
+export function formatSeq(nodeToken: string, publisher: string, seq: number): string {
+  return `${nodeToken}.${publisher}.${seq}`;
 }
 
-/** `[publisher, seq]`, or undefined for anything that is not ours (then it is not de-duplicated). */
-export function parseSeq(value: string): [string, number] | undefined {
+export interface ParsedSeq {
+  /** The node token the id claims (absent in the first id format, `<publisher>.<seq>`). */
+  node: string | undefined;
+  publisher: string;
+  seq: number;
+}
+
+/** The parts of a `Nats-Msg-Id`, or undefined for anything that is not ours (then it is not de-duplicated). */
+export function parseSeq(value: string): ParsedSeq | undefined {
   const dot = value.lastIndexOf('.');
   if (dot <= 0) return undefined;
   const seq = Number(value.slice(dot + 1));
   if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
-  return [value.slice(0, dot), seq];
+  const head = value.slice(0, dot);
+  const first = head.indexOf('.');
+  if (first < 0) return { node: undefined, publisher: head, seq };
+  if (first === 0 || first === head.length - 1) return undefined;
+  return { node: head.slice(0, first), publisher: head.slice(first + 1), seq };
 }
 
 /** Which seqs of one publisher were seen: the highest, and a bitmap of the SEQ_WINDOW below it. */
@@ -71,8 +89,13 @@ class Window {
     else this.bits[i >>> 5]! &= ~(1 << (i & 31));
   }
 
-  /** True the first time `seq` is seen. */
-  first(seq: number): boolean {
+  /**
+   * True the first time `seq` is seen, and for a seq too far below the highest
+   * to tell (`late`): a seq ahead is never trusted to silence what follows, so
+   * a forged huge seq costs at most the de-duplication of that scope, never an
+   * event.
+   */
+  first(seq: number): boolean | 'late' {
     if (seq > this.highest) {
       // The slots between the old and the new highest held seqs that just left the window.
       if (seq - this.highest >= SEQ_WINDOW) this.bits.fill(0);
@@ -81,7 +104,8 @@ class Window {
       this.set(seq, true);
       return true;
     }
-    if (this.highest - seq >= SEQ_WINDOW || this.has(seq)) return false;
+    if (this.highest - seq >= SEQ_WINDOW) return 'late';
+    if (this.has(seq)) return false;
     this.set(seq, true);
     return true;
   }
@@ -90,21 +114,33 @@ class Window {
 /**
  * Duplicate detection for one subscription. Events of one publisher arrive in
  * seq order except around a fail-over (two paths through a cluster), hence a
- * window rather than only the highest seq. At most `maxPublishers` publishers
- * are tracked (the oldest is forgotten: its next event is taken as new).
+ * window rather than only the highest seq. Windows are kept per (node of the
+ * subject, publisher): what one node's publisher sends, forged ids included,
+ * touches only that node's windows. At most `maxPublishers` are tracked (the
+ * oldest is forgotten: its next event is taken as new). A seq more than the
+ * window below the highest is delivered, counted in `late`, not dropped on a
+ * guess.
  */
 export class Dedup {
   private readonly windows = new Map<string, Window>();
+  /** Events delivered although too far below their scope's highest seq to be checked. */
+  late = 0;
 
   constructor(private readonly maxPublishers = 1024) {}
 
-  first(publisher: string, seq: number): boolean {
-    let w = this.windows.get(publisher);
+  first(node: string, publisher: string, seq: number): boolean {
+    const key = `${node} ${publisher}`;
+    let w = this.windows.get(key);
     if (!w) {
       if (this.windows.size >= this.maxPublishers) this.windows.delete(this.windows.keys().next().value!);
       w = new Window();
-      this.windows.set(publisher, w);
+      this.windows.set(key, w);
     }
-    return w.first(seq);
+    const r = w.first(seq);
+    if (r === 'late') {
+      this.late++;
+      return true;
+    }
+    return r;
   }
 }

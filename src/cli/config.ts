@@ -4,6 +4,7 @@
  * (flags > env > file > defaults). Each layer is validated on its own, so an
  * error names where the bad value came from, in one line.
  */
+import { NATS_MODES, type NatsMode } from '../bus/nats.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
@@ -47,6 +48,8 @@ export interface RunConfig {
   http: { host: string; port: number; token?: string; asn?: AsnLookup; ipLists?: IpList[]; allowedHosts?: string[] } | null;
   /** Sources watching a Bitcoin Core node (rpc, debug.log, USDT): src/cli/core-sources.ts. */
   core: CoreSourcesConfig;
+  /** `auto` (JetStream when the server has it), `jetstream` or `core` (docs/bus.md). */
+  natsMode: NatsMode;
   /** The connectivity check (dials public addresses peers advertise); null: off. */
   connectivity: { allowLoopback: boolean } | null;
   /** Detectors and alerts (always on): the detectors config object (from --detectors-config) and webhook URLs. */
@@ -129,6 +132,8 @@ export interface ConfigLayer {
   /** With --mimic: block bytes one peer / all peers may be sent per 24 h, MiB. */
   mimicPeerBudgetMb?: number;
   mimicGlobalBudgetMb?: number;
+  /** `auto` (default), `jetstream` or `core`: how events are published on NATS. */
+  natsMode?: NatsMode;
 }
 
 type Key = keyof ConfigLayer;
@@ -182,6 +187,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   mimic: { flag: '--mimic', env: 'PEER_OBSERVER_MIMIC', kind: 'boolean' },
   mimicPeerBudgetMb: { flag: '--mimic-peer-budget-mb', env: 'PEER_OBSERVER_MIMIC_PEER_BUDGET_MB', kind: 'number' },
   mimicGlobalBudgetMb: { flag: '--mimic-global-budget-mb', env: 'PEER_OBSERVER_MIMIC_GLOBAL_BUDGET_MB', kind: 'number' },
+  natsMode: { flag: '--nats-mode', env: 'PEER_OBSERVER_NATS_MODE', kind: 'string' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -344,6 +350,9 @@ export const LayerSchema = z
       .number({ invalid_type_error: 'expected a number of MiB greater than 0' })
       .positive('expected a number of MiB greater than 0')
       .max(100_000_000, 'expected a number of MiB greater than 0'),
+    natsMode: z.enum(NATS_MODES as [NatsMode, ...NatsMode[]], {
+      errorMap: () => ({ message: `expected one of ${NATS_MODES.join(', ')}` }),
+    }),
   })
   .partial()
   .strict();
@@ -496,6 +505,7 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     if (archiveOnly) throw new UsageError(`${FIELDS[archiveOnly].flag} needs --data-dir (the archive it applies to)`);
   }
   if (merged.natsEncoding !== undefined && !nats.length) throw new UsageError('--nats-encoding needs --nats (the bus it applies to)');
+  if (merged.natsMode !== undefined && !nats.length) throw new UsageError('--nats-mode needs --nats (the bus it applies to)');
   if (merged.dataDir !== undefined && nats.length) {
     throw new UsageError(
       '--data-dir archives in this process; with --nats, run `peer-observer archive --nats URL --data-dir DIR` as a consumer',
@@ -562,6 +572,7 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     connectivity,
     detectors,
     v2: merged.v2 ?? true,
+    natsMode: merged.natsMode ?? 'auto',
     mimic,
   };
 }

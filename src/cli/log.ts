@@ -12,6 +12,8 @@ import { parseNatsUrl } from './config.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
 import { collectList } from './run.js';
+import { DurableConsumer } from '../bus/durable.js';
+import { parseStreamFlags, STREAM_FLAG_HELP, type StreamFlags, type StreamOptions } from './stream-flags.js';
 
 export interface LogOptions {
   nats: string[];
@@ -20,12 +22,14 @@ export interface LogOptions {
   nodeIds: string[];
   /** Only these event types; all when empty. */
   types: EventType[];
+  /** JetStream or core NATS, the durable consumer's name, where it starts (default: new events). */
+  stream: StreamOptions;
 }
 
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Validate the flags as commander hands them over; one-line errors naming the flag. */
-export function parseLogFlags(flags: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] }): LogOptions {
+export function parseLogFlags(flags: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] } & StreamFlags): LogOptions {
   if (!flags.nats?.length) throw new UsageError('--nats <url> is required (the NATS server the observers publish to)');
   const nats = flags.nats.map((u) => {
     try {
@@ -44,16 +48,22 @@ export function parseLogFlags(flags: { nats?: string[]; json?: boolean; nodeId?:
     }
     return t as EventType;
   });
-  return { nats, json: flags.json ?? false, nodeIds, types };
+  return { nats, json: flags.json ?? false, nodeIds, types, stream: parseStreamFlags('log', flags, { kind: 'new' }) };
 }
 
 export async function log(options: LogOptions, signal: AbortSignal, io: Io): Promise<void> {
   let bus: NatsBus;
   try {
-    bus = await NatsBus.connect({ servers: options.nats, name: 'peer-observer log' });
+    bus = await NatsBus.connect({ servers: options.nats, name: 'peer-observer log', mode: options.stream.mode });
   } catch (err) {
     throw new RuntimeError(describeError(err));
   }
+  if (bus.mode === 'jetstream') {
+    io.stderr.write(`peer-observer: ${bus.notice}\n`);
+    await logDurable(options, bus, signal, io);
+    return;
+  }
+  if (options.stream.mode === 'auto' && options.nats.length) io.stderr.write(`peer-observer: ${bus.notice}\n`);
   const logger = startLogger(bus, io.stdout, {
     json: options.json,
     ...(options.types.length ? { types: options.types } : {}),
@@ -73,6 +83,44 @@ export async function log(options: LogOptions, signal: AbortSignal, io: Io): Pro
   io.stderr.write(
     `peer-observer: log: received=${s.received} decoded=${s.decoded} rejected=${s.rejected} dropped=${s.subscriberDropped}\n`,
   );
+  if (s.forged || s.late) io.stderr.write(`peer-observer: log: refused forged=${s.forged} late=${s.late}\n`);
+}
+
+/** JetStream: the logger on a durable consumer (acknowledged once queued for printing), history from --since. */
+async function logDurable(options: LogOptions, bus: NatsBus, signal: AbortSignal, io: Io): Promise<void> {
+  let durable: DurableConsumer;
+  try {
+    durable = await DurableConsumer.open({
+      servers: options.nats,
+      consumer: options.stream.consumer,
+      stream: bus.streamName,
+      start: options.stream.start,
+      ackOnDelivery: true,
+      name: 'peer-observer log (consumer)',
+      ...(options.types.length ? { types: options.types } : {}),
+      ...(options.nodeIds.length ? { nodeIds: options.nodeIds } : {}),
+    });
+  } catch (err) {
+    await bus.close();
+    throw new RuntimeError(describeError(err));
+  }
+  await bus.close();
+  io.stderr.write(`peer-observer: ${durable.notice}\n`);
+  const logger = startLogger(durable, io.stdout, { json: options.json });
+  const what = [
+    options.nodeIds.length ? `node ${options.nodeIds.join(', ')}` : 'all nodes',
+    options.types.length ? `types ${options.types.join(', ')}` : 'all types',
+  ].join('; ');
+  io.stderr.write(`peer-observer: logging from NATS at ${options.nats.join(', ')} (${what})\n`);
+  await aborted(signal);
+  await durable.close();
+  await logger.done;
+  const s = durable.stats();
+  io.stderr.write(
+    `peer-observer: log: received=${s.received} decoded=${s.decoded} rejected=${s.rejected} dropped=0\n` +
+      `peer-observer: log: stream acked=${s.acked} behind=${s.behind} missed=${s.missed} duplicates=${s.duplicates}\n`,
+  );
+  if (s.forged || s.late) io.stderr.write(`peer-observer: log: refused forged=${s.forged} late=${s.late}\n`);
 }
 
 export function registerLog(program: Command, context: { signal: AbortSignal; io: Io }): void {
@@ -83,7 +131,10 @@ export function registerLog(program: Command, context: { signal: AbortSignal; io
     .option('--json', 'print one JSON event per line instead of text')
     .option('--node-id <id>', 'only events from this observer (repeatable)', collectList)
     .option('--type <type>', `only this event type (repeatable; ${EVENT_TYPES.join(', ')})`, collectList)
-    .action(async (opts: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] }) => {
+    .option('--nats-mode <mode>', STREAM_FLAG_HELP.natsMode)
+    .option('--consumer-name <name>', STREAM_FLAG_HELP.consumerName)
+    .option('--since <when>', `${STREAM_FLAG_HELP.since} (default: new)`)
+    .action(async (opts: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] } & StreamFlags) => {
       await log(parseLogFlags(opts), context.signal, context.io);
     });
 }

@@ -10,6 +10,7 @@ import { registerCollective } from './collective.js';
 import { registerDemo } from './demo.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { registerLog } from './log.js';
+import { registerNats } from './nats-setup.js';
 import { registerIncidents } from './incidents.js';
 import { registerQuery } from './query.js';
 import { registerReplay } from './replay.js';
@@ -46,6 +47,7 @@ export function buildProgram(context: MainContext): Command {
   registerSimulate(program, context);
   registerIncidents(program, context);
   registerCollective(program, context);
+  registerNats(program, context);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

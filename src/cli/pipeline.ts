@@ -9,7 +9,7 @@
 import type { Writable } from 'node:stream';
 import type { Bus } from '../bus/bus.js';
 import { EmbeddedBus, busCounters } from '../bus/embedded.js';
-import { NatsBus } from '../bus/nats.js';
+import { NatsBus, type NatsMode } from '../bus/nats.js';
 import type { BatchEncoding } from '../bus/seq.js';
 import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
 import { startConnectivity, type ConnectivityCheck } from '../consumers/connectivity/consumer.js';
@@ -46,6 +46,8 @@ export interface PipelineOptions {
   nats?: string[];
   /** How batches are encoded on NATS (default msgpack). */
   natsEncoding?: BatchEncoding;
+  /** auto (default: JetStream when the server has it), jetstream or core. */
+  natsMode?: NatsMode;
   /** Archive every event under `dataDir` (embedded bus only): consumers/archive/. */
   archive?: { dataDir: string; retentionDays?: number; maxDbMb?: number; foldRate?: number; freshIfDamaged?: boolean } | null;
   /** Serve /metrics and the API here (http/service.ts); its consumers read this node's events from the bus. */
@@ -81,6 +83,8 @@ interface OpenBus {
   counters(): { stage: string; counters: Record<string, number> };
   /** Close the bus and wait until what was published is delivered (printed, or handed to NATS). */
   close(): Promise<void>;
+  /** For /healthz: NATS mode, connection and the JetStream stream's state (what its limits removed). */
+  health?: () => Record<string, unknown>;
 }
 
 async function openBus(options: PipelineOptions, health: HealthRegistry): Promise<OpenBus> {
@@ -91,12 +95,18 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
         servers: options.nats,
         name: `peer-observer run ${options.nodeId}`,
         ...(options.natsEncoding ? { encoding: options.natsEncoding } : {}),
+        ...(options.natsMode ? { mode: options.natsMode } : {}),
       });
     } catch (err) {
       throw new RuntimeError(describeError(err));
     }
+    options.io.stderr.write(`peer-observer: ${bus.notice}\n`);
     return {
       bus,
+      health: () => {
+        const s = bus.stats();
+        return { nats: { mode: bus.mode, connected: s.connected, dropped: s.dropped, stream: s.stream } };
+      },
       counters: () => ({ stage: 'bus.nats', counters: bus.counterValues() }),
       async close() {
         await bus.close();
@@ -142,7 +152,7 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const health = new HealthRegistry();
-  const { bus, archive, counters, close } = await openBus(options, health);
+  const { bus, archive, counters, close, health: busHealth } = await openBus(options, health);
   // Events a consumer could not take (its queue was full) or NATS could not send: /healthz is degraded while they rise.
   health.watchDrops('bus', () => {
     const c = counters().counters;
@@ -176,7 +186,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         ...(ipLists ? { metrics: { ipLists } } : {}),
         dashboard: asn ? { asn } : {},
         nodeIds: [options.nodeId],
-        health: () => ({ nodeId: options.nodeId, ...(archive ? { archive: archive.health() } : {}) }),
+        health: () => ({ nodeId: options.nodeId, ...busHealth?.(), ...(archive ? { archive: archive.health() } : {}) }),
         healthRegistry: health,
         ...(alerting ? { alerts: () => alerting.manager.store } : {}),
       });

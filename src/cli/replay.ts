@@ -14,6 +14,7 @@
  * `--speed max` goes as fast as the consumers take the events (the embedded
  * bus's queue is drained every 1000 events, so nothing overflows).
  */
+import { checkStreamReplay, replayFromStream } from './replay-stream.js';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Bus } from '../bus/bus.js';
@@ -55,6 +56,7 @@ export type ReplayFlags = FilterFlags & {
   nats?: string[];
   natsEncoding?: string;
   json?: boolean;
+  fromStream?: string[];
 };
 
 export function parseSpeed(value: string | undefined): number | 'max' {
@@ -271,7 +273,15 @@ export function registerReplay(program: Command, context: { signal: AbortSignal;
     .option('--nats <url>', 'publish to this NATS server instead of printing (repeatable or comma-separated)', collectList)
     .option('--nats-encoding <encoding>', 'with --nats: msgpack (default) or json (see docs/bus.md)')
     .option('--json', 'print one JSON event per line instead of text')
+    .option('--from-stream <url>', 'print what the JetStream stream on this NATS server holds from --since (to --until)', collectList)
     .action(async (opts: ReplayFlags) => {
+      if (opts.fromStream !== undefined) {
+        const filter = parseFilter(opts);
+        checkStreamReplay(filter, { nats: opts.nats !== undefined, dataDir: opts.dataDir !== undefined, pcap: opts.pcap !== undefined });
+        const nats = parseNatsFlags(opts.fromStream, 'the NATS server whose stream to read');
+        await replayFromStream({ nats, filter, json: opts.json ?? false }, context.signal, context.io);
+        return;
+      }
       await replay(parseReplayFlags(opts), context.signal, context.io);
     });
 }

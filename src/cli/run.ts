@@ -29,6 +29,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     limits: config.limits,
     nats: config.nats,
     natsEncoding: config.natsEncoding,
+    natsMode: config.natsMode,
     archive: config.archive,
     http: config.http,
     connectivity: config.connectivity,
@@ -194,6 +195,7 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     )
     .option('--mimic-peer-budget-mb <n>', 'with --mimic: block bytes one peer may be sent per 24 h (default: 200)')
     .option('--mimic-global-budget-mb <n>', 'with --mimic: historical block bytes all peers may be sent per 24 h (default: 5120)')
+    .option('--nats-mode <mode>', 'with --nats: auto (JetStream when the server has it; default), jetstream or core (docs/bus.md)')
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

@@ -375,11 +375,14 @@ export const EVENT_DATA_SCHEMAS = {
     .strict(),
 } as const satisfies { [T in EventType]: z.ZodTypeAny };
 
+/** The documented node id (docs/events.md): 1-64 of `A-Za-z0-9._-`; no path, no control characters. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
 const envelopeBase = z
   .object({
     v: z.literal(SCHEMA_VERSION),
     type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
-    nodeId: z.string().min(1).max(64),
+    nodeId: z.string().min(1).max(64).regex(NODE_ID_PATTERN, 'expected 1-64 letters, digits, ".", "_" or "-"'),
     timeUs: z.number().int().nonnegative(),
     source: z.string().min(1).max(32),
     data: z.unknown(),

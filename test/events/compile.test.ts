@@ -12,7 +12,14 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { z } from 'zod';
 import { compileCheck } from '../../src/events/compile.js';
-import { EVENT_DATA_SCHEMAS, EventValidationError, isJsonValue, parseEvent, parseEventWithZod } from '../../src/events/schema.js';
+import {
+  EVENT_DATA_SCHEMAS,
+  EventValidationError,
+  isJsonValue,
+  NODE_ID_PATTERN,
+  parseEvent,
+  parseEventWithZod,
+} from '../../src/events/schema.js';
 import { EVENT_TYPES, SCHEMA_VERSION, type EventType } from '../../src/events/types.js';
 import { anyEvent, eventOf, json } from '../helpers/event-arbitraries.js';
 
@@ -84,7 +91,7 @@ const fastEnvelope = compileCheck(
     .object({
       v: z.literal(SCHEMA_VERSION),
       type: z.enum(EVENT_TYPES as [EventType, ...EventType[]]),
-      nodeId: z.string().min(1).max(64),
+      nodeId: z.string().min(1).max(64).regex(NODE_ID_PATTERN),
       timeUs: z.number().int().nonnegative(),
       source: z.string().min(1).max(32),
       data: z.unknown(),

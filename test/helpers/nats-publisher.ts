@@ -20,6 +20,8 @@ export interface PublisherOptions {
   intervalMs: number;
   publishBuffer?: number;
   reconnectTimeWaitMs?: number;
+  /** NatsBus mode (default: auto, JetStream when the server has it). */
+  mode?: 'auto' | 'jetstream' | 'core';
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as PublisherOptions;
@@ -28,6 +30,7 @@ const bus = await NatsBus.connect({
   name: `test publisher ${opts.nodeId}`,
   ...(opts.publishBuffer !== undefined ? { publishBuffer: opts.publishBuffer } : {}),
   ...(opts.reconnectTimeWaitMs !== undefined ? { reconnectTimeWaitMs: opts.reconnectTimeWaitMs } : {}),
+  ...(opts.mode !== undefined ? { mode: opts.mode } : {}),
 });
 const origin = { nodeId: opts.nodeId, source: 'test' };
 const say = (o: object) => process.stdout.write(JSON.stringify({ ...o, stats: bus.stats() }) + '\n');

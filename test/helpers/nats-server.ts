@@ -13,8 +13,10 @@ export interface NatsServer {
   clusterPort: number;
   url: string;
   process: ChildProcess;
-  /** SIGKILL (crash) or SIGTERM (clean stop); resolves when the process has exited. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** JetStream's store directory (removed by stop(), unless `keepStore`). */
+  storeDir: string | undefined;
+  /** SIGKILL (crash) or SIGTERM (clean stop); resolves when the process has exited. `keepStore` keeps JetStream's files for restart(). */
+  stop(signal?: NodeJS.Signals, keepStore?: boolean): Promise<void>;
   /** Start it again on the same ports (after stop). */
   restart(): Promise<NatsServer>;
 }
@@ -55,6 +57,13 @@ export interface NatsServerOptions {
   routes?: string[];
   clusterName?: string;
   maxPayload?: number;
+  /** Enable JetStream, its file store in `storeDir` (default: a directory of its own, kept across restart()). */
+  jetstream?: boolean;
+  storeDir?: string;
+  /** Name of this server (a JetStream cluster needs distinct names). */
+  serverName?: string;
+  /** More configuration lines (an `authorization` block, ...). */
+  config?: string[];
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
@@ -63,6 +72,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'po-nats-'));
   const conf = join(dir, 'nats.conf');
   const lines = [`listen: "127.0.0.1:${port}"`, `max_payload: ${options.maxPayload ?? 8 * 1024 * 1024}`];
+  const storeDir = options.jetstream ? (options.storeDir ?? mkdtempSync(join(tmpdir(), 'po-js-'))) : undefined;
+  if (options.serverName) lines.push(`server_name: "${options.serverName}"`);
+  if (storeDir) lines.push(`jetstream { store_dir: "${storeDir}", max_memory_store: 64MB, max_file_store: 4GB }`);
+  lines.push(...(options.config ?? []));
   if (options.routes || options.clusterName) {
     lines.push(
       `cluster {`,
@@ -94,16 +107,18 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     clusterPort,
     url: `nats://127.0.0.1:${port}`,
     process: child,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    storeDir,
+    async stop(signal: NodeJS.Signals = 'SIGTERM', keepStore = false) {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill(signal);
         await exited;
       }
       rmSync(dir, { recursive: true, force: true });
+      if (storeDir && !keepStore) rmSync(storeDir, { recursive: true, force: true });
     },
     restart() {
-      return startNatsServer({ ...options, port, clusterPort });
+      return startNatsServer({ ...options, port, clusterPort, ...(storeDir ? { storeDir } : {}) });
     },
   };
   return server;
@@ -139,6 +154,7 @@ export function startPublisher(options: {
   intervalMs: number;
   publishBuffer?: number;
   reconnectTimeWaitMs?: number;
+  mode?: 'auto' | 'jetstream' | 'core';
 }): PublisherProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', PUBLISHER, JSON.stringify(options)], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -192,7 +208,7 @@ export function startPublisher(options: {
  * other's cluster port). The routes connect in the background; a test proves
  * the cluster formed by sending a message across it.
  */
-export async function startCluster(n: number, options: { maxPayload?: number } = {}): Promise<NatsServer[]> {
+export async function startCluster(n: number, options: { maxPayload?: number; jetstream?: boolean } = {}): Promise<NatsServer[]> {
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const clusterPorts = await Promise.all(Array.from({ length: n }, () => freePort()));
   const servers: NatsServer[] = [];
@@ -204,6 +220,7 @@ export async function startCluster(n: number, options: { maxPayload?: number } =
           port: ports[i]!,
           clusterPort: clusterPorts[i]!,
           clusterName: 'po-test',
+          serverName: `po-test-${i}`,
           routes: clusterPorts.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p}`),
         }),
       );

@@ -31,6 +31,7 @@ import { statfsSync } from 'node:fs';
 import type { Bus, Subscription } from '../../bus/bus.js';
 import { makeEvent, type EventOrigin } from '../../events/envelope.js';
 import type { ObserverEvent } from '../../events/types.js';
+import type { StreamMark } from './marks.js';
 import { RowBatchBuilder } from './store.js';
 import { ArchiveDamagedError, archivePath, fileBytes, moveAside, openArchiveForWriting } from './db.js';
 import { DEFAULT_FOLD_RATE, Folder, type Folded } from './fold.js';
@@ -79,6 +80,8 @@ export interface ArchiveOptions {
   counters?: { origin: EventOrigin; intervalMs: number };
   /** Called after each committed batch, with its last event (tests, acknowledgements). */
   onCommit?: (batch: { events: number; last: ObserverEvent }) => void;
+  /** The stream position a batch ending with `last` leaves the archive at, committed with it (JetStream, marks.ts). */
+  markOf?: (last: ObserverEvent) => StreamMark | undefined;
   /** Called when a batch could not be written or retention failed; the consumer keeps going. */
   onError?: (error: Error) => void;
   /** Clock for retention by age (µs since the epoch). */
@@ -300,7 +303,10 @@ export function startArchive(bus: Bus, options: ArchiveOptions): Archive {
     due = false;
     // Already sent (by the answer that ended a wait): nothing to send.
     if (rows.count === 0) return;
-    const b: Batch = { id: writer.add(rows.finish()), events: rowsEvents, last: last! };
+    const rowBatch = rows.finish();
+    const mark = options.markOf?.(last!);
+    if (mark) rowBatch.mark = mark;
+    const b: Batch = { id: writer.add(rowBatch), events: rowsEvents, last: last! };
     rowsEvents = 0;
     rows = new RowBatchBuilder(Math.min(rows.bytesUsed, batchMaxBytes));
     last = undefined;

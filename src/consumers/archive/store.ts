@@ -4,6 +4,7 @@
  * writer thread (writer.ts) calls it; the batches are built where the events
  * are (RowBatchBuilder, on the consumer's thread).
  */
+import { markWriter, type StreamMark } from './marks.js';
 import type { ObserverEvent } from '../../events/types.js';
 import type { Db } from './db.js';
 import type { Aggregate } from './fold.js';
@@ -50,6 +51,8 @@ export interface RowBatch {
   envelopes: Uint8Array;
   /** Row i's envelope ends at ends[i], and starts where row i - 1's ends. */
   ends: Uint32Array;
+  /** Where this batch leaves the archive in its JetStream stream (marks.ts), committed with the rows. */
+  mark?: StreamMark;
 }
 
 const utf8 = new TextEncoder();
@@ -161,6 +164,8 @@ export class ArchiveStore {
     this.pageSize = db.pragma('page_size', { simple: true }) as number;
   }
 
+  private writeMark: ((m: StreamMark) => void) | undefined;
+
   /** Write the events in one transaction: all or none. */
   write(events: readonly ObserverEvent[]): void {
     this.writeBatch(batchOf(events));
@@ -197,6 +202,7 @@ export class ArchiveStore {
       this.insert.run(c[k], c[k + 1], c[k + 2], c[k + 3], c[k + 4], c[k + 5], c[k + 6], c[k + 7], c[k + 8], bytes.subarray(start, end));
       start = end;
     }
+    if (batch.mark) (this.writeMark ??= markWriter(this.db))(batch.mark);
   }
 
   /** Commit the open transaction; on failure it is undone. */

@@ -1,0 +1,106 @@
+/**
+ * Issue 14: a three-server JetStream cluster with an R3 stream (real
+ * nats-servers on loopback, joined by routes, each with its own store). Two
+ * observer processes publish through all three servers and the real
+ * `peer-observer archive` bin reads; the stream's leader is SIGKILLed
+ * mid-stream. Publishers and the archive carry on; the archive holds every
+ * event exactly once.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { connect } from '@nats-io/transport-node';
+import { DEFAULT_STREAM_LIMITS, ensureStream, hasJetStream } from '../../src/bus/jetstream.js';
+import { startCluster, startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
+import { startCli, type Cli } from '../cli/helpers.js';
+
+const root = mkdtempSync(join(tmpdir(), 'po-jsc-'));
+let servers: NatsServer[] = [];
+const clis: Cli[] = [];
+const publishers: PublisherProcess[] = [];
+after(async () => {
+  await Promise.all(clis.map((c) => c.stop('SIGKILL')));
+  await Promise.all(publishers.map((p) => p.kill()));
+  await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+  rmSync(root, { recursive: true, force: true });
+});
+
+function rows(dataDir: string): { node: string; rows: number; unique: number }[] {
+  try {
+    const db = new Database(join(dataDir, 'archive.sqlite'), { readonly: true, fileMustExist: true });
+    try {
+      return db
+        .prepare(
+          `SELECT node_id AS node, COUNT(*) AS rows, COUNT(DISTINCT conn_id) AS "unique" FROM events
+           WHERE type = 'ping.latency' GROUP BY node_id ORDER BY node_id`,
+        )
+        .all() as { node: string; rows: number; unique: number }[];
+    } finally {
+      db.close();
+    }
+  } catch {
+    return [];
+  }
+}
+
+async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('JetStream cluster, R3 stream (three real nats-servers)', { timeout: 120_000 }, () => {
+  it('the stream leader SIGKILLed mid-stream: publishers and the archive carry on, nothing lost or duplicated', async () => {
+    servers = await startCluster(3, { jetstream: true });
+    const urls = servers.map((s) => s.url);
+    const nc = await connect({ servers: urls });
+    // The cluster elects its JetStream meta leader, then takes the R3 stream.
+    const jsm = await until(() => hasJetStream(nc).then((j) => j ?? undefined), 'JetStream in the cluster', 30_000);
+    await until(
+      () =>
+        ensureStream(jsm, { ...DEFAULT_STREAM_LIMITS, replicas: 3 }, true).then(
+          (r) => r,
+          () => undefined,
+        ),
+      'the R3 stream',
+      30_000,
+    );
+
+    const dataDir = join(root, 'archive');
+    const archive = startCli(['archive', '--nats', urls.join(','), '--data-dir', dataDir, '--nats-mode', 'jetstream']);
+    clis.push(archive);
+    await archive.until(() => /durable consumer archive-default/.test(archive.stderr()), 'consumer', 20_000);
+    assert.match(archive.stderr(), /using stream PEER_OBSERVER: .* R3,/);
+
+    const nodes = ['cl-1', 'cl-2'];
+    const count = 20_000;
+    const pubs = nodes.map((nodeId) => startPublisher({ servers: urls, nodeId, count, batch: 50, intervalMs: 10, mode: 'jetstream' }));
+    publishers.push(...pubs);
+    await until(() => (rows(dataDir).reduce((n, r) => n + r.rows, 0) > 3000 ? true : undefined), 'events archived', 20_000);
+    const leaderName = (await jsm.streams.info('PEER_OBSERVER')).cluster?.leader;
+    const leader = servers.findIndex((_, i) => leaderName === `po-test-${i}`);
+    assert.ok(leader >= 0, `stream leader ${leaderName}`);
+    await servers[leader]!.stop('SIGKILL');
+
+    const done = await Promise.all(pubs.map((p) => p.until((l) => l.done === true, 'done', 60_000)));
+    for (const d of done) assert.deepEqual([d.stats.acked, d.stats.dropped], [count, 0], 'every event acknowledged by the stream');
+    await until(() => (rows(dataDir).reduce((n, r) => n + r.rows, 0) >= 2 * count ? true : undefined), 'the archive caught up', 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await archive.stop('SIGTERM'), 0, archive.stderr());
+    assert.deepEqual(
+      rows(dataDir),
+      nodes.map((node) => ({ node, rows: count, unique: count })),
+      'every (node, seq) exactly once',
+    );
+    const newLeader = (await jsm.streams.info('PEER_OBSERVER')).cluster?.leader;
+    assert.notEqual(newLeader, leaderName, 'a new leader was elected');
+    await nc.close();
+  });
+});
