@@ -2,7 +2,7 @@
  * A real Bitcoin Core (`../shared/bitcoin-core/`, or any bitcoind named by the
  * BITCOIND environment variable) on free loopback ports in a temporary data
  * directory, with the loopback-only flags its README requires, for tests that
- * must meet the real thing. `.ci/run` sets BITCOIND and PEER_OBSERVER_REQUIRE_BITCOIND,
+ * must meet the real thing. `.ci/run` sets BITCOIND and BITCOIND_REQUIRED,
  * so CI fails instead of skipping when the binary is missing.
  *
  *   const skip = bitcoindSkipReason();
@@ -18,14 +18,14 @@ export const BITCOIND = process.env.BITCOIND;
 
 /**
  * Why a real-node test cannot run here, or undefined when it can. A test passes
- * this as `skip`; when PEER_OBSERVER_REQUIRE_BITCOIND=1 (CI), a missing binary
+ * this as `skip`; when BITCOIND_REQUIRED=1 (CI), a missing binary
  * throws instead, so CI never skips these tests silently.
  */
 export function bitcoindSkipReason(): string | undefined {
   let reason: string | undefined;
   if (!BITCOIND) reason = 'needs a real bitcoind: set BITCOIND=../shared/bitcoin-core/bin/bitcoind (.ci/run does)';
   else if (!existsSync(BITCOIND)) reason = `BITCOIND=${BITCOIND} does not exist`;
-  if (reason && process.env.PEER_OBSERVER_REQUIRE_BITCOIND === '1') throw new Error(reason);
+  if (reason && process.env.BITCOIND_REQUIRED === '1') throw new Error(reason);
   return reason;
 }
 

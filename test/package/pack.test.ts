@@ -19,6 +19,8 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'po-pack-'));
 const app = join(dir, 'app');
 let tarball = '';
+// The bin refuses PEER_OBSERVER_* variables it does not know; a user's shell has none of the test runner's.
+const userEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
 
 function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ...env }, timeout: 480_000 });
@@ -69,7 +71,7 @@ describe('the packed package, installed and run with plain Node', { timeout: 600
     const r = spawnSync('npx', ['peer-observer', 'demo', '--duration', '10'], {
       cwd: app,
       encoding: 'utf8',
-      env: { ...process.env, NODE_OPTIONS: '' },
+      env: userEnv,
       timeout: 60_000,
     });
     assert.equal(r.status, 0, r.stderr);
@@ -82,7 +84,7 @@ describe('the packed package, installed and run with plain Node', { timeout: 600
     const bin = join(app, 'node_modules/.bin/peer-observer');
     const child = spawn(bin, ['run', '--listen', '127.0.0.1:0', '--data-dir', data, '--node-id', 'packed'], {
       cwd: app,
-      env: { ...process.env, NODE_OPTIONS: '' },
+      env: userEnv,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
