@@ -55,6 +55,8 @@ export interface NatsServerOptions {
   routes?: string[];
   clusterName?: string;
   maxPayload?: number;
+  /** More configuration text, appended as is (e.g. an `authorization { users = [...] }` block). */
+  extraConfig?: string;
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
@@ -72,6 +74,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       `}`,
     );
   }
+  if (options.extraConfig) lines.push(options.extraConfig);
   writeFileSync(conf, lines.join('\n') + '\n');
   const child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   // Never outlive the test process, even when a test fails before stop().
