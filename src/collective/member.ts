@@ -86,6 +86,25 @@ function memberOf(trust: TrustStore, keyId: string): string {
   return k.member;
 }
 
+/**
+ * The NATS client takes the user and password as options, not from the URL:
+ * `nats://user:pass@host:port` → servers without them (also what we print)
+ * and `user`/`pass` (the first URL's; a cluster's servers share the users).
+ */
+export function natsCredentials(urls: string[]): { servers: string[]; user?: string; pass?: string } {
+  let user: string | undefined;
+  let pass: string | undefined;
+  const servers = urls.map((u) => {
+    const url = new URL(u);
+    if (url.username && user === undefined) {
+      user = decodeURIComponent(url.username);
+      pass = decodeURIComponent(url.password);
+    }
+    return `${url.protocol}//${url.host}`;
+  });
+  return { servers, ...(user !== undefined ? { user, pass: pass ?? '' } : {}) };
+}
+
 export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOptions): Promise<Collective> {
   const privateKey = loadPrivateKey(o.keyFile);
   const keyId = keyIdOf(publicKeyText(privateKey));
@@ -105,10 +124,10 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   const c = { shared: 0, notShared: 0, received: 0, own: 0, collectiveIncidents: 0, publishErrors: 0 };
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: o.servers, name: `peer-observer collective ${member}`, maxReconnectAttempts: -1 });
+    nc = await connect({ ...natsCredentials(o.servers), name: `peer-observer collective ${member}`, maxReconnectAttempts: -1 });
   } catch (err) {
     trust.close();
-    throw new Error(`--collective: cannot connect to ${o.servers.join(', ')}: ${(err as Error).message}`);
+    throw new Error(`cannot connect to ${natsCredentials(o.servers).servers.join(', ')}: ${(err as Error).message}`);
   }
   let lastSeq = 0;
   const nextSeq = () => (lastSeq = Math.max(lastSeq + 1, Date.now()));
@@ -219,7 +238,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   const pruneTimer = setInterval(() => correlator.prune(Date.now()), 10_000).unref();
   // The subscription is on the server before we say we are up (a report sent right after is not missed).
   await nc.flush();
-  o.onNotice?.(`member ${member} (key ${keyId}) of ${trust.current().collective} on ${o.servers.join(', ')}`);
+  o.onNotice?.(`member ${member} (key ${keyId}) of ${trust.current().collective} on ${natsCredentials(o.servers).servers.join(', ')}`);
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,0 +1,214 @@
+/**
+ * `run --collective` end to end, with a real nats-server as the collective's
+ * hub (one user per member, each allowed to publish only under its own
+ * subject: the shape of deploy/collective/nats-server.conf) and three real
+ * `run` processes, one per member, each with its own key:
+ *
+ * - the simulator's addr flood against alice's and bob's observers becomes a
+ *   collective incident with k = 2 at all three members within 10 s; carol,
+ *   attacked by nothing, raises no local alert but shows the collective one;
+ * - carol publishing under alice's subject is refused by the server; carol
+ *   signing a report that claims to be alice is refused by us (counted);
+ * - redaction: every byte on the hub's subjects (read by an admin user) is
+ *   scanned for our observers' addresses, ports, node ids and host name.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { signReport } from '../../src/collective/envelope.js';
+import { generateKeyPair } from '../../src/collective/keys.js';
+import { createPrivateKey } from 'node:crypto';
+import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { listeningPort, runCli, startCli, type Cli } from './helpers.js';
+
+const MEMBERS = ['alice', 'bob', 'carol'] as const;
+type Name = (typeof MEMBERS)[number];
+const password = (m: string) => `pw-${m}-0123456789`;
+
+function hubConfig(): string {
+  const user = (m: string) =>
+    `{ user: "${m}", password: "${password(m)}", permissions: { publish: { allow: ["collective.reports.${m}"] }, subscribe: { allow: ["collective.reports.*"] } } }`;
+  return [
+    'authorization {',
+    '  users = [',
+    ...MEMBERS.map((m) => `    ${user(m)}`),
+    `    { user: "admin", password: "${password('admin')}", permissions: { publish: { deny: [">"] }, subscribe: { allow: [">"] } } }`,
+    '  ]',
+    '}',
+  ].join('\n');
+}
+
+type Ev = { type: string; source: string; data: Record<string, unknown> };
+const events = (cli: Cli) => cli.events() as unknown as Ev[];
+const alerts = (cli: Cli, detector: string) => events(cli).filter((e) => e.type === 'alert' && e.data.detector === detector);
+
+describe('run --collective: three members on a real hub', () => {
+  let hub: NatsServer;
+  const dir = mkdtempSync(join(tmpdir(), 'peer-observer-collective-run-'));
+  const keys = {} as Record<Name, ReturnType<typeof generateKeyPair>>;
+  const observers = {} as Record<Name, Cli>;
+  const ports = {} as Record<Name, number>;
+  let admin: NatsConnection;
+  const wire: string[] = [];
+  const url = (m: string) => `nats://${m}:${password(m)}@127.0.0.1:${hub.port}`;
+
+  before(async () => {
+    hub = await startNatsServer({ maxPayload: 65_536, extraConfig: hubConfig() });
+    for (const m of MEMBERS) {
+      keys[m] = generateKeyPair();
+      writeFileSync(join(dir, `${m}.pem`), keys[m].privateKeyPem, { mode: 0o600 });
+    }
+    writeFileSync(
+      join(dir, 'collective.json'),
+      JSON.stringify({ collective: 'bnoc-test', members: MEMBERS.map((m) => ({ name: m, keys: [{ publicKey: keys[m].publicKey }] })) }),
+    );
+    admin = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'admin', pass: password('admin') });
+    admin.subscribe('collective.>', { callback: (_e, msg) => void wire.push(Buffer.from(msg.data).toString('latin1')) });
+    await admin.flush();
+    for (const m of MEMBERS) {
+      // The flags, the environment and the config file each carry some of the settings.
+      const configFile = join(dir, `${m}.config.json`);
+      writeFileSync(configFile, JSON.stringify({ collectiveWindow: 60 }));
+      observers[m] = startCli(
+        [
+          'run',
+          '--network',
+          'regtest',
+          '--listen',
+          '127.0.0.1:0',
+          '--json',
+          '--node-id',
+          `obs-${m}`,
+          '--config',
+          configFile,
+          '--collective',
+          url(m),
+          '--collective-key',
+          join(dir, `${m}.pem`),
+          '--collective-min-members',
+          '2',
+        ],
+        { env: { PEER_OBSERVER_COLLECTIVE_TRUST: join(dir, 'collective.json') } },
+      );
+    }
+    for (const m of MEMBERS) {
+      const o = observers[m];
+      await o.until(() => listeningPort(o.stderr()) !== undefined && /collective: member /.test(o.stderr()), `${m} up`, 15_000);
+      ports[m] = listeningPort(o.stderr())!;
+      assert.match(o.stderr(), new RegExp(`collective: member ${m} \\(key ${keys[m].keyId}\\) of bnoc-test`));
+    }
+  });
+
+  after(async () => {
+    for (const m of MEMBERS) await observers[m]?.stop();
+    await admin?.close();
+    await hub?.stop();
+  });
+
+  it('an addr flood against two members is a collective incident (k = 2) at all three within 10 s; carol raises nothing locally', async () => {
+    const t0 = Date.now();
+    const attacks = (['alice', 'bob'] as const).map((m) =>
+      runCli(['simulate', '--target', `127.0.0.1:${ports[m]}`, '--scenario', 'addr-flood-2021', '--duration', '3', '--peers', '3'], {
+        timeoutMs: 20_000,
+      }),
+    );
+    const confirmed = (m: Name) => () =>
+      alerts(observers[m], 'collective-incident').some((e) => {
+        const ids = e.data.nodeIds as string[];
+        return ids.includes('alice') && ids.includes('bob');
+      });
+    for (const m of MEMBERS)
+      await observers[m].until(confirmed(m), `the collective incident at ${m}`, Math.max(1, 10_000 - (Date.now() - t0)));
+    const results = await Promise.all(attacks);
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+
+    for (const m of MEMBERS) {
+      const inc = alerts(observers[m], 'collective-incident').find((e) => (e.data.nodeIds as string[]).length === 2)!;
+      assert.equal(inc.source, 'collective');
+      assert.deepEqual(inc.data.subject, { kind: 'netgroup', id: '127.21.0.0/16' });
+      const samples = (inc.data.evidence as { samples: { member: string; evidenceDigest: string }[] }).samples;
+      assert.deepEqual(samples.map((s) => s.member).sort(), ['alice', 'bob']);
+      for (const s of samples) assert.match(s.evidenceDigest, /^[0-9a-f]{64}$/);
+    }
+    // Each attacked member shows the other's report as an alert from the collective; carol shows both.
+    assert.ok(alerts(observers.alice, 'collective').some((e) => (e.data.nodeIds as string[])[0] === 'bob'));
+    assert.ok(alerts(observers.bob, 'collective').some((e) => (e.data.nodeIds as string[])[0] === 'alice'));
+    assert.deepEqual([...new Set(alerts(observers.carol, 'collective').map((e) => (e.data.nodeIds as string[])[0]))].sort(), [
+      'alice',
+      'bob',
+    ]);
+    // Local alerts: the attacked ones raised addr-flood; carol raised none.
+    assert.ok(alerts(observers.alice, 'addr-flood').length > 0);
+    assert.ok(alerts(observers.bob, 'addr-flood').length > 0);
+    assert.deepEqual(
+      events(observers.carol).filter((e) => e.type === 'alert' && e.source !== 'collective'),
+      [],
+    );
+  });
+
+  it('carol publishing under alice’s subject is refused by the server; carol signing as alice is refused by us', async () => {
+    const carol = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'carol', pass: password('carol') });
+    const errors: string[] = [];
+    void (async () => {
+      for await (const s of carol.status()) if (s.type === 'error') errors.push(String((s as { error?: unknown }).error ?? ''));
+    })();
+    const before = wire.length;
+    const report = {
+      kind: 'incident' as const,
+      detectors: ['addr-flood'],
+      severity: 'critical' as const,
+      firstSeenUs: Date.now() * 1000,
+      lastSeenUs: Date.now() * 1000,
+      counts: {},
+      attackers: [{ kind: 'netgroup' as const, id: '11.0.0.0/16' }],
+      netgroups: [],
+      evidenceDigest: 'e'.repeat(64),
+    };
+    const carolKey = createPrivateKey(keys.carol.privateKeyPem);
+    // Carol's key, alice's name, on alice's subject: the server refuses it.
+    carol.publish(
+      'collective.reports.alice',
+      signReport(report, { collective: 'bnoc-test', member: 'alice', privateKey: carolKey, seq: 1 }),
+    );
+    // Carol's key, alice's name, on carol's own subject: delivered, and refused by every verifier.
+    const claim = signReport(report, { collective: 'bnoc-test', member: 'alice', privateKey: carolKey, seq: 2 });
+    carol.publish('collective.reports.carol', claim);
+    await carol.flush();
+    const deadline = Date.now() + 5000;
+    while (wire.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 300));
+    // Only the second reached the hub's subscribers.
+    assert.deepEqual(wire.slice(before), [claim]);
+    assert.ok(
+      errors.some((e) => /permissions violation/i.test(e)),
+      `no permissions violation: ${errors.join('; ')}`,
+    );
+    await carol.close();
+
+    for (const m of ['alice', 'bob'] as const) {
+      const o = observers[m];
+      await o.stop();
+      const last = events(o)
+        .filter((e) => e.type === 'pipeline.counters' && e.data.stage === 'collective')
+        .at(-1);
+      assert.ok(last, `${m}: no collective counters`);
+      const c = last.data.counters as Record<string, number>;
+      assert.equal(c['refused.subject-mismatch'], 1, `${m}: ${JSON.stringify(c)}`);
+      assert.ok(c.shared! >= 1 && c.accepted! >= 1, `${m}: ${JSON.stringify(c)}`);
+    }
+    // Nothing claiming to be alice came from carol at any member.
+    assert.ok(!alerts(observers.bob, 'collective').some((e) => JSON.stringify(e.data).includes('e'.repeat(64))));
+  });
+
+  it('redaction: none of our observers’ addresses, ports, node ids or host name is on the wire', () => {
+    assert.ok(wire.length >= 3, `only ${wire.length} messages on the wire`);
+    const own = ['127.0.0.1', hostname(), ...MEMBERS.map((m) => `obs-${m}`)];
+    for (const bytes of wire) {
+      for (const s of own) assert.ok(!bytes.includes(s), `${JSON.stringify(s)} on the wire: ${bytes}`);
+      for (const m of MEMBERS) assert.doesNotMatch(bytes, new RegExp(`(?<![0-9])${ports[m]}(?![0-9])`), `port of ${m} on the wire`);
+    }
+  });
+});
