@@ -62,7 +62,7 @@ interface KeyState {
 const RANK: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };
 
 /** The keys a report is about: netgroups and ASNs, each once. */
-export function keysOf(report: SharedReport): CollectiveKey[] {
+export function keysOf(report: Pick<SharedReport, 'attackers' | 'netgroups'>): CollectiveKey[] {
   const out = new Map<string, CollectiveKey>();
   const add = (kind: CollectiveKey['kind'], id: string) => {
     // Not a place: Core's catch-all groups would join unrelated attackers.

@@ -22,6 +22,7 @@ import { signReport } from '../../src/collective/envelope.js';
 import { generateKeyPair } from '../../src/collective/keys.js';
 import { createPrivateKey } from 'node:crypto';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { buildDetectors } from '../../src/consumers/detectors/index.js';
 import { listeningPort, runCli, startCli, type Cli } from './helpers.js';
 
 const MEMBERS = ['alice', 'bob', 'carol'] as const;
@@ -90,6 +91,8 @@ describe('run --collective: three members on a real hub', () => {
           join(dir, `${m}.pem`),
           '--collective-min-members',
           '2',
+          // carol archives: `collective list` reads what she was told.
+          ...(m === 'carol' ? ['--data-dir', join(dir, 'carol-data')] : []),
         ],
         { env: { PEER_OBSERVER_COLLECTIVE_TRUST: join(dir, 'collective.json') } },
       );
@@ -210,5 +213,51 @@ describe('run --collective: three members on a real hub', () => {
       for (const s of own) assert.ok(!bytes.includes(s), `${JSON.stringify(s)} on the wire: ${bytes}`);
       for (const m of MEMBERS) assert.doesNotMatch(bytes, new RegExp(`(?<![0-9])${ports[m]}(?![0-9])`), `port of ${m} on the wire`);
     }
+  });
+
+  it('collective list: from carol’s archive, the netgroup two members reported, in every format', async () => {
+    await observers.carol.stop();
+    const list = (...args: string[]) => runCli(['collective', 'list', '--data-dir', join(dir, 'carol-data'), ...args]);
+    const json = await list('--min-members', '2', '--format', 'json');
+    assert.equal(json.code, 0, json.stderr);
+    const entries = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; id: string; members: number; reporters: { member: string; firstSeen: string }[] });
+    const entry = entries.find((e) => e.id === '127.21.0.0/16');
+    assert.ok(entry, json.stdout);
+    assert.equal(entry.kind, 'netgroup');
+    assert.equal(entry.members, 2);
+    assert.deepEqual(entry.reporters.map((r) => r.member).sort(), ['alice', 'bob']);
+    for (const r of entry.reporters) assert.ok(Math.abs(Date.parse(r.firstSeen) - Date.now()) < 5 * 60_000, r.firstSeen);
+    // Three members never reported it.
+    assert.equal((await list('--min-members', '3')).stdout, '');
+
+    const ban = await list('--format', 'bitcoin-cli', '--ban-time', '3600');
+    assert.equal(ban.code, 0, ban.stderr);
+    assert.ok(ban.stdout.split('\n').includes('setban 127.21.0.0/16 add 3600'), ban.stdout);
+    for (const line of ban.stdout.trim().split('\n')) assert.match(line, /^setban [0-9a-f.:]+\/\d+ add 3600$/);
+
+    const csv = await list('--format', 'csv');
+    const lines = csv.stdout.trim().split('\n');
+    assert.equal(lines[0], 'kind,id,members,reporters,first_seen,last_seen');
+    assert.ok(
+      lines.some((l) => /^netgroup,127\.21\.0\.0\/16,2,alice@[^;]+;bob@|^netgroup,127\.21\.0\.0\/16,2,bob@[^;]+;alice@/.test(l)),
+      csv.stdout,
+    );
+
+    // The detectors format is a --detectors-config the spy detector takes as its watch list.
+    const det = await list('--format', 'detectors');
+    const config = JSON.parse(det.stdout) as { spy: { watchlist: { cidr: string; label: string }[] } };
+    assert.ok(config.spy.watchlist.some((w) => w.cidr === '127.21.0.0/16' && /^collective:(alice\+bob|bob\+alice)$/.test(w.label)));
+    assert.ok(
+      config.spy.watchlist.some((w) => w.label === 'AS54098'),
+      'the built-in ranges are kept',
+    );
+    buildDetectors(config);
+
+    const bad = await list('--format', 'iptables');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--format "iptables": expected one of json, csv, bitcoin-cli, detectors/);
   });
 });
