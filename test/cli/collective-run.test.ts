@@ -13,9 +13,11 @@
  *   scanned for our observers' addresses, ports, node ids and host name.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { signReport } from '../../src/collective/envelope.js';
@@ -23,6 +25,7 @@ import { generateKeyPair } from '../../src/collective/keys.js';
 import { createPrivateKey } from 'node:crypto';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { buildDetectors } from '../../src/consumers/detectors/index.js';
+import { bitcoindSkipReason, BITCOIND, startBitcoind } from '../helpers/bitcoind.js';
 import { listeningPort, runCli, startCli, type Cli } from './helpers.js';
 
 const MEMBERS = ['alice', 'bob', 'carol'] as const;
@@ -45,6 +48,9 @@ function hubConfig(): string {
 type Ev = { type: string; source: string; data: Record<string, unknown> };
 const events = (cli: Cli) => cli.events() as unknown as Ev[];
 const alerts = (cli: Cli, detector: string) => events(cli).filter((e) => e.type === 'alert' && e.data.detector === detector);
+
+/** `collective list --format bitcoin-cli` of the hub test, for the real-node test after it. */
+let banLines: string[] = [];
 
 describe('run --collective: three members on a real hub', () => {
   let hub: NatsServer;
@@ -237,6 +243,7 @@ describe('run --collective: three members on a real hub', () => {
     assert.equal(ban.code, 0, ban.stderr);
     assert.ok(ban.stdout.split('\n').includes('setban 127.21.0.0/16 add 3600'), ban.stdout);
     for (const line of ban.stdout.trim().split('\n')) assert.match(line, /^setban [0-9a-f.:]+\/\d+ add 3600$/);
+    banLines = ban.stdout.trim().split('\n');
 
     const csv = await list('--format', 'csv');
     const lines = csv.stdout.trim().split('\n');
@@ -259,5 +266,49 @@ describe('run --collective: three members on a real hub', () => {
     const bad = await list('--format', 'iptables');
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--format "iptables": expected one of json, csv, bitcoin-cli, detectors/);
+  });
+});
+
+/** Open a TCP connection from `from` to the node; resolves with whether the node closed it within `ms`. */
+function closedWithin(port: number, from: string, ms: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect({ host: '127.0.0.1', port, localAddress: from });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, ms);
+    s.once('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+    s.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+describe('collective list → a real Bitcoin Core', { skip: bitcoindSkipReason() }, () => {
+  it('the setban lines load with bitcoin-cli and the banned netgroup can no longer connect', async () => {
+    assert.ok(banLines.includes('setban 127.21.0.0/16 add 3600'), `the hub test made no ban list: ${banLines.join('; ')}`);
+    const node = await startBitcoind();
+    try {
+      const cli = join(dirname(BITCOIND!), 'bitcoin-cli');
+      assert.ok(existsSync(cli), cli);
+      // Before: a connection from the netgroup is held (the node waits for our version).
+      assert.equal(await closedWithin(node.port, '127.21.0.9', 1000), false);
+      for (const line of banLines)
+        execFileSync(cli, ['-regtest', `-datadir=${node.datadir}`, `-rpcport=${node.rpcPort}`, ...line.split(' ')], { timeout: 30_000 });
+      const banned = await node.rpc<{ address: string }[]>('listbanned');
+      assert.ok(
+        banned.some((b) => b.address === '127.21.0.0/16'),
+        JSON.stringify(banned),
+      );
+      // After: any address of it is dropped at once (Core's CConnman::CreateNodeFromAcceptedSocket: "dropped (banned)") ...
+      assert.equal(await closedWithin(node.port, '127.21.0.9', 5000), true);
+      assert.equal(await closedWithin(node.port, '127.21.200.1', 5000), true);
+      assert.match(node.log(), /connection from 127\.21\.0\.9:\d+ dropped \(banned\)/);
+      // ... while another netgroup still connects.
+      assert.equal(await closedWithin(node.port, '127.22.0.9', 1000), false);
+    } finally {
+      await node.stop();
+    }
   });
 });
