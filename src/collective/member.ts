@@ -60,6 +60,10 @@ export interface CollectiveCounters {
   shared: number;
   /** Incidents with no attacker netgroup, ASN or address: nothing to share. */
   notShared: number;
+  /** Not shared: over the trust file's maxReportsPerMinute (the members would refuse them). */
+  shareRateLimited: number;
+  /** Not shared: the report could not be built or signed (never expected; counted, not thrown into the alert manager). */
+  shareErrors: number;
   received: number;
   accepted: number;
   refused: Record<Refusal, number>;
@@ -121,7 +125,17 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   const correlator = new Correlator({ minMembers: o.minMembers, windowMs: o.windowMs });
   const policy = o.policy ?? { attackers: 'clear' };
   const origin = { nodeId: o.nodeId, source: 'collective' };
-  const c = { shared: 0, notShared: 0, received: 0, own: 0, collectiveIncidents: 0, publishErrors: 0 };
+  const c = { shared: 0, notShared: 0, shareRateLimited: 0, shareErrors: 0, received: 0, own: 0, collectiveIncidents: 0, publishErrors: 0 };
+  // Our own rate, as the members count it (envelope.ts): what they would refuse is not sent.
+  const bucket = { tokens: trust.current().limits.maxReportsPerMinute, atMs: Date.now() };
+  const takeToken = (now: number): boolean => {
+    const perMinute = trust.current().limits.maxReportsPerMinute;
+    bucket.tokens = Math.min(perMinute, bucket.tokens + ((now - bucket.atMs) * perMinute) / 60_000);
+    bucket.atMs = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  };
   let nc: NatsConnection;
   try {
     nc = await connect({ ...natsCredentials(o.servers), name: `peer-observer collective ${member}`, maxReconnectAttempts: -1 });
@@ -162,6 +176,13 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   // Sharing: incident id → when it was last shared and what it looked like then.
   const sharedIncidents = new Map<string, { atMs: number; shape: string }>();
   const share = (incident: Incident) => {
+    try {
+      shareIncident(incident);
+    } catch {
+      c.shareErrors++;
+    }
+  };
+  const shareIncident = (incident: Incident) => {
     const shape = `${incident.severity}|${incident.alertIds.length}|${incident.subjects.length}|${incident.netgroups.length}`;
     const prev = sharedIncidents.get(incident.id);
     const now = Date.now();
@@ -170,6 +191,10 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
     const report = toSharedReport(buildReport(incident, alerts), policy);
     if (report.attackers.length === 0 && report.netgroups.length === 0) {
       c.notShared++;
+      return;
+    }
+    if (!takeToken(now)) {
+      c.shareRateLimited++;
       return;
     }
     sharedIncidents.delete(incident.id);

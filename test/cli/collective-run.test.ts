@@ -195,6 +195,8 @@ describe('run --collective: three members on a real hub', () => {
       errors.some((e) => /permissions violation/i.test(e)),
       `no permissions violation: ${errors.join('; ')}`,
     );
+    // Oversize: the hub's max_payload (64 KiB) is refused before it leaves carol.
+    assert.throws(() => carol.publish('collective.reports.carol', 'x'.repeat(70_000)), /max_payload|payload/i);
     await carol.close();
 
     for (const m of ['alice', 'bob'] as const) {
