@@ -5,7 +5,8 @@
  *   shared report (report.ts: selected fields, nothing about us), signed
  *   (envelope.ts) and published on the collective's NATS under our own
  *   subject, `collective.reports.<member>`; an incident is shared when it
- *   opens and again when it changes, at most once per `shareIntervalMs`.
+ *   opens and again when it changes, at most once per `shareIntervalMs` (a
+ *   change within it is shared, in its latest state, once the interval has passed).
  * - Receiving: the other members' subjects (`collective.reports.*`); each
  *   message is verified (the subject names the member that sent it, which the
  *   hub's permissions guarantee: docs/collective.md); a refusal is counted by
@@ -58,7 +59,7 @@ export interface CollectiveOptions {
 
 export interface CollectiveCounters {
   shared: number;
-  /** Incidents with no attacker netgroup, ASN or address: nothing to share. */
+  /** Incidents with no attacker netgroup, ASN or address: nothing to share. (A change within the share interval is not counted: it is shared when the interval has passed.) */
   notShared: number;
   /** Not shared: over the trust file's maxReportsPerMinute (the members would refuse them). */
   shareRateLimited: number;
@@ -175,6 +176,8 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
 
   // Sharing: incident id → when it was last shared and what it looked like then.
   const sharedIncidents = new Map<string, { atMs: number; shape: string }>();
+  // Changes that came within the interval: the latest state of each, shared once the interval has passed (bounded).
+  const deferred = new Map<string, Incident>();
   const share = (incident: Incident) => {
     try {
       shareIncident(incident);
@@ -186,7 +189,14 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
     const shape = `${incident.severity}|${incident.alertIds.length}|${incident.subjects.length}|${incident.netgroups.length}`;
     const prev = sharedIncidents.get(incident.id);
     const now = Date.now();
-    if (prev && (prev.shape === shape || now - prev.atMs < (o.shareIntervalMs ?? 30_000))) return;
+    if (prev && prev.shape === shape) return;
+    if (prev && now - prev.atMs < (o.shareIntervalMs ?? 30_000)) {
+      deferred.delete(incident.id);
+      deferred.set(incident.id, incident);
+      if (deferred.size > MAX_TRACKED_INCIDENTS) deferred.delete(deferred.keys().next().value!);
+      return;
+    }
+    deferred.delete(incident.id);
     const alerts = incident.alertIds.map((id) => feed.store.alert(id)).filter((a): a is Alert => a !== undefined);
     const report = toSharedReport(buildReport(incident, alerts), policy);
     if (report.attackers.length === 0 && report.netgroups.length === 0) {
@@ -260,7 +270,10 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
       if (!err) receive(msg.subject, msg.data);
     },
   });
-  const pruneTimer = setInterval(() => correlator.prune(Date.now()), 10_000).unref();
+  const pruneTimer = setInterval(() => {
+    correlator.prune(Date.now());
+    for (const i of [...deferred.values()]) share(i);
+  }, 5_000).unref();
   // The subscription is on the server before we say we are up (a report sent right after is not missed).
   await nc.flush();
   o.onNotice?.(`member ${member} (key ${keyId}) of ${trust.current().collective} on ${natsCredentials(o.servers).servers.join(', ')}`);
@@ -279,7 +292,9 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
         clearInterval(pruneTimer);
         sub.unsubscribe();
         trust.close();
-        await nc.drain().catch(() => undefined);
+        // What we published goes out first; a hub that is gone does not hold the exit.
+        await Promise.race([nc.drain().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
+        if (!nc.isClosed()) await nc.close().catch(() => undefined);
       })()),
   };
 }
