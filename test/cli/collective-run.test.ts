@@ -63,7 +63,7 @@ describe('run --collective: three members on a real hub', () => {
   const url = (m: string) => `nats://${m}:${password(m)}@127.0.0.1:${hub.port}`;
 
   before(async () => {
-    hub = await startNatsServer({ maxPayload: 65_536, extraConfig: hubConfig() });
+    hub = await startNatsServer({ maxPayload: 65_536, config: [hubConfig()] });
     for (const m of MEMBERS) {
       keys[m] = generateKeyPair();
       writeFileSync(join(dir, `${m}.pem`), keys[m].privateKeyPem, { mode: 0o600 });

@@ -55,8 +55,8 @@ export interface NatsServerOptions {
   routes?: string[];
   clusterName?: string;
   maxPayload?: number;
-  /** More configuration text, appended as is (e.g. an `authorization { users = [...] }` block). */
-  extraConfig?: string;
+  /** More configuration lines (an `authorization` block, ...). */
+  config?: string[];
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
@@ -65,6 +65,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'po-nats-'));
   const conf = join(dir, 'nats.conf');
   const lines = [`listen: "127.0.0.1:${port}"`, `max_payload: ${options.maxPayload ?? 8 * 1024 * 1024}`];
+  lines.push(...(options.config ?? []));
   if (options.routes || options.clusterName) {
     lines.push(
       `cluster {`,
@@ -74,7 +75,6 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       `}`,
     );
   }
-  if (options.extraConfig) lines.push(options.extraConfig);
   writeFileSync(conf, lines.join('\n') + '\n');
   const child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   // Never outlive the test process, even when a test fails before stop().
