@@ -26,6 +26,7 @@ import { HealthRegistry } from '../health/registry.js';
 import { startHttpService, type HttpService } from '../http/service.js';
 import { RuntimeError, describeError } from './errors.js';
 import { startCollective, type Collective, type CollectiveOptions } from '../collective/member.js';
+import { withCollectiveAlerts } from '../collective/store.js';
 
 export interface Io {
   stdout: Writable;
@@ -203,7 +204,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         nodeIds: [options.nodeId],
         health: () => ({ nodeId: options.nodeId, ...(archive ? { archive: archive.health() } : {}) }),
         healthRegistry: health,
-        ...(alerting ? { alerts: () => alerting.manager.store } : {}),
+        ...(alerting
+          ? { alerts: () => (collective ? withCollectiveAlerts(alerting.manager.store, collective.recent) : alerting.manager.store) }
+          : {}),
       });
     } catch (err) {
       await collective?.close();

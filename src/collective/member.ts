@@ -35,6 +35,7 @@ import { REFUSALS, signReport, Verifier, type Refusal } from './envelope.js';
 import { keyIdOf, loadPrivateKey, publicKeyText } from './keys.js';
 import { toSharedReport, type SharePolicy, type SharedReport } from './report.js';
 import { SeqState } from './seq.js';
+import { RecentAlerts } from './store.js';
 import { TrustStore } from './trust.js';
 
 export const SUBJECT_PREFIX = 'collective.reports';
@@ -77,6 +78,8 @@ export interface CollectiveCounters {
 
 export interface Collective {
   member: string;
+  /** The alerts we published, the latest 500 (store.ts: merged into /api/alerts and the dashboard's snapshot). */
+  recent: RecentAlerts;
   counters(): CollectiveCounters;
   close(): Promise<void>;
 }
@@ -126,6 +129,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   const correlator = new Correlator({ minMembers: o.minMembers, windowMs: o.windowMs });
   const policy = o.policy ?? { attackers: 'clear' };
   const origin = { nodeId: o.nodeId, source: 'collective' };
+  const recent = new RecentAlerts();
   const c = { shared: 0, notShared: 0, shareRateLimited: 0, shareErrors: 0, received: 0, own: 0, collectiveIncidents: 0, publishErrors: 0 };
   // Our own rate, as the members count it (envelope.ts): what they would refuse is not sent.
   const bucket = { tokens: trust.current().limits.maxReportsPerMinute, atMs: Date.now() };
@@ -168,6 +172,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
       ...(ci.key.kind === 'netgroup' ? { netgroup: ci.key.id } : {}),
       incidentId: ci.id,
     };
+    recent.add(alert);
     bus.publish(makeEvent(origin, 'alert', alert));
   };
   const correlate = (from: string, report: SharedReport) => {
@@ -262,6 +267,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
       ...(r.netgroups[0] !== undefined ? { netgroup: r.netgroups[0] } : {}),
       incidentId: '',
     };
+    recent.add(alert);
     bus.publish(makeEvent(origin, 'alert', alert));
     correlate(e.member, r);
   };
@@ -281,6 +287,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   let closing: Promise<void> | undefined;
   return {
     member,
+    recent,
     counters: () => {
       const v = verifier.counters();
       const refused = Object.fromEntries(REFUSALS.map((r) => [r, v[r]])) as Record<Refusal, number>;

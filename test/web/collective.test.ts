@@ -69,8 +69,6 @@ describe('dashboard: the Collective page in Chromium', { timeout: 60_000 }, () =
     browser = chromium.browser;
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    await page.goto(`${pipeline.http!.server.url}/#/collective`);
-    await page.waitForSelector('.status.ok', { timeout: 10_000 });
   });
 
   after(async () => {
@@ -81,9 +79,8 @@ describe('dashboard: the Collective page in Chromium', { timeout: 60_000 }, () =
   });
 
   it('shows the members’ reports and the incident they confirm, with each evidence digest', async () => {
-    assert.match((await page.textContent('main'))!, /Nothing confirmed yet/);
     const nowUs = Date.now() * 1000;
-    for (const [i, member] of (['bob', 'carol'] as const).entries()) {
+    const publish = async (i: number, member: 'bob' | 'carol') => {
       const report: SharedReport = {
         kind: 'incident',
         detectors: ['addr-flood'],
@@ -97,8 +94,24 @@ describe('dashboard: the Collective page in Chromium', { timeout: 60_000 }, () =
       };
       const text = signReport(report, { collective: 'bnoc-web', member, privateKey: createPrivateKey(keys[member].privateKeyPem), seq: 1 });
       nc.publish(`collective.reports.${member}`, text);
-    }
-    await nc.flush();
+      await nc.flush();
+    };
+    // bob reports before the page is opened: the snapshot has it (and /api/alerts).
+    await publish(0, 'bob');
+    const url = pipeline!.http!.server.url;
+    const api = async () =>
+      ((await (await fetch(`${url}/api/alerts?detector=collective`)).json()) as { alerts: { nodeIds: string[] }[] }).alerts;
+    for (let i = 0; i < 100 && (await api()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(
+      (await api()).map((a) => a.nodeIds),
+      [['bob']],
+    );
+    await page.goto(`${url}/#/collective`);
+    await page.waitForSelector('.status.ok', { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll('table.reports tbody tr').length === 1, null, { timeout: 10_000 });
+    assert.match((await page.textContent('main'))!, /Nothing confirmed yet/);
+    // carol's arrives live, and confirms bob's.
+    await publish(1, 'carol');
     await page.waitForSelector('article[data-collective]', { timeout: 10_000 });
     const article = (await page.textContent('article[data-collective]'))!;
     assert.match(article, /netgroup 93\.184\.0\.0\/16 · 2 members/);
