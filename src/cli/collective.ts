@@ -11,6 +11,9 @@
  *   collective verify --trust collective.json [--state F] [FILE]
  *       check signed reports (one per line, FILE or stdin): one JSON line each,
  *       accepted or the reason it was refused; a summary on stderr
+ *   collective list --data-dir DIR [--min-members K] [--format json|csv|bitcoin-cli|detectors] [--ban-time S]
+ *       what the collective confirmed (run --collective archived it): a watch
+ *       or ban list, each entry with who reported it and when (collective/list.ts)
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -20,7 +23,11 @@ import { generateKeyPair, loadPrivateKey, writePrivateKey } from '../collective/
 import { toSharedReport } from '../collective/report.js';
 import { SeqCounter, SeqState } from '../collective/seq.js';
 import { loadTrust, MEMBER_NAME } from '../collective/trust.js';
-import { RuntimeError, UsageError } from './errors.js';
+import { CollectiveList, formatList, LIST_FORMATS, type ListFormat } from '../collective/list.js';
+import { openArchiveForReading } from '../consumers/archive/db.js';
+import { readMatching } from '../consumers/archive/query.js';
+import { parseEvent } from '../events/schema.js';
+import { RuntimeError, UsageError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
 
 /** Most signed reports `verify` reads from one input (each is at most the trust file's size limit). */
@@ -109,6 +116,46 @@ export function verifyCommand(file: string | undefined, o: { trust: string; stat
   return counts;
 }
 
+export function listCommand(o: { dataDir: string; minMembers: string; format: string; banTime: string }, io: Io): void {
+  const minMembers = Number(o.minMembers);
+  if (!/^[0-9]+$/.test(o.minMembers) || minMembers < 1 || minMembers > 1000)
+    throw new UsageError(`--min-members ${JSON.stringify(o.minMembers)}: expected an integer from 1 to 1000`);
+  if (!(LIST_FORMATS as readonly string[]).includes(o.format))
+    throw new UsageError(`--format ${JSON.stringify(o.format)}: expected one of ${LIST_FORMATS.join(', ')}`);
+  const banSeconds = Number(o.banTime);
+  if (!/^[0-9]+$/.test(o.banTime) || banSeconds < 1 || banSeconds > 10 * 365 * 86_400)
+    throw new UsageError(`--ban-time ${JSON.stringify(o.banTime)}: expected a number of seconds from 1 to ${10 * 365 * 86_400}`);
+  let db;
+  try {
+    db = openArchiveForReading(o.dataDir);
+  } catch (err) {
+    throw new UsageError(`--data-dir: ${describeError(err)}`);
+  }
+  const list = new CollectiveList();
+  let unreadable = 0;
+  try {
+    for (const row of readMatching(db, { types: ['alert'] })) {
+      try {
+        const e = parseEvent(JSON.parse(row.envelope));
+        if (e.type === 'alert' && e.source === 'collective') list.add(e.data);
+      } catch {
+        unreadable++;
+      }
+    }
+  } finally {
+    db.close();
+  }
+  const entries = list.list(minMembers);
+  const { text, skipped } = formatList(entries, o.format as ListFormat, { banSeconds });
+  io.stdout.write(text);
+  const notes = [
+    `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} reported by at least ${minMembers} member${minMembers === 1 ? '' : 's'}`,
+    ...(skipped ? [`${skipped} not expressible as ${o.format} (ASNs, non-IP netgroups)`] : []),
+    ...(list.malformed || unreadable ? [`${list.malformed + unreadable} archived alerts not readable`] : []),
+  ];
+  io.stderr.write(`peer-observer: collective list: ${notes.join('; ')}\n`);
+}
+
 export function registerCollective(program: Command, context: { io: Io }): void {
   const collective = program
     .command('collective')
@@ -138,4 +185,16 @@ export function registerCollective(program: Command, context: { io: Io }): void 
     .action((file: string | undefined, opts: { trust: string; state?: string }) => {
       verifyCommand(file, opts, context.io);
     });
+  collective
+    .command('list')
+    .description('what the collective confirmed (archived by run --collective): a watch or ban list, with who reported each entry and when')
+    .requiredOption('--data-dir <dir>', 'the archive of a run --collective --data-dir')
+    .option('--min-members <k>', 'entries reported by at least this many members', '2')
+    .option(
+      '--format <format>',
+      'json (a line each), csv, bitcoin-cli ("setban <subnet> add <seconds>" lines) or detectors (a --detectors-config with the subnets on the spy watch list)',
+      'json',
+    )
+    .option('--ban-time <seconds>', 'with --format bitcoin-cli: how long each ban lasts', '86400')
+    .action((opts: { dataDir: string; minMembers: string; format: string; banTime: string }) => listCommand(opts, context.io));
 }

@@ -58,6 +58,8 @@ export interface RunConfig {
   v2: boolean;
   /** `--mimic`: behave on the wire like the --rpc-url node (docs/mimic.md); null: the minimal node. Budgets in bytes. */
   mimic: { peerBudgetBytes?: number; globalBudgetBytes?: number } | null;
+  /** `--collective`: share incidents with a collective and receive theirs (src/collective/member.ts); null: off. */
+  collective: { servers: string[]; keyFile: string; trustFile: string; minMembers: number; windowMs: number } | null;
 }
 
 /** What each layer may set; every key is optional. */
@@ -134,6 +136,16 @@ export interface ConfigLayer {
   mimicGlobalBudgetMb?: number;
   /** `auto` (default), `jetstream` or `core`: how events are published on NATS. */
   natsMode?: NatsMode;
+  /** The collective's NATS URLs (docs/collective.md). */
+  collective?: string[];
+  /** Our Ed25519 private key (`collective keygen`). */
+  collectiveKey?: string;
+  /** The trust file, collective.json. */
+  collectiveTrust?: string;
+  /** k: distinct members reporting a netgroup or ASN that make a collective incident (default 2). */
+  collectiveMinMembers?: number;
+  /** Seconds within which those reports count together (default 600). */
+  collectiveWindow?: number;
 }
 
 type Key = keyof ConfigLayer;
@@ -188,6 +200,11 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   mimicPeerBudgetMb: { flag: '--mimic-peer-budget-mb', env: 'PEER_OBSERVER_MIMIC_PEER_BUDGET_MB', kind: 'number' },
   mimicGlobalBudgetMb: { flag: '--mimic-global-budget-mb', env: 'PEER_OBSERVER_MIMIC_GLOBAL_BUDGET_MB', kind: 'number' },
   natsMode: { flag: '--nats-mode', env: 'PEER_OBSERVER_NATS_MODE', kind: 'string' },
+  collective: { flag: '--collective', env: 'PEER_OBSERVER_COLLECTIVE', kind: 'list' },
+  collectiveKey: { flag: '--collective-key', env: 'PEER_OBSERVER_COLLECTIVE_KEY', kind: 'string' },
+  collectiveTrust: { flag: '--collective-trust', env: 'PEER_OBSERVER_COLLECTIVE_TRUST', kind: 'string' },
+  collectiveMinMembers: { flag: '--collective-min-members', env: 'PEER_OBSERVER_COLLECTIVE_MIN_MEMBERS', kind: 'number' },
+  collectiveWindow: { flag: '--collective-window', env: 'PEER_OBSERVER_COLLECTIVE_WINDOW', kind: 'number' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -353,6 +370,11 @@ export const LayerSchema = z
     natsMode: z.enum(NATS_MODES as [NatsMode, ...NatsMode[]], {
       errorMap: () => ({ message: `expected one of ${NATS_MODES.join(', ')}` }),
     }),
+    collective: z.array(natsUrl, { invalid_type_error: 'expected a list of NATS URLs' }).min(1, 'expected a NATS URL'),
+    collectiveKey: path,
+    collectiveTrust: path,
+    collectiveMinMembers: int(1000),
+    collectiveWindow: seconds,
   })
   .partial()
   .strict();
@@ -574,6 +596,28 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     v2: merged.v2 ?? true,
     natsMode: merged.natsMode ?? 'auto',
     mimic,
+    collective: collectiveConfig(merged),
+  };
+}
+
+/** `--collective` and what it needs: a key and a trust file (k and the window have defaults). */
+function collectiveConfig(merged: ConfigLayer): RunConfig['collective'] {
+  if (!merged.collective?.length) {
+    const needs = (['collectiveKey', 'collectiveTrust', 'collectiveMinMembers', 'collectiveWindow'] as const).find(
+      (k) => merged[k] !== undefined,
+    );
+    if (needs) throw new UsageError(`${FIELDS[needs].flag} needs --collective (the collective's NATS)`);
+    return null;
+  }
+  if (merged.collectiveKey === undefined)
+    throw new UsageError('--collective needs --collective-key (our key: peer-observer collective keygen)');
+  if (merged.collectiveTrust === undefined) throw new UsageError('--collective needs --collective-trust (the members and their keys)');
+  return {
+    servers: merged.collective,
+    keyFile: merged.collectiveKey,
+    trustFile: merged.collectiveTrust,
+    minMembers: merged.collectiveMinMembers ?? 2,
+    windowMs: Math.round((merged.collectiveWindow ?? 600) * 1000),
   };
 }
 

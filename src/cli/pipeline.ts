@@ -25,6 +25,8 @@ import type { IpList } from '../consumers/metrics/traffic.js';
 import { HealthRegistry } from '../health/registry.js';
 import { startHttpService, type HttpService } from '../http/service.js';
 import { RuntimeError, describeError } from './errors.js';
+import { startCollective, type Collective, type CollectiveOptions } from '../collective/member.js';
+import { withCollectiveAlerts } from '../collective/store.js';
 
 export interface Io {
   stdout: Writable;
@@ -58,6 +60,8 @@ export interface PipelineOptions {
   v2?: boolean;
   /** Detectors and alerts on the bus (consumers/detectors/, consumers/alerts/); null: off. Default: on with defaults. */
   detectors?: { config: unknown; webhooks: string[] } | null;
+  /** `--collective` (src/collective/member.ts): needs the detectors. */
+  collective?: Pick<CollectiveOptions, 'servers' | 'keyFile' | 'trustFile' | 'minMembers' | 'windowMs'> | null;
   io: Io;
 }
 
@@ -72,6 +76,8 @@ export interface Pipeline {
   health: HealthRegistry;
   /** The archive, with `run --data-dir`: its health() is for /healthz. */
   archive?: Archive;
+  /** The collective membership, with `--collective`. */
+  collective?: Collective;
   /** Idempotent. */
   stop(): Promise<void>;
 }
@@ -161,7 +167,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   // The archive judges its own health (writer stopped, disk full, writes failing, queue overflow: archive/health.ts).
   if (archive) health.probe('archive', () => archive.health());
   const origin = { nodeId: options.nodeId, source: 'bus' };
-  const publishBusCounters = () => bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
+  let collective: Collective | undefined;
+  const publishBusCounters = () => {
+    bus.publish(makeEvent(origin, 'pipeline.counters', counters()));
+    if (collective)
+      bus.publish(makeEvent(origin, 'pipeline.counters', { stage: 'collective', counters: flatCounters(collective.counters()) }));
+  };
 
   let alerting: Alerting | undefined;
   if (options.detectors !== null) {
@@ -177,6 +188,21 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     }
   }
 
+  if (options.collective) {
+    try {
+      if (!alerting) throw new Error('needs the detectors (its incidents are what it shares)');
+      collective = await startCollective(bus, alerting.manager, {
+        ...options.collective,
+        nodeId: options.nodeId,
+        ...(options.archive ? { seqFile: `${options.archive.dataDir}/collective-seqs.json` } : {}),
+        onNotice: (m) => options.io.stderr.write(`peer-observer: collective: ${m}\n`),
+      });
+    } catch (err) {
+      await close();
+      throw new RuntimeError(`--collective: ${describeError(err)}`);
+    }
+  }
+
   let http: HttpService | undefined;
   if (options.http) {
     try {
@@ -188,9 +214,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         nodeIds: [options.nodeId],
         health: () => ({ nodeId: options.nodeId, ...busHealth?.(), ...(archive ? { archive: archive.health() } : {}) }),
         healthRegistry: health,
-        ...(alerting ? { alerts: () => alerting.manager.store } : {}),
+        ...(alerting
+          ? { alerts: () => (collective ? withCollectiveAlerts(alerting.manager.store, collective.recent) : alerting.manager.store) }
+          : {}),
       });
     } catch (err) {
+      await collective?.close();
       await close();
       throw new RuntimeError(`--http: ${describeError(err)}`);
     }
@@ -220,6 +249,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     });
   } catch (err) {
     await connectivity?.stop();
+    await collective?.close();
     await close();
     await http?.close();
     throw new RuntimeError(describeError(err));
@@ -234,6 +264,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       await connectivity?.stop();
       alerting?.flush();
       publishBusCounters();
+      await collective?.close();
       await close();
       await alerting?.stop();
       await http?.close();
@@ -245,9 +276,20 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     ...(http ? { http } : {}),
     ...(alerting ? { alerting } : {}),
     ...(archive ? { archive } : {}),
+    ...(collective ? { collective } : {}),
     health,
     stop,
   };
+}
+
+/** `{refused: {replay: 1}}` → `{'refused.replay': 1}`: counters events hold numbers only. */
+function flatCounters(o: object, prefix = ''): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (typeof v === 'number') out[prefix + k] = v;
+    else if (v && typeof v === 'object') Object.assign(out, flatCounters(v as object, `${prefix}${k}.`));
+  }
+  return out;
 }
 
 export function endpointText(e: Endpoint): string {

@@ -35,6 +35,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     connectivity: config.connectivity,
     detectors: config.detectors,
     v2: config.v2,
+    collective: config.collective,
     io,
   });
   publishMimic = (e) => pipeline.bus.publish(e);
@@ -196,6 +197,18 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     .option('--mimic-peer-budget-mb <n>', 'with --mimic: block bytes one peer may be sent per 24 h (default: 200)')
     .option('--mimic-global-budget-mb <n>', 'with --mimic: historical block bytes all peers may be sent per 24 h (default: 5120)')
     .option('--nats-mode <mode>', 'with --nats: auto (JetStream when the server has it; default), jetstream or core (docs/bus.md)')
+    .option(
+      '--collective <url>',
+      'share incidents with a collective and receive theirs: its NATS (nats://member:password@host:port; docs/collective.md)',
+      collectList,
+    )
+    .option('--collective-key <file>', 'with --collective: our Ed25519 private key (peer-observer collective keygen)')
+    .option('--collective-trust <file>', 'with --collective: the trust file (collective.json: members and keys, re-read when it changes)')
+    .option(
+      '--collective-min-members <k>',
+      'with --collective: members reporting one netgroup or ASN that make a collective incident (default: 2)',
+    )
+    .option('--collective-window <seconds>', 'with --collective: within this many seconds (default: 600)')
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

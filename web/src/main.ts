@@ -6,6 +6,7 @@ import './style.css';
 import { h, replace } from './dom.js';
 import { LiveSocket, setToken, takeTokenFromFragment, token } from './live.js';
 import { Alerts } from './pages/alerts.js';
+import { Collective } from './pages/collective.js';
 import { Connections } from './pages/connections.js';
 import { Overview } from './pages/overview.js';
 import { Peers } from './pages/peers.js';
@@ -15,9 +16,16 @@ import { State } from './state.js';
 takeTokenFromFragment();
 
 const state = new State();
-const PAGES = ['overview', 'peers', 'relay', 'connections', 'alerts'] as const;
+const PAGES = ['overview', 'peers', 'relay', 'connections', 'alerts', 'collective'] as const;
 type Page = (typeof PAGES)[number];
-const TITLES: Record<Page, string> = { overview: 'Overview', peers: 'Peers', relay: 'Relay', connections: 'Connections', alerts: 'Alerts' };
+const TITLES: Record<Page, string> = {
+  overview: 'Overview',
+  peers: 'Peers',
+  relay: 'Relay',
+  connections: 'Connections',
+  alerts: 'Alerts',
+  collective: 'Collective',
+};
 
 let selected: string | null = null;
 let dirty = true;
@@ -51,6 +59,7 @@ const pages = {
   relay: new Relay(),
   connections: new Connections(),
   alerts: new Alerts(),
+  collective: new Collective(),
 };
 
 const nav = document.getElementById('nav')!;
