@@ -228,7 +228,7 @@ if (done !== handshakes) throw new Error(`${done}/${handshakes} handshakes compl
 const sample = Array.from({ length: Math.min(100, handshakes) }, () => ellswiftCreate());
 const tCreate = timeIt(() => sample.forEach(() => ellswiftCreate())) * 1000;
 const tDecode = timeIt(() => sample.forEach((k) => ellswiftDecode(k.ellswift))) * 1000;
-const tEcdh = timeIt(() => sample.forEach((k, i) => v2Ecdh(sample[(i + 1) % sample.length]!.priv, k.ellswift, k.ellswift, false))) * 1000;
+const tEcdh = timeIt(() => sample.forEach((k, i) => v2Ecdh(sample[(i + 1) % sample.length]!.ecdh!, k.ellswift, k.ellswift, false))) * 1000;
 const per = (ms: number) => fmt(ms / sample.length, 3);
 const perSecond = handshakes / (responderMs / 1000);
 console.log(
