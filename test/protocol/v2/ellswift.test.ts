@@ -1,10 +1,10 @@
 /**
  * The handshake's fast paths against slower, independent forms of the same
  * arithmetic: the square-root addition chain against noble's generic Fp.pow,
- * and the ECDH (which decodes the peer's key by letting OpenSSL refuse XSwiftEC's
- * off-curve candidates) against ellswiftDecode + noble's scalar multiplication,
- * on every BIP324 decoding vector (they include encodings that decode to the
- * second and third candidate).
+ * and the ECDH (OpenSSL's, on the key object ellswiftCreate made, after a
+ * decoding whose on-curve tests are OpenSSL's) against ellswiftDecode + noble's
+ * scalar multiplication, on every BIP324 decoding vector (they include
+ * encodings that decode to the second and third candidate).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
