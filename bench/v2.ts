@@ -130,28 +130,46 @@ function measure(fn: () => void, setup?: () => void): number {
 
 // Interleaved: each rep runs the three in turn (rotating which goes first), so a
 // change in the machine's load during the run touches all three alike.
+// Each is timed twice: wall clock, and this process's CPU time (user + system),
+// which other processes' load changes less (no time spent preempted).
 const runs = { v1: [] as number[], v2: [] as number[], bound: [] as number[] };
-const contenders: [keyof typeof runs, () => number][] = [
-  ['v1', () => timeIt(v1Path) * 1000],
+const cpuRuns = { v1: [] as number[], v2: [] as number[], bound: [] as number[] };
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const contenders: [keyof typeof runs, () => [number, number]][] = [
+  ['v1', () => timed(v1Path)],
   [
     'v2',
     () => {
       const r = freshResponder();
-      return timeIt(() => v2Path(r)) * 1000;
+      return timed(() => v2Path(r));
     },
   ],
-  ['bound', () => timeIt(bound) * 1000],
+  ['bound', () => timed(bound)],
 ];
+function timed(fn: () => void): [number, number] {
+  const c0 = cpuNow();
+  const wall = timeIt(fn) * 1000;
+  return [wall, cpuNow() - c0];
+}
 for (let rep = 0; rep < reps + 1; rep++) {
   for (let k = 0; k < contenders.length; k++) {
     const [name, fn] = contenders[(rep + k) % contenders.length]!;
-    const t = fn();
-    if (rep > 0) runs[name].push(t); // rep 0 warms up
+    const [t, c] = fn();
+    if (rep > 0) {
+      runs[name].push(t); // rep 0 warms up
+      cpuRuns[name].push(c);
+    }
   }
 }
 const tV1 = median(runs.v1);
 const tV2 = median(runs.v2);
 const tBound = median(runs.bound);
+const cV1 = median(cpuRuns.v1);
+const cV2 = median(cpuRuns.v2);
+const cBound = median(cpuRuns.bound);
 const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
 console.log(
   `\n1. receive path, ${frames.length.toLocaleString('en-US')} messages (${fmt(v1Stream.length / 1e6, 1)} MB over v1, ` +
@@ -159,21 +177,33 @@ console.log(
 );
 console.log(
   table(
-    ['path', 'ms', 'MB/s', 'messages/s', 'share of the bound'],
+    ['path', 'ms', 'MB/s', 'messages/s', 'share of the bound', 'CPU ms', 'share (CPU time)'],
     [
-      ['v1: FrameDecoder + decodeMessage', fmt(tV1, 1), fmt(mb(v1Stream.length, tV1), 1), fmt(frames.length / (tV1 / 1000), 0), '-'],
+      [
+        'v1: FrameDecoder + decodeMessage',
+        fmt(tV1, 1),
+        fmt(mb(v1Stream.length, tV1), 1),
+        fmt(frames.length / (tV1 / 1000), 0),
+        '-',
+        fmt(cV1, 1),
+        '-',
+      ],
       [
         'v2: V2Transport + decodeMessage',
         fmt(tV2, 1),
         fmt(mb(v2Packets.length, tV2), 1),
         fmt(frames.length / (tV2 / 1000), 0),
         `${fmt((100 * tBound) / tV2, 1)} %`,
+        fmt(cV2, 1),
+        `${fmt((100 * cBound) / cV2, 1)} %`,
       ],
       [
         'bound: node:crypto AEAD per packet',
         fmt(tBound, 1),
         fmt(mb(v2Packets.length, tBound), 1),
         fmt(frames.length / (tBound / 1000), 0),
+        '100 %',
+        fmt(cBound, 1),
         '100 %',
       ],
     ],
@@ -209,18 +239,28 @@ console.log(table(['bytes', 'node:crypto', '@noble/ciphers', 'noble / node'], ae
 // ---- 3. inbound handshakes per second -------------------------------------
 
 let responderMs = 0;
+// CPU time of the same timed parts: what the load of other processes changes least.
+let responderCpuMs = 0;
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 let done = 0;
 for (let i = 0; i < handshakes; i++) {
   const init = new V2Transport({ network, initiating: true });
   const first = init.start();
   let t0 = performance.now();
+  let c0 = cpuMs();
   const resp = new V2Transport({ network, initiating: false });
   const out = resp.push(first).flatMap((x) => (x.type === 'send' ? [x.bytes] : []));
   responderMs += performance.now() - t0;
+  responderCpuMs += cpuMs() - c0;
   const second = out.flatMap((b) => init.push(b)).flatMap((x) => (x.type === 'send' ? [x.bytes] : []));
   t0 = performance.now();
+  c0 = cpuMs();
   const got = second.flatMap((b) => resp.push(b));
   responderMs += performance.now() - t0;
+  responderCpuMs += cpuMs() - c0;
   if (got.some((x) => x.type === 'handshake')) done++;
 }
 if (done !== handshakes) throw new Error(`${done}/${handshakes} handshakes completed`);
@@ -228,12 +268,13 @@ if (done !== handshakes) throw new Error(`${done}/${handshakes} handshakes compl
 const sample = Array.from({ length: Math.min(100, handshakes) }, () => ellswiftCreate());
 const tCreate = timeIt(() => sample.forEach(() => ellswiftCreate())) * 1000;
 const tDecode = timeIt(() => sample.forEach((k) => ellswiftDecode(k.ellswift))) * 1000;
-const tEcdh = timeIt(() => sample.forEach((k, i) => v2Ecdh(sample[(i + 1) % sample.length]!.priv, k.ellswift, k.ellswift, false))) * 1000;
+const tEcdh = timeIt(() => sample.forEach((k, i) => v2Ecdh(sample[(i + 1) % sample.length]!.ecdh!, k.ellswift, k.ellswift, false))) * 1000;
 const per = (ms: number) => fmt(ms / sample.length, 3);
 const perSecond = handshakes / (responderMs / 1000);
 console.log(
   `\n3. inbound v2 handshakes, responder side with ECDH: ${handshakes} in ${fmt(responderMs, 0)} ms: ` +
-    `${fmt(perSecond, 0)} handshakes/s (${fmt(responderMs / handshakes, 2)} ms each); per handshake: ellswift_create ` +
+    `${fmt(perSecond, 0)} handshakes/s (${fmt(responderMs / handshakes, 2)} ms each; CPU time ${fmt(responderCpuMs / handshakes, 2)} ms each, ` +
+    `${fmt(handshakes / (responderCpuMs / 1000), 0)}/s per core); per handshake: ellswift_create ` +
     `${per(tCreate)} ms (key pair + XElligatorSwift), ellswift decode ${per(tDecode)} ms, v2_ecdh ${per(tEcdh)} ms (decode + OpenSSL ECDH + tagged hash)`,
 );
 
@@ -257,8 +298,11 @@ console.log(
       v2Ms: tV2,
       boundMs: tBound,
       v2ShareOfBound: tBound / tV2,
+      cpuMs: { v1: cV1, v2: cV2, bound: cBound },
+      v2ShareOfBoundCpu: cBound / cV2,
       aead: aeadJson,
       handshakesPerSecond: perSecond,
+      handshakeCpuMs: responderCpuMs / handshakes,
       handshakeParts: { createMs: tCreate / sample.length, decodeMs: tDecode / sample.length, ecdhMs: tEcdh / sample.length },
       overhead: { v1: v1Overhead, v2: v2Overhead },
       sink: sink % 7,

@@ -1,9 +1,10 @@
 /**
  * The dashboard in a real browser (Debian's Chromium via playwright-core):
  * an in-process observer with --http, honest and addr-flood-2021 peers from
- * the simulator, and two peers whose user agents are markup. Peers appear
- * live, the chart gains points, the addr-flood alert shows; the hostile user
- * agents stay text (no dialog, no injected element). Every page is
+ * the simulator, two peers whose user agents are markup, and one v1 and one
+ * BIP324 v2 peer. Peers appear live, the chart gains points, the addr-flood
+ * alert shows; the hostile user agents stay text (no dialog, no injected
+ * element); the transport column and the detail panel say v1 or v2. Every page is
  * screenshotted into test-output/screenshots/.
  */
 import assert from 'node:assert/strict';
@@ -20,6 +21,8 @@ import { launchChromium } from '../helpers/browser.js';
 const SHOTS = 'test-output/screenshots';
 const IMG_UA = '<img src=x onerror=alert(1)>';
 const SCRIPT_UA = '<script>alert(1)</script>';
+const V1_UA = '/transport-v1:1.0/';
+const V2_UA = '/transport-v2:1.0/';
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
 
 describe('dashboard in Chromium', { timeout: 60_000 }, () => {
@@ -59,6 +62,20 @@ describe('dashboard in Chromium', { timeout: 60_000 }, () => {
     await page.waitForSelector('.status.ok', { timeout: 10_000 });
     // Traffic starts once the page is live, so it sees peers arrive.
     running.push(runSimulation({ network, target, scenario: 'honest', peers: 3, rate: 2, durationMs: 25_000, signal: stopPeers.signal }));
+    // One v1 and one BIP324 v2 peer (the node listens for both), each known by its user agent.
+    for (const [i, v2] of [false, true].entries())
+      running.push(
+        runHonestPeer({
+          network,
+          host: target.host,
+          port: target.port,
+          localAddress: `127.30.1.${i + 1}`,
+          userAgent: v2 ? V2_UA : V1_UA,
+          trafficIntervalMs: 700,
+          v2,
+          signal: stopPeers.signal,
+        }).catch(() => undefined),
+      );
     for (const [i, userAgent] of [IMG_UA, SCRIPT_UA].entries())
       running.push(
         runHonestPeer({
@@ -146,6 +163,43 @@ describe('dashboard in Chromium', { timeout: 60_000 }, () => {
     await page.screenshot({ path: `${SHOTS}/peer-sequence.png` });
     await page.click('.view-toggle button[data-view="list"]');
     await page.waitForSelector('[data-testid="peer-messages"]', { timeout: 5000 });
+  });
+
+  it('shows the transport per connection: v1 and v2 in the table, v2 with its session id in the detail panel', async () => {
+    await page.goto(`${url}/#/peers`);
+    for (const ua of [V1_UA, V2_UA])
+      await page.waitForFunction((u) => [...document.querySelectorAll('td.ua')].some((td) => td.textContent === u), ua, {
+        timeout: 15_000,
+      });
+    const cells = await page.evaluate(
+      ([v1, v2]) => {
+        const heads = [...document.querySelectorAll('thead th')].map((th) => th.textContent?.trim() ?? '');
+        const col = heads.findIndex((t) => t.startsWith('transport'));
+        // (No named functions in here: tsx would wrap them in a helper the page does not have.)
+        const [c1, c2] = [v1!, v2!].map((ua) => {
+          const row = [...document.querySelectorAll('tbody tr')].find((tr) => tr.querySelector('td.ua')?.textContent === ua);
+          return row?.querySelectorAll('td')[col]?.textContent ?? null;
+        });
+        return { col, v1: c1, v2: c2 };
+      },
+      [V1_UA, V2_UA],
+    );
+    assert.ok(cells.col >= 0, 'the table has a transport column');
+    assert.deepEqual({ v1: cells.v1, v2: cells.v2 }, { v1: 'v1', v2: 'v2' });
+    const detailTransport = async (ua: string): Promise<string> => {
+      await page
+        .locator('tr', { has: page.locator('td.ua', { hasText: ua }) })
+        .first()
+        .click();
+      await page.waitForFunction((u) => document.querySelector('.ua-full')?.textContent === u, ua, { timeout: 10_000 });
+      return page.evaluate(() => {
+        const row = [...document.querySelectorAll('table.kv tr')].find((tr) => tr.querySelector('th')?.textContent === 'transport');
+        return row?.querySelector('td')?.textContent ?? '';
+      });
+    };
+    assert.match(await detailTransport(V2_UA), /^v2 \(session [0-9a-f]{64}\)$/);
+    assert.equal(await detailTransport(V1_UA), 'v1');
+    await page.screenshot({ path: `${SHOTS}/peers-transport.png` });
   });
 
   it('shows the addr-flood alert and its incident, with an export link that works', async () => {

@@ -61,10 +61,26 @@ export class FSChaCha20 {
     const ks = this.keystream;
     const at = this.at;
     const out = Uint8Array.of(chunk[0]! ^ ks[at]!, chunk[1]! ^ ks[at + 1]!, chunk[2]! ^ ks[at + 2]!);
+    this.next();
+    return out;
+  }
+
+  /**
+   * The same as crypt() for a length field, read as the little-endian 24-bit
+   * number it encrypts to, without allocating: the receive path's form.
+   */
+  cryptLength(b0: number, b1: number, b2: number): number {
+    const ks = this.keystream;
+    const at = this.at;
+    const length = (b0 ^ ks[at]!) | ((b1 ^ ks[at + 1]!) << 8) | ((b2 ^ ks[at + 2]!) << 16);
+    this.next();
+    return length;
+  }
+
+  private next(): void {
     this.at += LENGTH_LEN;
     this.chunks++;
-    if (this.chunks % REKEY_INTERVAL === 0) this.rekey(ks.slice(this.at, this.at + 32));
-    return out;
+    if (this.chunks % REKEY_INTERVAL === 0) this.rekey(this.keystream.slice(this.at, this.at + 32));
   }
 }
 
@@ -118,7 +134,8 @@ export class FSChaCha20Poly1305 {
     const d = createDecipheriv('chacha20-poly1305', this.key, this.nonce(), { authTagLength: TAG_LEN });
     d.setAuthTag(input.subarray(length));
     if (aad.length > 0) d.setAAD(aad, { plaintextLength: length });
-    const plain = d.update(input.subarray(0, length));
+    // A Buffer is a Uint8Array: returned as it is, no second view per packet.
+    const plain: Uint8Array = d.update(input.subarray(0, length));
     let ok = true;
     try {
       d.final();
@@ -126,7 +143,7 @@ export class FSChaCha20Poly1305 {
       ok = false;
     }
     this.advance();
-    return ok ? new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength) : undefined;
+    return ok ? plain : undefined;
   }
 }
 
@@ -208,8 +225,8 @@ export class PacketCipher {
 
   /** The contents length an encrypted 3-byte length field says. */
   decryptLength(encrypted: Uint8Array): number {
-    const l = this.recvL.crypt(encrypted);
-    return l[0]! | (l[1]! << 8) | (l[2]! << 16);
+    if (encrypted.length !== LENGTH_LEN) throw new RangeError(`length fields are ${LENGTH_LEN} bytes`);
+    return this.recvL.cryptLength(encrypted[0]!, encrypted[1]!, encrypted[2]!);
   }
 
   /** Header + contents + tag (without the length) → { ignore, contents }, or undefined on a bad tag. */
@@ -217,5 +234,13 @@ export class PacketCipher {
     const plain = this.recvP.decrypt(aad, input);
     if (!plain) return undefined;
     return { ignore: (plain[0]! & IGNORE_BIT) !== 0, contents: plain.subarray(HEADER_LEN) };
+  }
+
+  /**
+   * The receive path's decrypt: header || contents (the header byte first, its
+   * IGNORE_BIT marks a decoy), or undefined on a bad tag; no wrapper object.
+   */
+  decryptPacket(input: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
+    return this.recvP.decrypt(aad, input);
   }
 }

@@ -9,44 +9,89 @@
  * and it is constant-time in both. OpenSSL's ECDH output is exactly the x
  * coordinate BIP324 wants.
  */
-import { createECDH, createHash, randomBytes, randomInt } from 'node:crypto';
+import { createECDH, createHash, ECDH, randomBytes, randomInt, type ECDH as ECDHKey } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 
 const Fp = secp256k1.Point.Fp;
 const P = Fp.ORDER;
 /** √-3 mod p, the square one of the two (BIP324's constant c). */
 const C = 0xa2d2ba93507f1df233770c2a797962cc61f6d15da14ecd47d8d27ae1cd5f852n;
-const SQRT_EXP = (P + 1n) / 4n;
 const HALF = Fp.inv(2n);
 
-/** Square root mod p, or undefined when `a` is not a square (p ≡ 3 mod 4). */
+function sqrN(a: bigint, n: number): bigint {
+  for (let i = 0; i < n; i++) a = (a * a) % P;
+  return a;
+}
+
+/**
+ * a^((p+1)/4) mod p by an addition chain: (p+1)/4 is 223 one bits, a zero, 22
+ * ones, four zeros, 1011 and two zeros, so x_k = a^(2^k - 1) blocks built from
+ * each other cover it with 253 squarings and 13 multiplications, where a generic
+ * square-and-multiply (noble's Fp.pow) does ~500 operations (the same chain as
+ * libsecp256k1's field square root; ~2x faster here, docs/benchmarks.md).
+ */
+export function powSqrt(a: bigint): bigint {
+  const x2 = (sqrN(a, 1) * a) % P;
+  const x3 = (sqrN(x2, 1) * a) % P;
+  const x6 = (sqrN(x3, 3) * x3) % P;
+  const x9 = (sqrN(x6, 3) * x3) % P;
+  const x11 = (sqrN(x9, 2) * x2) % P;
+  const x22 = (sqrN(x11, 11) * x11) % P;
+  const x44 = (sqrN(x22, 22) * x22) % P;
+  const x88 = (sqrN(x44, 44) * x44) % P;
+  const x176 = (sqrN(x88, 88) * x88) % P;
+  const x220 = (sqrN(x176, 44) * x44) % P;
+  const x223 = (sqrN(x220, 3) * x3) % P;
+  let t = (sqrN(x223, 23) * x22) % P;
+  t = (sqrN(t, 6) * x2) % P;
+  return sqrN(t, 2);
+}
+
+/**
+ * Square root mod p, or undefined when `a` is not a square (p ≡ 3 mod 4): one
+ * exponentiation both takes the root and, squared back, tests square-ness.
+ */
 function sqrt(a: bigint): bigint | undefined {
-  const r = Fp.pow(a, SQRT_EXP);
+  a = Fp.create(a);
+  const r = powSqrt(a);
   return Fp.sqr(r) === a ? r : undefined;
 }
 
-/** Whether x is the x coordinate of a curve point (x³ + 7 is a square): BIP340's lift_x succeeds. */
+/** 02 || x: the compressed point with even y, for OpenSSL. */
+function compressed(x: bigint): Buffer {
+  return Buffer.from('02' + x.toString(16).padStart(64, '0'), 'hex');
+}
+
+/**
+ * Whether x is the x coordinate of a curve point (x³ + 7 is a square): BIP340's
+ * lift_x succeeds. OpenSSL answers it: decompressing 02 || x computes the square
+ * root of x³ + 7 in C and refuses a non-square, ~2x faster than one bigint
+ * exponentiation (docs/benchmarks.md). Both are variable-time; so is the
+ * reference code's is-square test, and x here is public (an encoding's
+ * candidate, or a value derived from our own public key and a random u).
+ */
 function isValidX(x: bigint): boolean {
-  return sqrt(Fp.add(Fp.mul(Fp.sqr(x), x), 7n)) !== undefined;
+  try {
+    ECDH.convertKey(compressed(x), 'secp256k1');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function bytesToBigInt(bytes: Uint8Array): bigint {
-  let n = 0n;
-  for (const b of bytes) n = (n << 8n) | BigInt(b);
-  return n;
+  return BigInt('0x' + (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex') || '0'));
 }
 
 export function bigIntTo32(n: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  for (let i = 31; i >= 0; i--) {
-    out[i] = Number(n & 0xffn);
-    n >>= 8n;
-  }
-  return out;
+  return new Uint8Array(Buffer.from(n.toString(16).padStart(64, '0'), 'hex'));
 }
 
-/** BIP324 XSwiftEC(u, t): the curve x coordinate that (u, t) encodes. Defined for every input. */
-export function xswiftec(u: bigint, t: bigint): bigint {
+/**
+ * BIP324 XSwiftEC's three candidates x1, x2, x3, in its order: XSwiftEC(u, t) is
+ * the first that is on the curve (one always is).
+ */
+function xswiftecCandidates(u: bigint, t: bigint): [bigint, bigint, bigint] {
   u = Fp.create(u);
   t = Fp.create(t);
   if (u === 0n) u = 1n;
@@ -56,12 +101,16 @@ export function xswiftec(u: bigint, t: bigint): bigint {
   const X = Fp.div(Fp.sub(u3plus7, Fp.sqr(t)), Fp.add(t, t));
   const Y = Fp.div(Fp.add(X, t), Fp.mul(C, u));
   const x1 = Fp.add(u, Fp.mul(4n, Fp.sqr(Y)));
-  if (isValidX(x1)) return x1;
   const XoverY = Fp.div(X, Y);
-  const x2 = Fp.mul(Fp.sub(Fp.neg(XoverY), u), HALF);
+  return [x1, Fp.mul(Fp.sub(Fp.neg(XoverY), u), HALF), Fp.mul(Fp.sub(XoverY, u), HALF)];
+}
+
+/** BIP324 XSwiftEC(u, t): the curve x coordinate that (u, t) encodes. Defined for every input. */
+export function xswiftec(u: bigint, t: bigint): bigint {
+  const [x1, x2, x3] = xswiftecCandidates(u, t);
+  if (isValidX(x1)) return x1;
   if (isValidX(x2)) return x2;
-  // BIP324: one of the three is always on the curve.
-  return Fp.mul(Fp.sub(XoverY, u), HALF);
+  return x3;
 }
 
 /** BIP324 XSwiftECInv(x, u, case): a t with XSwiftEC(u, t) = x, or undefined. `c` is 0..7. */
@@ -124,9 +173,16 @@ export function xElligatorSwift(x: bigint): Uint8Array {
 }
 
 /** The x coordinate a 64-byte ElligatorSwift encoding stands for (every 64 bytes decode). */
-export function ellswiftDecode(encoding: Uint8Array): bigint {
+function decodeCandidates(encoding: Uint8Array): [bigint, bigint, bigint] {
   if (encoding.length !== 64) throw new RangeError(`ellswift encoding is ${encoding.length} bytes, expected 64`);
-  return xswiftec(bytesToBigInt(encoding.subarray(0, 32)) % P, bytesToBigInt(encoding.subarray(32, 64)) % P);
+  return xswiftecCandidates(bytesToBigInt(encoding.subarray(0, 32)) % P, bytesToBigInt(encoding.subarray(32, 64)) % P);
+}
+
+export function ellswiftDecode(encoding: Uint8Array): bigint {
+  const [x1, x2, x3] = decodeCandidates(encoding);
+  if (isValidX(x1)) return x1;
+  if (isValidX(x2)) return x2;
+  return x3;
 }
 
 export interface EllSwiftKey {
@@ -134,6 +190,13 @@ export interface EllSwiftKey {
   priv: Uint8Array;
   /** Its public key's x coordinate, ElligatorSwift-encoded (64 bytes). */
   ellswift: Uint8Array;
+  /**
+   * The OpenSSL key holding `priv` (ellswiftCreate's): the ECDH uses it as it is.
+   * Without it the ECDH loads `priv` into a new one, and node:crypto's
+   * setPrivateKey then computes the public key again (a base-point
+   * multiplication, ~0.4 ms, that the ECDH does not need).
+   */
+  ecdh?: ECDHKey;
 }
 
 /** BIP324 ellswift_create: a fresh key pair with a random encoding of its public key. */
@@ -142,19 +205,24 @@ export function ellswiftCreate(): EllSwiftKey {
   ecdh.generateKeys();
   const pub = ecdh.getPublicKey(); // 04 || x || y
   const x = bytesToBigInt(pub.subarray(1, 33));
-  return { priv: new Uint8Array(ecdh.getPrivateKey()), ellswift: xElligatorSwift(x) };
+  return { priv: new Uint8Array(ecdh.getPrivateKey()), ellswift: xElligatorSwift(x), ecdh };
 }
 
-/** x(priv · lift_x(XSwiftEC(u, t))) as 32 bytes: BIP324's ellswift_ecdh_xonly. */
-export function ellswiftEcdhXonly(ellswiftTheirs: Uint8Array, priv: Uint8Array): Uint8Array {
-  const x = ellswiftDecode(ellswiftTheirs);
-  // Either point with this x gives the same x of the product: take the even one.
-  const compressed = new Uint8Array(33);
-  compressed[0] = 0x02;
-  compressed.set(bigIntTo32(x), 1);
-  const ecdh = createECDH('secp256k1');
-  ecdh.setPrivateKey(priv);
-  return new Uint8Array(ecdh.computeSecret(compressed));
+/**
+ * x(priv · lift_x(XSwiftEC(u, t))) as 32 bytes: BIP324's ellswift_ecdh_xonly.
+ * `priv` is the secret key, or the OpenSSL key that holds it (EllSwiftKey.ecdh).
+ */
+export function ellswiftEcdhXonly(ellswiftTheirs: Uint8Array, priv: Uint8Array | ECDHKey): Uint8Array {
+  let ecdh: ECDHKey;
+  if (priv instanceof Uint8Array) {
+    ecdh = createECDH('secp256k1');
+    ecdh.setPrivateKey(priv);
+  } else ecdh = priv;
+  // Either point with the decoded x gives the same x of the product: take the even one
+  // (02 || x). (Letting computeSecret itself refuse XSwiftEC's off-curve candidates
+  // measured far slower: a refused point costs ~0.6 ms there, against ~0.04 ms in
+  // ECDH.convertKey, which ellswiftDecode uses.)
+  return new Uint8Array(ecdh.computeSecret(compressed(ellswiftDecode(ellswiftTheirs))));
 }
 
 const ECDH_TAG = createHash('sha256').update('bip324_ellswift_xonly_ecdh').digest();
@@ -163,7 +231,7 @@ const ECDH_TAG = createHash('sha256').update('bip324_ellswift_xonly_ecdh').diges
  * BIP324 v2_ecdh: the shared secret, a tagged hash of both encodings (the
  * initiator's first) and the shared x coordinate.
  */
-export function v2Ecdh(priv: Uint8Array, ellswiftTheirs: Uint8Array, ellswiftOurs: Uint8Array, initiating: boolean): Uint8Array {
+export function v2Ecdh(priv: Uint8Array | ECDHKey, ellswiftTheirs: Uint8Array, ellswiftOurs: Uint8Array, initiating: boolean): Uint8Array {
   const shared = ellswiftEcdhXonly(ellswiftTheirs, priv);
   const h = createHash('sha256').update(ECDH_TAG).update(ECDH_TAG);
   if (initiating) h.update(ellswiftOurs).update(ellswiftTheirs);

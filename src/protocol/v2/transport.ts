@@ -34,7 +34,16 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { COMMAND_SIZE, type Frame } from '../framing.js';
 import { MAX_PROTOCOL_MESSAGE_LENGTH } from '../limits.js';
 import type { Network } from '../networks.js';
-import { deriveSessionKeys, EXPANSION, GARBAGE_TERMINATOR_LEN, HEADER_LEN, LENGTH_LEN, PacketCipher, TAG_LEN } from './cipher.js';
+import {
+  deriveSessionKeys,
+  EXPANSION,
+  GARBAGE_TERMINATOR_LEN,
+  HEADER_LEN,
+  IGNORE_BIT,
+  LENGTH_LEN,
+  PacketCipher,
+  TAG_LEN,
+} from './cipher.js';
 import { ellswiftCreate, v2Ecdh, type EllSwiftKey } from './ellswift.js';
 
 /** Most garbage either side may send before its terminator (BIP324; V2Transport::MAX_GARBAGE_LEN). */
@@ -151,6 +160,11 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** A message whose type cannot be read: dropped and counted, the connection stays (GetReceivedMessage's reject_message). */
+function rejectMessage(kind: V2ViolationKind, detail: string, offset: number, length: number, command?: string): V2Item {
+  return { type: 'violation', violation: { kind, fatal: false, detail, offset, length, ...(command !== undefined ? { command } : {}) } };
 }
 
 export class V2Transport {
@@ -353,7 +367,7 @@ export class V2Transport {
     if (this.keyFill < ELLSWIFT_LEN) return pos;
     const theirs = this.keyBuf.slice(0, ELLSWIFT_LEN);
     this.keyFill = 0;
-    const secret = (this.options.ecdh ?? v2Ecdh)(this.key.priv, theirs, this.key.ellswift, this.options.initiating);
+    const secret = (this.options.ecdh ?? v2Ecdh)(this.key.ecdh ?? this.key.priv, theirs, this.key.ellswift, this.options.initiating);
     const keys = deriveSessionKeys(secret, this.options.network.magic, this.options.initiating);
     this.cipher = new PacketCipher(keys);
     this.sessionIdHex = Buffer.from(keys.sessionId).toString('hex');
@@ -411,15 +425,17 @@ export class V2Transport {
 
   private packetBytes(chunk: Uint8Array, pos: number, out: V2Item[]): number {
     if (this.packetLen < 0) {
-      const take = Math.min(LENGTH_LEN - this.lenFill, chunk.length - pos);
-      this.lenBuf.set(chunk.subarray(pos, pos + take), this.lenFill);
-      this.lenFill += take;
-      pos += take;
+      const end = Math.min(pos + LENGTH_LEN - this.lenFill, chunk.length);
+      while (pos < end) this.lenBuf[this.lenFill++] = chunk[pos++]!;
       if (this.lenFill < LENGTH_LEN) return pos;
       this.lenFill = 0;
-      this.packetRaw.set(this.lenBuf, 0);
+      const raw = this.packetRaw;
+      const len = this.lenBuf;
+      raw[0] = len[0]!;
+      raw[1] = len[1]!;
+      raw[2] = len[2]!;
       this.packetRawFill = LENGTH_LEN;
-      this.packetLen = this.cipher!.decryptLength(this.lenBuf);
+      this.packetLen = this.cipher!.decryptLength(len);
       // V2Transport::ProcessReceivedPacketBytes: "packet too large", before allocating anything.
       if (this.packetLen > this.maxContents) {
         const v1 = this.startsWithMagic();
@@ -454,7 +470,7 @@ export class V2Transport {
     const offset = this.packetOffset;
     this.packetLen = -1;
     this.packetOffset += LENGTH_LEN + need;
-    const plain = this.cipher!.decrypt(input, this.recvAad);
+    const plain = this.cipher!.decryptPacket(input, this.recvAad);
     if (!plain) {
       const v1 = this.startsWithMagic();
       this.fatal(out, {
@@ -466,7 +482,7 @@ export class V2Transport {
       return chunk.length;
     }
     if (this.recvAad.length > 0) this.recvAad = new Uint8Array(0);
-    if (plain.ignore) {
+    if ((plain[0]! & IGNORE_BIT) !== 0) {
       this.decoysIn++;
       return pos;
     }
@@ -475,7 +491,7 @@ export class V2Transport {
       out.push({ type: 'handshake', sessionId: this.sessionIdHex, garbageLength: this.garbageIn, decoys: this.decoysIn });
       return pos;
     }
-    out.push(this.message(plain.contents, offset));
+    out.push(this.message(plain.subarray(HEADER_LEN), offset));
     return pos;
   }
 
@@ -487,21 +503,24 @@ export class V2Transport {
   /** V2Transport::GetMessageType: a one-byte id, or 0 and a 12-byte type. */
   private message(contents: Uint8Array, offset: number): V2Item {
     const wireSize = contents.length + EXPANSION;
-    const reject = (kind: V2ViolationKind, detail: string, command?: string): V2Item => ({
-      type: 'violation',
-      violation: { kind, fatal: false, detail, offset, length: contents.length, ...(command !== undefined ? { command } : {}) },
-    });
-    if (contents.length === 0) return reject('invalid-message-type', 'empty contents');
+    // No closure made per message here (this is the hot path): rejections call a module function.
+    if (contents.length === 0) return rejectMessage('invalid-message-type', 'empty contents', offset, contents.length);
     const id = contents[0]!;
     if (id !== 0) {
       const command = V2_MESSAGE_IDS[id];
       if (command === undefined) {
         const reserved = id < V2_MESSAGE_IDS.length + V2_RESERVED_IDS;
-        return reject('unknown-message-id', `short id ${id}${reserved ? ' (assigned by BIP324, not implemented by Core)' : ''}`);
+        return rejectMessage(
+          'unknown-message-id',
+          `short id ${id}${reserved ? ' (assigned by BIP324, not implemented by Core)' : ''}`,
+          offset,
+          contents.length,
+        );
       }
       return { type: 'frame', frame: { command, payload: contents.subarray(1), wireSize } };
     }
-    if (contents.length < 1 + COMMAND_SIZE) return reject('invalid-message-type', `long form with ${contents.length - 1} type bytes`);
+    if (contents.length < 1 + COMMAND_SIZE)
+      return rejectMessage('invalid-message-type', `long form with ${contents.length - 1} type bytes`, offset, contents.length);
     let end = COMMAND_SIZE;
     let command = '';
     for (let i = 0; i < COMMAND_SIZE; i++) {
@@ -510,11 +529,12 @@ export class V2Transport {
         end = i;
         break;
       }
-      if (c < 0x20 || c > 0x7f) return reject('invalid-message-type', `type byte ${c} not printable`);
+      if (c < 0x20 || c > 0x7f) return rejectMessage('invalid-message-type', `type byte ${c} not printable`, offset, contents.length);
       command += String.fromCharCode(c);
     }
     for (let i = end; i < COMMAND_SIZE; i++) {
-      if (contents[1 + i] !== 0) return reject('invalid-message-type', 'type bytes after the NUL padding', command);
+      if (contents[1 + i] !== 0)
+        return rejectMessage('invalid-message-type', 'type bytes after the NUL padding', offset, contents.length, command);
     }
     return { type: 'frame', frame: { command, payload: contents.subarray(1 + COMMAND_SIZE), wireSize } };
   }

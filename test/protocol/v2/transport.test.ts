@@ -11,7 +11,9 @@ import fc from 'fast-check';
 import { encodeFrame, FrameDecoder } from '../../../src/protocol/framing.js';
 import { NETWORKS } from '../../../src/protocol/networks.js';
 import { encodeMessageFrame, msg } from '../../../src/protocol/messages/index.js';
-import { MAX_GARBAGE_LEN, V2_MESSAGE_IDS, V2Transport, type V2Item } from '../../../src/protocol/v2/transport.js';
+import { deriveSessionKeys, PacketCipher } from '../../../src/protocol/v2/cipher.js';
+import { v2Ecdh } from '../../../src/protocol/v2/ellswift.js';
+import { MAX_GARBAGE_LEN, V2_MESSAGE_IDS, V2_RESERVED_IDS, V2Transport, type V2Item } from '../../../src/protocol/v2/transport.js';
 
 const network = NETWORKS.regtest;
 
@@ -278,6 +280,67 @@ describe('v2 transport: hostile input', () => {
     assert.equal(v!.violation.fatal, false);
     const ok = of(r.push(i.encodeMessage('ping', new Uint8Array(8))!), 'frame');
     assert.equal(ok.length, 1);
+  });
+});
+
+describe('v2 unknown short message-type ids', () => {
+  /**
+   * A session whose initiator-to-responder direction we drive with our own
+   * PacketCipher (keys from the same ECDH secret), so packets can carry any
+   * header and first byte, as a hostile peer's would.
+   */
+  function mirroredSession() {
+    let secret: Uint8Array | undefined;
+    const ecdh: typeof v2Ecdh = (priv, theirs, ours, initiating) => {
+      const s = v2Ecdh(priv, theirs, ours, initiating);
+      if (initiating) secret = s;
+      return s;
+    };
+    const garbage = randomBytes(20);
+    const i = new V2Transport({ network, initiating: true, garbage, ecdh });
+    const r = new V2Transport({ network, initiating: false });
+    const fromI = sends(r.push(i.start())).flatMap((b) => sends(i.push(b)));
+    const seen = fromI.flatMap((b) => r.push(b));
+    assert.equal(of(seen, 'handshake').length, 1);
+    const mirror = new PacketCipher(deriveSessionKeys(secret!, network.magic, true));
+    mirror.encrypt([], garbage, false); // the initiator's version packet, already sent: keep the mirror in step
+    return { r, send: (contents: Uint8Array) => r.push(mirror.encrypt([contents], new Uint8Array(0), false)) };
+  }
+
+  // V2Transport::GetMessageType (net.cpp): an id at or above V2_MESSAGE_IDS's size (33) is
+  // "Unknown short message id" (nullopt) and GetReceivedMessage sets reject_message: the
+  // message is dropped, the peer stays. Ids 29..32 are in Core's table as empty strings
+  // (BIP324 assigns them, Core implements none): a message of type "" that no handler
+  // takes. We drop and count both the same way, naming the reserved ones.
+  for (const id of [
+    V2_MESSAGE_IDS.length,
+    V2_MESSAGE_IDS.length + V2_RESERVED_IDS - 1,
+    V2_MESSAGE_IDS.length + V2_RESERVED_IDS,
+    200,
+    255,
+  ]) {
+    it(`short id ${id}: dropped and counted as unknown-message-id, not fatal; the next message arrives`, () => {
+      const { r, send } = mirroredSession();
+      const items = send(Uint8Array.of(id, 1, 2, 3));
+      assert.equal(items.length, 1);
+      const [v] = of(items, 'violation');
+      assert.equal(v!.violation.kind, 'unknown-message-id');
+      assert.equal(v!.violation.fatal, false);
+      assert.equal(v!.violation.length, 4);
+      assert.match(v!.violation.detail, new RegExp(`short id ${id}`));
+      assert.equal(/not implemented by Core/.test(v!.violation.detail), id < V2_MESSAGE_IDS.length + V2_RESERVED_IDS);
+      assert.equal(r.closed, false);
+      const ping = of(send(Uint8Array.of(V2_MESSAGE_IDS.indexOf('ping'), 1, 2, 3, 4, 5, 6, 7, 8)), 'frame');
+      assert.equal(ping.length, 1);
+      assert.equal(ping[0]!.frame.command, 'ping');
+      assert.deepEqual([...ping[0]!.frame.payload], [1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+  }
+
+  it('the last id in the table (28, addrv2) is a message, not a violation', () => {
+    const { send } = mirroredSession();
+    const [f] = of(send(Uint8Array.of(V2_MESSAGE_IDS.length - 1, 0)), 'frame');
+    assert.equal(f!.frame.command, 'addrv2');
   });
 });
 
