@@ -162,6 +162,8 @@ export class V2Transport {
   garbageIn = 0;
   /** Bytes received since construction. */
   bytesIn = 0;
+  /** Contents length of the peer's version packet (Core sends it empty), -1 until it arrives. */
+  versionContentsIn = -1;
   private stateValue: V2State;
   private readonly key: EllSwiftKey;
   private readonly sendGarbage: Uint8Array;
@@ -472,6 +474,7 @@ export class V2Transport {
     }
     if (this.stateValue === 'version') {
       this.stateValue = 'app';
+      this.versionContentsIn = plain.contents.length;
       out.push({ type: 'handshake', sessionId: this.sessionIdHex, garbageLength: this.garbageIn, decoys: this.decoysIn });
       return pos;
     }

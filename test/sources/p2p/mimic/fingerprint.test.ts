@@ -3,18 +3,27 @@
  * against the mimic honeypot backed by that same node; every difference a spy
  * could see is a failing assertion. The probe list is in docs/mimic.md.
  *
- * The node runs with -v2transport=0: our node speaks v1 only today, so a
- * v2-capable backend's NODE_P2P_V2 is (rightly) not advertised by us, and the
- * comparison is against Core as it would present itself without v2.
+ * Twice: over v1 against Core at -v2transport=0 and a v1-only mimic (which
+ * must then not advertise NODE_P2P_V2), and over BIP324 v2 (our own
+ * V2Transport as the initiator) against Core at -v2transport=1 and a mimic
+ * that speaks v2 and advertises NODE_P2P_V2. Over v2 the probes also compare
+ * what the v2 layer shows: the garbage Core sends, its decoys (none), its
+ * version packet (empty), the one-byte message ids, the handshake with the
+ * most garbage and decoys a peer may send, and garbage without a terminator.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { bitcoindSkipReason, startBitcoind, type Bitcoind } from '../../../helpers/bitcoind.js';
 import { encodePayload } from '../../../../src/protocol/messages/index.js';
 import { hexToHash } from '../../../../src/protocol/hash.js';
 import { INV_TYPE, type Message } from '../../../../src/protocol/messages/types.js';
-import { Prober, sleep, spendCoinbases, startMimicObserver, type MimicHarness } from './helpers.js';
+import { V2Transport, MAX_GARBAGE_LEN } from '../../../../src/protocol/v2/transport.js';
+import { GARBAGE_TERMINATOR_LEN } from '../../../../src/protocol/v2/cipher.js';
+import { REGTEST } from '../helpers.js';
+import { Prober, sleep, spendCoinbases, startMimicObserver, V2ProbePeer, type MimicHarness } from './helpers.js';
 
 const hex = (m: Message): string => Buffer.from(encodePayload(m)).toString('hex');
 
@@ -40,180 +49,261 @@ async function both<T>(core: Bitcoind, mimic: MimicHarness, probe: (port: number
   return { core: a, mimic: b };
 }
 
-describe('mimic fingerprint: the same probes against Bitcoin Core and the mimic backed by it', { skip: bitcoindSkipReason() }, () => {
-  it('answers every probe as Core does', { timeout: 180_000 }, async () => {
-    const node = await startBitcoind({ args: ['-v2transport=0'] });
-    let mimic: MimicHarness | undefined;
-    const probers: Prober[] = [];
-    const open = async (port: number): Promise<Prober> => {
-      const p = await Prober.connect(port);
-      probers.push(p);
-      return p;
+/** The v2 layer of a prober's connection, as the other side shaped it. */
+function v2Layer(p: Prober): { decoys: number; versionContents: number; garbage: number; typeBytes: number[] } {
+  const t = (p.peer as V2ProbePeer).transport;
+  return { decoys: t.decoysIn, versionContents: t.versionContentsIn, garbage: t.garbageIn, typeBytes: (p.peer as V2ProbePeer).typeBytes };
+}
+
+/** Every probe, over v1 or over v2; each difference is a failing assertion. */
+async function fingerprint(v2: boolean): Promise<void> {
+  const node = await startBitcoind({ args: [`-v2transport=${v2 ? 1 : 0}`] });
+  let mimic: MimicHarness | undefined;
+  const probers: Prober[] = [];
+  const open = async (port: number): Promise<Prober> => {
+    const p = await Prober.connect(port, { v2 });
+    probers.push(p);
+    return p;
+  };
+  try {
+    const hashes = await node.mine(120);
+    // Transactions in the chain: witness spends of the first coinbases, mined.
+    await spendCoinbases(node, hashes.slice(0, 3));
+    await node.mine(1);
+    mimic = await startMimicObserver(node, { v2 });
+
+    // 1. Handshake: version fields, and every message around verack, in order.
+    const hs = await both(node, mimic, async (port) => {
+      const p = await open(port);
+      const t0 = performance.now();
+      await p.handshake();
+      // feefilter is the last of SendMessages' first round; then a moment for anything that would follow.
+      await p.first('feefilter', t0, 15_000);
+      await sleep(800);
+      return { all: p.since(t0), p };
+    });
+    const coreVersion = hs.core.all.find((m) => m.command === 'version')!;
+    const ourVersion = hs.mimic.all.find((m) => m.command === 'version')!;
+    assert.equal(stable(ourVersion), stable(coreVersion), 'version message fields');
+    assert.equal(hex(ourVersion).length, hex(coreVersion).length, 'version message length');
+    if (ourVersion.command === 'version' && coreVersion.command === 'version' && !('unknown' in ourVersion) && !('unknown' in coreVersion))
+      assert.ok(Math.abs(Number(ourVersion.payload.timestamp - coreVersion.payload.timestamp)) <= 2, 'version timestamp');
+    // NODE_P2P_V2 (1 << 11) exactly when the connection's node speaks v2 (Core: -v2transport; we: config.v2).
+    if (coreVersion.command === 'version' && !('unknown' in coreVersion))
+      assert.equal((coreVersion.payload.services & 2048n) !== 0n, v2, 'Core advertises NODE_P2P_V2 iff -v2transport=1');
+    assert.deepEqual(hs.mimic.all.map(stable), hs.core.all.map(stable), 'messages around verack, in order');
+    // The fee filter: Core's FeeFilterRounder output for the same mempool minimum (randomised: either
+    // the min relay fee or the first bucket above it).
+    const feefilters = [hs.core.all, hs.mimic.all].map((l) => l.find((m) => m.command === 'feefilter'));
+    const allowed = new Set([100n, 107n]); // max(round(100), 100): 100, or the bucket 50·1.1^8 = 107.17 truncated
+    for (const f of feefilters) {
+      assert.ok(f && f.command === 'feefilter' && !('unknown' in f), 'a feefilter');
+      assert.ok(allowed.has(f.payload.feeRate), `feefilter ${f.payload.feeRate}`);
+    }
+
+    // 2. getheaders from genesis; 3. getblocks from genesis.
+    const genesis = hexToHash(await node.rpc<string>('getblockhash', 0));
+    const chainProbe = (command: 'getheaders' | 'getblocks', answer: string) => async (p: Prober) => {
+      const t = performance.now();
+      p.send({ command, payload: { version: 70016, locator: [genesis], stop: new Uint8Array(32) } } as Message);
+      return stable(await p.first(answer, t));
     };
+    const [hsCore, hsMimic] = [hs.core.p, hs.mimic.p];
+    assert.equal(
+      await chainProbe('getheaders', 'headers')(hsMimic),
+      await chainProbe('getheaders', 'headers')(hsCore),
+      'getheaders answer',
+    );
+    assert.equal(await chainProbe('getblocks', 'inv')(hsMimic), await chainProbe('getblocks', 'inv')(hsCore), 'getblocks answer');
+
+    // 4. getdata for the tip block: witness and non-witness; a block with a witness transaction.
+    const best = await node.rpc<string>('getbestblockhash');
+    for (const type of [INV_TYPE.witnessBlock, INV_TYPE.block]) {
+      const ask = async (p: Prober): Promise<string> => {
+        const t = performance.now();
+        p.send({ command: 'getdata', payload: { items: [{ type, hash: hexToHash(best) }] } });
+        return stable(await p.first('block', t));
+      };
+      assert.equal(await ask(hsMimic), await ask(hsCore), `getdata block type ${type}`);
+    }
+
+    // 5. getdata for an unknown transaction: notfound.
+    const unknownTx = { type: INV_TYPE.wtx, hash: new Uint8Array(randomBytes(32)) };
+    const askTx = async (p: Prober): Promise<string> => {
+      const t = performance.now();
+      p.send({ command: 'getdata', payload: { items: [unknownTx] } });
+      return stable(await p.first('notfound', t));
+    };
+    assert.equal(await askTx(hsMimic), await askTx(hsCore), 'getdata unknown tx');
+
+    // 6. ping: pong with the same nonce.
+    const askPing = async (p: Prober): Promise<string> => {
+      const t = performance.now();
+      p.send({ command: 'ping', payload: { nonce: 0x0102030405060708n } });
+      return hex(await p.first('pong', t));
+    };
+    assert.equal(await askPing(hsMimic), await askPing(hsCore), 'pong');
+
+    // 7. getaddr: what comes back within a second (regtest: nothing), and a second one is ignored.
+    const askAddr = async (p: Prober): Promise<string[]> => {
+      const t = performance.now();
+      p.send({ command: 'getaddr', payload: {} });
+      await sleep(1000);
+      return p
+        .since(t)
+        .map(stable)
+        .filter((c) => c !== 'ping');
+    };
+    assert.deepEqual(await askAddr(hsMimic), await askAddr(hsCore), 'getaddr answer');
+
+    // 8. An announced transaction: requested after Core's inbound delay, by wtxid.
+    const announced = new Uint8Array(randomBytes(32));
+    const ann = await both(node, mimic, async (port) => {
+      const p = port === node.port ? hsCore : hsMimic;
+      void port;
+      const t = performance.now();
+      p.send({ command: 'inv', payload: { items: [{ type: INV_TYPE.wtx, hash: announced }] } });
+      const m = await p.first('getdata', t, 8000);
+      return { m: stable(m), delay: performance.now() - t };
+    });
+    assert.equal(ann.mimic.m, ann.core.m, 'getdata for the announced tx');
+    assert.ok(ann.mimic.delay >= 1900 && ann.core.delay >= 1900, `both wait NONPREF_PEER_TX_DELAY: ${ann.mimic.delay}, ${ann.core.delay}`);
+
+    // 9. The announcement after the backend mines a block: headers to a sendheaders peer that has our tip, inv to the others.
+    const hp = await both(node, mimic, async (port) => {
+      const p = await open(port);
+      await p.handshake();
+      await p.first('feefilter');
+      p.send({ command: 'sendheaders', payload: {} });
+      const t = performance.now();
+      p.send({ command: 'getheaders', payload: { version: 70016, locator: [hexToHash(best)], stop: new Uint8Array(32) } });
+      await p.first('headers', t);
+      return p;
+    });
+    const t9 = performance.now();
+    const [mined] = await node.mine(1);
+    for (const [name, p] of [
+      ['headers', hp],
+      ['inv', { core: hsCore, mimic: hsMimic }],
+    ] as const) {
+      const [a, b] = await Promise.all([p.core.first(name, t9), p.mimic.first(name, t9)]);
+      assert.equal(stable(b), stable(a), `announcement of ${mined} by ${name}`);
+    }
+
+    // 10. mempool without NODE_BLOOM: disconnect.
+    const mp = await both(node, mimic, async (port) => {
+      const p = await open(port);
+      await p.handshake();
+      p.send({ command: 'mempool', payload: {} });
+      await Promise.race([p.peer.closed, sleep(3000)]);
+      return p.closed;
+    });
+    assert.deepEqual(mp.mimic, mp.core, 'mempool request');
+    assert.equal(mp.core, true);
+
+    // 11. An obsolete protocol version: disconnected, nothing sent.
+    const old = await both(node, mimic, async (port) => {
+      const p = await open(port);
+      p.send({ command: 'version', payload: { ...(await import('../helpers.js')).versionMessage({ version: 31799 }).payload } as never });
+      await Promise.race([p.peer.closed, sleep(3000)]);
+      return { closed: p.closed, got: p.commands() };
+    });
+    assert.deepEqual(old.mimic, old.core, 'obsolete version');
+
+    // 12. A message before version: ignored, the connection stays and the handshake still works.
+    const early = await both(node, mimic, async (port) => {
+      const p = await open(port);
+      p.send({ command: 'ping', payload: { nonce: 7n } });
+      await sleep(700);
+      const before = p.commands();
+      await p.handshake();
+      return { before, closed: p.closed };
+    });
+    assert.deepEqual(early.mimic, early.core, 'message before version');
+
+    if (v2) await v2Probes(node, mimic, hs);
+  } finally {
+    for (const p of probers) p.close();
+    await mimic?.stop();
+    await node.stop();
+  }
+}
+
+/** What only the v2 layer shows. */
+async function v2Probes(
+  core: Bitcoind,
+  mimic: MimicHarness,
+  hs: { core: { all: Message[]; p: Prober }; mimic: { all: Message[]; p: Prober } },
+): Promise<void> {
+  // 13. The responder's side of the handshake: no decoys, an empty version packet, garbage
+  // within BIP324's bound (random length: not compared), and every message type as
+  // BIP324's one-byte id where it has one.
+  const [a, b] = [v2Layer(hs.core.p), v2Layer(hs.mimic.p)];
+  assert.equal(b.decoys, a.decoys, 'decoys before the version packet');
+  assert.equal(a.decoys, 0);
+  assert.equal(b.versionContents, a.versionContents, 'version packet contents');
+  assert.equal(a.versionContents, 0);
+  for (const l of [a, b]) assert.ok(l.garbage >= 0 && l.garbage <= MAX_GARBAGE_LEN, `garbage ${l.garbage}`);
+  const n = Math.min(a.typeBytes.length, b.typeBytes.length, hs.core.all.length);
+  assert.deepEqual(b.typeBytes.slice(0, n), a.typeBytes.slice(0, n), 'message type encodings');
+
+  // 14. An initiator with the most garbage BIP324 allows and decoys around its version
+  // packet: both complete the handshake and answer a ping.
+  const loud = await both(core, mimic, async (port) => {
+    const peer = await V2ProbePeer.connect(port, { garbage: new Uint8Array(randomBytes(MAX_GARBAGE_LEN)), decoys: [0, 100, 4000] });
     try {
-      const hashes = await node.mine(120);
-      // Transactions in the chain: witness spends of the first coinbases, mined.
-      await spendCoinbases(node, hashes.slice(0, 3));
-      await node.mine(1);
-      mimic = await startMimicObserver(node);
-
-      // 1. Handshake: version fields, and every message around verack, in order.
-      const hs = await both(node, mimic, async (port) => {
-        const p = await open(port);
-        const t0 = performance.now();
-        await p.handshake();
-        // feefilter is the last of SendMessages' first round; then a moment for anything that would follow.
-        await p.first('feefilter', t0, 15_000);
-        await sleep(800);
-        return { all: p.since(t0), p };
-      });
-      const coreVersion = hs.core.all.find((m) => m.command === 'version')!;
-      const ourVersion = hs.mimic.all.find((m) => m.command === 'version')!;
-      assert.equal(stable(ourVersion), stable(coreVersion), 'version message fields');
-      assert.equal(hex(ourVersion).length, hex(coreVersion).length, 'version message length');
-      if (
-        ourVersion.command === 'version' &&
-        coreVersion.command === 'version' &&
-        !('unknown' in ourVersion) &&
-        !('unknown' in coreVersion)
-      )
-        assert.ok(Math.abs(Number(ourVersion.payload.timestamp - coreVersion.payload.timestamp)) <= 2, 'version timestamp');
-      assert.deepEqual(hs.mimic.all.map(stable), hs.core.all.map(stable), 'messages around verack, in order');
-      // The fee filter: Core's FeeFilterRounder output for the same mempool minimum (randomised: either
-      // the min relay fee or the first bucket above it).
-      const feefilters = [hs.core.all, hs.mimic.all].map((l) => l.find((m) => m.command === 'feefilter'));
-      const allowed = new Set([100n, 107n]); // max(round(100), 100): 100, or the bucket 50·1.1^8 = 107.17 truncated
-      for (const f of feefilters) {
-        assert.ok(f && f.command === 'feefilter' && !('unknown' in f), 'a feefilter');
-        assert.ok(allowed.has(f.payload.feeRate), `feefilter ${f.payload.feeRate}`);
-      }
-
-      // 2. getheaders from genesis; 3. getblocks from genesis.
-      const genesis = hexToHash(await node.rpc<string>('getblockhash', 0));
-      const chainProbe = (command: 'getheaders' | 'getblocks', answer: string) => async (p: Prober) => {
-        const t = performance.now();
-        p.send({ command, payload: { version: 70016, locator: [genesis], stop: new Uint8Array(32) } } as Message);
-        return stable(await p.first(answer, t));
-      };
-      const [hsCore, hsMimic] = [hs.core.p, hs.mimic.p];
-      assert.equal(
-        await chainProbe('getheaders', 'headers')(hsMimic),
-        await chainProbe('getheaders', 'headers')(hsCore),
-        'getheaders answer',
-      );
-      assert.equal(await chainProbe('getblocks', 'inv')(hsMimic), await chainProbe('getblocks', 'inv')(hsCore), 'getblocks answer');
-
-      // 4. getdata for the tip block: witness and non-witness; a block with a witness transaction.
-      const best = await node.rpc<string>('getbestblockhash');
-      for (const type of [INV_TYPE.witnessBlock, INV_TYPE.block]) {
-        const ask = async (p: Prober): Promise<string> => {
-          const t = performance.now();
-          p.send({ command: 'getdata', payload: { items: [{ type, hash: hexToHash(best) }] } });
-          return stable(await p.first('block', t));
-        };
-        assert.equal(await ask(hsMimic), await ask(hsCore), `getdata block type ${type}`);
-      }
-
-      // 5. getdata for an unknown transaction: notfound.
-      const unknownTx = { type: INV_TYPE.wtx, hash: new Uint8Array(randomBytes(32)) };
-      const askTx = async (p: Prober): Promise<string> => {
-        const t = performance.now();
-        p.send({ command: 'getdata', payload: { items: [unknownTx] } });
-        return stable(await p.first('notfound', t));
-      };
-      assert.equal(await askTx(hsMimic), await askTx(hsCore), 'getdata unknown tx');
-
-      // 6. ping: pong with the same nonce.
-      const askPing = async (p: Prober): Promise<string> => {
-        const t = performance.now();
-        p.send({ command: 'ping', payload: { nonce: 0x0102030405060708n } });
-        return hex(await p.first('pong', t));
-      };
-      assert.equal(await askPing(hsMimic), await askPing(hsCore), 'pong');
-
-      // 7. getaddr: what comes back within a second (regtest: nothing), and a second one is ignored.
-      const askAddr = async (p: Prober): Promise<string[]> => {
-        const t = performance.now();
-        p.send({ command: 'getaddr', payload: {} });
-        await sleep(1000);
-        return p
-          .since(t)
-          .map(stable)
-          .filter((c) => c !== 'ping');
-      };
-      assert.deepEqual(await askAddr(hsMimic), await askAddr(hsCore), 'getaddr answer');
-
-      // 8. An announced transaction: requested after Core's inbound delay, by wtxid.
-      const announced = new Uint8Array(randomBytes(32));
-      const ann = await both(node, mimic, async (port) => {
-        const p = port === node.port ? hsCore : hsMimic;
-        void port;
-        const t = performance.now();
-        p.send({ command: 'inv', payload: { items: [{ type: INV_TYPE.wtx, hash: announced }] } });
-        const m = await p.first('getdata', t, 8000);
-        return { m: stable(m), delay: performance.now() - t };
-      });
-      assert.equal(ann.mimic.m, ann.core.m, 'getdata for the announced tx');
-      assert.ok(
-        ann.mimic.delay >= 1900 && ann.core.delay >= 1900,
-        `both wait NONPREF_PEER_TX_DELAY: ${ann.mimic.delay}, ${ann.core.delay}`,
-      );
-
-      // 9. The announcement after the backend mines a block: headers to a sendheaders peer that has our tip, inv to the others.
-      const hp = await both(node, mimic, async (port) => {
-        const p = await open(port);
-        await p.handshake();
-        await p.first('feefilter');
-        p.send({ command: 'sendheaders', payload: {} });
-        const t = performance.now();
-        p.send({ command: 'getheaders', payload: { version: 70016, locator: [hexToHash(best)], stop: new Uint8Array(32) } });
-        await p.first('headers', t);
-        return p;
-      });
-      const t9 = performance.now();
-      const [mined] = await node.mine(1);
-      for (const [name, p] of [
-        ['headers', hp],
-        ['inv', { core: hsCore, mimic: hsMimic }],
-      ] as const) {
-        const [a, b] = await Promise.all([p.core.first(name, t9), p.mimic.first(name, t9)]);
-        assert.equal(stable(b), stable(a), `announcement of ${mined} by ${name}`);
-      }
-
-      // 10. mempool without NODE_BLOOM: disconnect.
-      const mp = await both(node, mimic, async (port) => {
-        const p = await open(port);
-        await p.handshake();
-        p.send({ command: 'mempool', payload: {} });
-        await Promise.race([p.peer.closed, sleep(3000)]);
-        return p.closed;
-      });
-      assert.deepEqual(mp.mimic, mp.core, 'mempool request');
-      assert.equal(mp.core, true);
-
-      // 11. An obsolete protocol version: disconnected, nothing sent.
-      const old = await both(node, mimic, async (port) => {
-        const p = await open(port);
-        p.send({ command: 'version', payload: { ...(await import('../helpers.js')).versionMessage({ version: 31799 }).payload } as never });
-        await Promise.race([p.peer.closed, sleep(3000)]);
-        return { closed: p.closed, got: p.commands() };
-      });
-      assert.deepEqual(old.mimic, old.core, 'obsolete version');
-
-      // 12. A message before version: ignored, the connection stays and the handshake still works.
-      const early = await both(node, mimic, async (port) => {
-        const p = await open(port);
-        p.send({ command: 'ping', payload: { nonce: 7n } });
-        await sleep(700);
-        const before = p.commands();
-        await p.handshake();
-        return { before, closed: p.closed };
-      });
-      assert.deepEqual(early.mimic, early.core, 'message before version');
+      peer.send(versionMessageFor());
+      await peer.waitFor('verack', 10_000);
+      peer.send({ command: 'verack', payload: {} }, { command: 'ping', payload: { nonce: 9n } });
+      const pong = await peer.waitFor('pong', 10_000);
+      return hex(pong);
     } finally {
-      for (const p of probers) p.close();
-      await mimic?.stop();
-      await node.stop();
+      peer.close();
     }
   });
+  assert.equal(loud.mimic, loud.core, 'handshake with maximal garbage and decoys');
+
+  // 15. Garbage without a terminator (4095 + 16 bytes): both disconnect; before that they
+  // sent their key, garbage, terminator and version packet (nothing decryptable to us beyond).
+  const noTerm = await both(core, mimic, async (port) => {
+    const t = new V2Transport({ network: REGTEST, initiating: true, garbage: new Uint8Array(0) });
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    await once(socket, 'connect');
+    let received = 0;
+    socket.on('data', (c: Buffer) => (received += c.length));
+    const closed = new Promise<boolean>((r) => socket.once('close', () => r(true)));
+    socket.write(t.start().subarray(0, 64));
+    socket.write(randomBytes(MAX_GARBAGE_LEN + GARBAGE_TERMINATOR_LEN));
+    const result = await Promise.race([closed, sleep(3000).then(() => false)]);
+    socket.destroy();
+    // At least key + terminator + empty version packet (64 + 16 + 20) came before the close.
+    return { closed: result, sentHandshake: received >= 64 + GARBAGE_TERMINATOR_LEN + 20 };
+  });
+  assert.deepEqual(noTerm.mimic, noTerm.core, 'garbage without a terminator');
+  assert.equal(noTerm.core.closed, true);
+}
+
+function versionMessageFor(): Message {
+  return {
+    command: 'version',
+    payload: {
+      version: 70016,
+      services: 9n | 1024n | 2048n,
+      timestamp: BigInt(Math.floor(Date.now() / 1000)),
+      receiver: { services: 0n, ip: new Uint8Array(16), port: 0 },
+      sender: { services: 0n, ip: new Uint8Array(16), port: 0 },
+      nonce: 0x1122_3344_5566_7788n,
+      userAgent: '/prober:1.0/',
+      startHeight: 0,
+      relay: true,
+    },
+  };
+}
+
+describe('mimic fingerprint: the same probes against Bitcoin Core and the mimic backed by it', { skip: bitcoindSkipReason() }, () => {
+  it('answers every probe as Core does over v1 (-v2transport=0, a v1-only mimic)', { timeout: 180_000 }, () => fingerprint(false));
+  it('answers every probe as Core does over BIP324 v2 (-v2transport=1, a v2 mimic advertising NODE_P2P_V2)', { timeout: 180_000 }, () =>
+    fingerprint(true),
+  );
 });

@@ -4,6 +4,11 @@
  * a prober that records every message with its arrival time.
  */
 import { createHash } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { V2Transport } from '../../../../src/protocol/v2/transport.js';
+import { EXPANSION } from '../../../../src/protocol/v2/cipher.js';
+import { decodeMessage, encodePayload } from '../../../../src/protocol/messages/index.js';
 import { encode } from '../../../../src/protocol/codec.js';
 import { CODECS } from '../../../../src/protocol/messages/index.js';
 import { hexToHash } from '../../../../src/protocol/hash.js';
@@ -11,7 +16,7 @@ import type { Message, Tx } from '../../../../src/protocol/messages/types.js';
 import { startMimic, type RunningMimic } from '../../../../src/sources/p2p/mimic/start.js';
 import type { BudgetOptions } from '../../../../src/sources/p2p/mimic/budget.js';
 import type { Bitcoind } from '../../../helpers/bitcoind.js';
-import { startTestObserver, TestPeer, versionMessage, type TestObserver } from '../helpers.js';
+import { REGTEST, startTestObserver, TestPeer, versionMessage, type TestObserver } from '../helpers.js';
 
 export interface MimicHarness extends TestObserver {
   mimic: RunningMimic;
@@ -86,10 +91,103 @@ export async function coinbaseSpend(node: Bitcoind, blockHash: string): Promise<
   }
 }
 
-/** A prober: a TestPeer that answers pings and timestamps every message. */
+/** What the prober needs of a connection: TestPeer (v1) or V2ProbePeer (BIP324 v2). */
+export interface ProbePeer {
+  readonly received: Message[];
+  readonly closed: Promise<void>;
+  readonly isClosed: boolean;
+  send(...messages: Message[]): void;
+  waitFor(command: string, timeoutMs?: number): Promise<Message>;
+  close(): void;
+}
+
+/**
+ * A BIP324 initiator on our own V2Transport over TCP, shaped like TestPeer. It
+ * keeps what the v2 layer shows of the other side: its garbage length, decoys,
+ * version packet contents, and for each message whether its type came as
+ * BIP324's one-byte id or the 13-byte long form.
+ */
+export class V2ProbePeer implements ProbePeer {
+  readonly received: Message[] = [];
+  /** Per received message: bytes its type took in the packet (1: short id, 13: long form). */
+  readonly typeBytes: number[] = [];
+  readonly closed: Promise<void>;
+  isClosed = false;
+  /** Their version packet arrived. */
+  handshakeDone = false;
+  private waiters: { command: string; resolve: (m: Message) => void }[] = [];
+
+  private constructor(
+    readonly socket: Socket,
+    readonly transport: V2Transport,
+  ) {
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.isClosed = true;
+        resolve();
+      }),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      if (transport.closed) return;
+      for (const item of transport.push(new Uint8Array(chunk))) {
+        if (item.type === 'send') socket.write(item.bytes);
+        else if (item.type === 'handshake') this.handshakeDone = true;
+        else if (item.type === 'violation') socket.destroy();
+        else if (item.type === 'frame') {
+          const m = decodeMessage(item.frame.command, item.frame.payload);
+          this.typeBytes.push(item.frame.wireSize - EXPANSION - item.frame.payload.length);
+          this.received.push(m);
+          this.waiters = this.waiters.filter((w) => {
+            if (w.command !== m.command) return true;
+            w.resolve(m);
+            return false;
+          });
+        }
+      }
+    });
+  }
+
+  static async connect(port: number, options: { garbage?: Uint8Array; decoys?: number[] } = {}): Promise<V2ProbePeer> {
+    const transport = new V2Transport({ network: REGTEST, initiating: true, ...options });
+    const socket = connect({ host: '127.0.0.1', port });
+    await once(socket, 'connect');
+    const peer = new V2ProbePeer(socket, transport);
+    socket.write(transport.start());
+    return peer;
+  }
+
+  send(...messages: Message[]): void {
+    for (const m of messages) {
+      const bytes = this.transport.encodeMessage(m.command, encodePayload(m));
+      if (bytes) this.socket.write(bytes);
+    }
+  }
+
+  waitFor(command: string, timeoutMs = 5000): Promise<Message> {
+    const seen = this.received.find((m) => m.command === command);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${command}`)), timeoutMs);
+      this.waiters.push({
+        command,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A prober: a TestPeer (or V2ProbePeer) that answers pings and timestamps every message. */
 export class Prober {
   readonly log: { at: number; m: Message }[] = [];
-  private constructor(readonly peer: TestPeer) {
+  private constructor(readonly peer: ProbePeer) {
     const origPush = peer.received.push.bind(peer.received);
     peer.received.push = (...ms: Message[]): number => {
       for (const m of ms) {
@@ -100,8 +198,8 @@ export class Prober {
     };
   }
 
-  static async connect(port: number): Promise<Prober> {
-    return new Prober(await TestPeer.connect(port));
+  static async connect(port: number, options: { v2?: boolean } = {}): Promise<Prober> {
+    return new Prober(options.v2 ? await V2ProbePeer.connect(port) : await TestPeer.connect(port));
   }
 
   send(...ms: Message[]): void {
