@@ -5,6 +5,7 @@
  * connected blocks for every peer, SendMessages announces them; NewPoWValidBlock
  * sends the compact block to high-bandwidth peers, built once for all).
  */
+import { InboundInvTimer, RecentBlockTxs } from './txserve.js';
 import { decode } from '../../../protocol/codec.js';
 import { CODECS } from '../../../protocol/messages/index.js';
 import { hashToHex } from '../../../protocol/hash.js';
@@ -35,6 +36,8 @@ export class MimicNode {
   readonly v2: boolean;
   private readonly sessions = new Set<MimicSession>();
   private rounderFor: { fee: number; rounder: FeeFilterRounder } | undefined;
+  private readonly inboundInv = new InboundInvTimer();
+  private readonly recentBlock = new RecentBlockTxs();
   /** Tips announced recently (hex), so a jump announces only what is new. */
   private readonly announced: string[] = [];
   private announcing: Promise<void> = Promise.resolve();
@@ -61,6 +64,8 @@ export class MimicNode {
         v2: this.v2,
         counters: this.counters,
         rounder: () => this.rounder(),
+        inboundInv: this.inboundInv,
+        recentBlock: this.recentBlock,
       },
       io,
     );

@@ -17,12 +17,13 @@ import { SERVICES } from '../../../protocol/services.js';
 import { INV_TYPE, type BlockLocator, type InvItem, type Message, type Tx, type Version } from '../../../protocol/messages/types.js';
 import type { ConnDirection } from '../../../events/types.js';
 import type { Backend, ChainTip, NodeAddress } from '../../backend/backend.js';
-import { blockHash } from '../../../protocol/messages/ids.js';
+import { blockHash, txid as txidOf, wtxid as wtxidOf } from '../../../protocol/messages/ids.js';
 import { ipFromString } from '../../../protocol/address.js';
 import { FeeFilterRounder, maybeFeefilter, type FeeFilterState } from './feefilter.js';
 import { TxRequests } from './txrequest.js';
 import type { BlockBudget } from './budget.js';
 import { buildCmpctBlock } from './compact.js';
+import { enteredBefore, InvRounds, type InboundInvTimer, type RecentBlockTxs } from './txserve.js';
 
 /** CBlockLocator serializes this constant as its version (CBlockLocator::DUMMY_VERSION). */
 export const LOCATOR_DUMMY_VERSION = 70016;
@@ -63,6 +64,10 @@ export interface MimicShared {
   /** We speak BIP324 v2 (then NODE_P2P_V2 is advertised). */
   v2: boolean;
   rounder(): FeeFilterRounder;
+  /** NextInvToInbounds' shared timer (announcement rounds, which gate getdata for transactions). */
+  inboundInv: InboundInvTimer;
+  /** m_most_recent_block_txs. */
+  recentBlock: RecentBlockTxs;
   /** The hashes (hex, oldest first, at most MAX_BLOCKS_TO_ANNOUNCE) the last tip change connected. */
   counters: MimicCounters;
 }
@@ -133,11 +138,14 @@ export class MimicSession {
   private readonly feefilter: FeeFilterState = { sent: undefined, nextSendMs: 0 };
   private feefilterTimer: NodeJS.Timeout | undefined;
   readonly txRequests: TxRequests;
+  /** Our transaction-announcement rounds to this peer (m_next_inv_send_time, m_last_inv_sequence). */
+  private readonly invRounds: InvRounds;
 
   constructor(
     private readonly shared: MimicShared,
     private readonly io: MimicPeerIo,
   ) {
+    this.invRounds = new InvRounds(io.direction === 'inbound' ? shared.inboundInv : undefined);
     this.txRequests = new TxRequests({
       inbound: io.direction === 'inbound',
       request: (items) => {
@@ -173,6 +181,7 @@ export class MimicSession {
    * header is recent (initial headers sync), then feefilter (MaybeSendFeefilter).
    */
   async afterHandshake(): Promise<void> {
+    this.invRounds.start(Date.now());
     const backend = this.shared.backend;
     const tip = backend.tip;
     const services = this.io.version?.services ?? 0n;
@@ -378,12 +387,35 @@ export class MimicSession {
     }
   }
 
+  /**
+   * FindTxForGetData: from the backend's mempool if the transaction entered it
+   * before our last announcement round to this peer (see txserve.ts), else from
+   * the most recent block. MSG_WTX asks by wtxid, which the RPC cannot look up:
+   * the backend maps it to the txid (equal for transactions without witness).
+   */
   private async mempoolTx(item: InvItem): Promise<Tx | undefined> {
+    const backend = this.shared.backend;
+    const hex = hashToHex(item.hash);
     try {
-      // MSG_WTX asks by wtxid; the backend's RPC looks transactions up by txid, which is the same for
-      // transactions without witness. A witness transaction asked for by wtxid is answered notfound.
-      const raw = await this.shared.backend.mempoolTx(hashToHex(item.hash));
-      return raw ? decode(CODECS.tx, raw) : undefined;
+      const txidHex = item.type === INV_TYPE.wtx ? ((await backend.mempoolTxidOf(hex)) ?? hex) : hex;
+      const entry = await backend.mempoolEntry(txidHex);
+      if (entry) {
+        const tx = decode(CODECS.tx, entry.raw);
+        // A MSG_WTX that named a txid of a witness transaction is no match (Core looks up by the id type asked).
+        if (item.type === INV_TYPE.wtx && txidHex === hex && hashToHex(wtxidOf(tx)) !== hex) return undefined;
+        if (enteredBefore(entry.time, this.invRounds.lastRound(Date.now()))) return tx;
+        return undefined;
+      }
+      const tip = backend.tip;
+      if (!tip) return undefined;
+      const raw = await backend.block(tip.hex);
+      if (!raw) return undefined;
+      this.shared.recentBlock.set(tip.hex, raw);
+      const tx = this.shared.recentBlock.get(hex);
+      // By the id type asked: MSG_WTX by wtxid, MSG_TX / MSG_WITNESS_TX by txid.
+      if (!tx) return undefined;
+      const id = hashToHex(item.type === INV_TYPE.wtx ? wtxidOf(tx) : txidOf(tx));
+      return id === hex ? tx : undefined;
     } catch {
       this.shared.counters.backendErrors++;
       return undefined;
