@@ -9,6 +9,13 @@ import { LruBytes } from '../../../../src/sources/backend/lru.js';
 import { advertisedServices } from '../../../../src/sources/p2p/mimic/version.js';
 import { parseIdentity } from '../../../../src/sources/backend/backend.js';
 import { INV_TYPE, type InvItem } from '../../../../src/protocol/messages/types.js';
+import {
+  enteredBefore,
+  expDelay,
+  InboundInvTimer,
+  InvRounds,
+  INBOUND_INVENTORY_BROADCAST_INTERVAL_MS,
+} from '../../../../src/sources/p2p/mimic/txserve.js';
 
 describe('mimic units', () => {
   it('SipHash-2-4 of a uint256: the vector of Core hash_tests (SipHashUint256)', () => {
@@ -123,5 +130,30 @@ describe('mimic units', () => {
     c.set('big', new Uint8Array(11));
     assert.equal(c.get('big'), undefined);
     assert.ok(c.bytes <= 10);
+  });
+
+  it('announcement rounds (FindTxForGetData gate): the first at the handshake, then on the shared inbound timer', () => {
+    // random 1 - e^-1: every delay is exactly one mean.
+    const r = () => 1 - Math.exp(-1);
+    assert.ok(Math.abs(expDelay(5000, r) - 5000) < 1e-6);
+    const shared = new InboundInvTimer(r);
+    const a = new InvRounds(shared, r);
+    const b = new InvRounds(shared, r);
+    assert.equal(a.lastRound(1000), -Infinity, 'no round before the handshake');
+    a.start(1000);
+    assert.equal(a.lastRound(1000), 1000, 'SendMessages right after verack');
+    b.start(3000);
+    // b's next round is the shared timer's (6000), not its own 3000 + 5000: inbound peers announce together.
+    assert.equal(a.lastRound(5999), 1000);
+    assert.equal(b.lastRound(6001), 6000);
+    assert.equal(a.lastRound(6001), 6000);
+    assert.equal(a.lastRound(6000 + INBOUND_INVENTORY_BROADCAST_INTERVAL_MS + 1), 11_000);
+    // Outbound peers draw their own (mean 2 s).
+    const o = new InvRounds(undefined, r);
+    o.start(0);
+    assert.equal(o.lastRound(4001), 4000);
+    // A mempool entry (whole seconds) is served only when its whole second ended before the round.
+    assert.equal(enteredBefore(10, 11_000), true);
+    assert.equal(enteredBefore(10, 10_999), false);
   });
 });
