@@ -38,6 +38,7 @@ export class MimicNode {
   private rounderFor: { fee: number; rounder: FeeFilterRounder } | undefined;
   private readonly inboundInv = new InboundInvTimer();
   private readonly recentBlock = new RecentBlockTxs();
+  private readonly addrCache = {};
   /** Tips announced recently (hex), so a jump announces only what is new. */
   private readonly announced: string[] = [];
   private announcing: Promise<void> = Promise.resolve();
@@ -66,6 +67,7 @@ export class MimicNode {
         rounder: () => this.rounder(),
         inboundInv: this.inboundInv,
         recentBlock: this.recentBlock,
+        addrCache: this.addrCache,
       },
       io,
     );

@@ -18,11 +18,11 @@ import { INV_TYPE, type BlockLocator, type InvItem, type Message, type Tx, type 
 import type { ConnDirection } from '../../../events/types.js';
 import type { Backend, ChainTip, NodeAddress } from '../../backend/backend.js';
 import { blockHash, txid as txidOf, wtxid as wtxidOf } from '../../../protocol/messages/ids.js';
-import { ipFromString } from '../../../protocol/address.js';
 import { FeeFilterRounder, maybeFeefilter, type FeeFilterState } from './feefilter.js';
 import { TxRequests } from './txrequest.js';
 import type { BlockBudget } from './budget.js';
 import { buildCmpctBlock } from './compact.js';
+import { toAddr, toAddrV2 } from './addrmsg.js';
 import { enteredBefore, InvRounds, type InboundInvTimer, type RecentBlockTxs } from './txserve.js';
 
 /** CBlockLocator serializes this constant as its version (CBlockLocator::DUMMY_VERSION). */
@@ -68,6 +68,8 @@ export interface MimicShared {
   inboundInv: InboundInvTimer;
   /** m_most_recent_block_txs. */
   recentBlock: RecentBlockTxs;
+  /** The getaddr answer (m_addr_response_caches), drawn from the backend's address list `from`. */
+  addrCache: { current?: { from: readonly NodeAddress[]; sample: NodeAddress[] } };
   /** The hashes (hex, oldest first, at most MAX_BLOCKS_TO_ANNOUNCE) the last tip change connected. */
   counters: MimicCounters;
 }
@@ -542,7 +544,11 @@ export class MimicSession {
       this.shared.counters.backendErrors++;
       return;
     }
-    const sample = sampleAddresses(all, this.shared.backend);
+    // CConnman::GetAddresses(requestor, ...): one sample per cache lifetime, the same for every requestor
+    // (Core keys the cache by the requestor's network and our local socket; we have one for all).
+    const cached = this.shared.addrCache.current;
+    const sample = cached && cached.from === all ? cached.sample : sampleAddresses(all, this.shared.backend);
+    this.shared.addrCache.current = { from: all, sample };
     if (sample.length === 0 || this.io.closed) return;
     this.shared.counters.getaddrAnswered++;
     this.io.send(sample.length && this.io.addrV2 ? toAddrV2(sample) : toAddr(sample));
@@ -662,30 +668,4 @@ function sampleAddresses(all: readonly NodeAddress[], _backend: Backend): NodeAd
     [copy[i], copy[j]] = [copy[j]!, copy[i]!];
   }
   return copy.slice(0, n);
-}
-
-function toAddr(list: readonly NodeAddress[]): Message {
-  const entries = [];
-  for (const a of list) {
-    try {
-      entries.push({ time: a.time, services: a.services, ip: ipFromString(a.address), port: a.port });
-    } catch {
-      // Tor, I2P, CJDNS: not expressible in a legacy addr message.
-    }
-  }
-  return { command: 'addr', payload: { entries } };
-}
-
-function toAddrV2(list: readonly NodeAddress[]): Message {
-  const entries = [];
-  for (const a of list) {
-    try {
-      const ip = ipFromString(a.address);
-      const v4 = ip.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff));
-      entries.push({ time: a.time, services: a.services, networkId: v4 ? 1 : 2, addr: v4 ? ip.slice(12) : ip, port: a.port });
-    } catch {
-      // Tor, I2P, CJDNS names would need their own encodings; left out.
-    }
-  }
-  return { command: 'addrv2', payload: { entries } };
 }

@@ -3,7 +3,8 @@
  * by a node, transactions spending the OP_TRUE coinbases the harness mines, and
  * a prober that records every message with its arrival time.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { base32Encode, torV3ToString } from '../../../../src/protocol/address.js';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { V2Transport } from '../../../../src/protocol/v2/transport.js';
@@ -207,10 +208,12 @@ export class Prober {
   }
 
   /** Like Core's outbound side: version, then wtxidrelay, sendaddrv2 and verack once theirs arrive. */
-  async handshake(overrides: Parameters<typeof versionMessage>[0] = {}): Promise<void> {
+  async handshake(overrides: Parameters<typeof versionMessage>[0] = {}, options: { addrv2?: boolean } = {}): Promise<void> {
     this.send(versionMessage({ services: 9n | 1024n, startHeight: 0, ...overrides }));
     await this.peer.waitFor('verack', 10_000);
-    this.send({ command: 'wtxidrelay', payload: {} }, { command: 'sendaddrv2', payload: {} }, { command: 'verack', payload: {} });
+    this.send({ command: 'wtxidrelay', payload: {} });
+    if (options.addrv2 ?? true) this.send({ command: 'sendaddrv2', payload: {} });
+    this.send({ command: 'verack', payload: {} });
   }
 
   commands(sinceMs = 0): string[] {
@@ -241,3 +244,24 @@ export class Prober {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Give the node's address manager addresses of every network (20 each of IPv4,
+ * IPv6, Tor v3, I2P and CJDNS; CJDNS needs -cjdnsreachable), so getaddr has
+ * something to answer. Returns how many it took.
+ */
+export async function seedAddresses(node: Bitcoind): Promise<number> {
+  const names: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const key = new Uint8Array(randomBytes(32));
+    names.push(`${20 + i}.${1 + i}.2.3`, `2a01:${(0x100 + i).toString(16)}::1`, torV3ToString(key), `${base32Encode(key)}.b32.i2p`);
+    const groups = Array.from({ length: 7 }, () => randomBytes(2).toString('hex'));
+    names.push(`fc${randomBytes(1).toString('hex')}:${groups.join(':')}`);
+  }
+  let added = 0;
+  for (const a of names) {
+    const r = await node.rpc<{ success: boolean }>('addpeeraddress', a, 8333);
+    if (r.success) added++;
+  }
+  return added;
+}
