@@ -223,7 +223,10 @@ async function fingerprint(v2: boolean): Promise<void> {
       const got = p.since(t).filter((m) => m.command !== 'ping');
       return { commands: got.map((m) => m.command), keys: got.flatMap(addrKeys).sort() };
     };
-    const firstAddr = { core: await askAddr(hsCore), mimic: await askAddr(hsMimic) };
+    const firstAddr = await (async () => {
+      const [core, mimic] = await Promise.all([askAddr(hsCore), askAddr(hsMimic)]);
+      return { core, mimic };
+    })();
     assert.deepEqual(firstAddr.mimic.commands, firstAddr.core.commands, 'getaddr answer: messages');
     assert.deepEqual(firstAddr.core.commands, ['addrv2']);
     const expectCount = Math.floor((known.size * 23) / 100);
@@ -234,24 +237,19 @@ async function fingerprint(v2: boolean): Promise<void> {
       for (const k of r.keys) assert.ok(known.has(k), `${name}: ${k} is a known address`);
     }
     assert.deepEqual(
-      { core: await askAddr(hsCore), mimic: await askAddr(hsMimic) },
+      await Promise.all([askAddr(hsCore), askAddr(hsMimic)]).then(([core, mimic]) => ({ core, mimic })),
       { core: { commands: [], keys: [] }, mimic: { commands: [], keys: [] } },
       'a second getaddr on the same connection',
     );
-    const again = await both(node, mimic, async (port) => {
+    const requestor = (addrv2: boolean) => async (port: number) => {
       const p = await open(port);
-      await p.handshake();
+      await p.handshake({}, { addrv2 });
       await p.first('feefilter');
       return askAddr(p);
-    });
+    };
+    const [again, v1Addr] = await Promise.all([both(node, mimic, requestor(true)), both(node, mimic, requestor(false))]);
     assert.deepEqual(again.core.keys, firstAddr.core.keys, 'Core: the same sample to the next requestor');
     assert.deepEqual(again.mimic.keys, firstAddr.mimic.keys, 'mimic: the same sample to the next requestor');
-    const v1Addr = await both(node, mimic, async (port) => {
-      const p = await open(port);
-      await p.handshake({}, { addrv2: false });
-      await p.first('feefilter');
-      return askAddr(p);
-    });
     for (const [name, first] of Object.entries(firstAddr)) {
       const r = v1Addr[name as 'core' | 'mimic'];
       const v1Keys = first.keys.filter((k) => k.startsWith('1|') || k.startsWith('2|'));
