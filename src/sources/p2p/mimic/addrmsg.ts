@@ -41,7 +41,7 @@ export function addrV2Of(a: NodeAddress): { networkId: number; addr: Uint8Array 
 }
 
 /** addr (v1): IPv4 and IPv6 only (IsAddrV1Compatible; CJDNS is not, though it looks like IPv6). */
-export function toAddr(list: readonly NodeAddress[]): Message {
+export function toAddr(list: readonly NodeAddress[]): Extract<Message, { command: 'addr' }> {
   const entries = [];
   for (const a of list) {
     const v2 = addrV2Of(a);
@@ -52,7 +52,7 @@ export function toAddr(list: readonly NodeAddress[]): Message {
 }
 
 /** addrv2 (BIP155): every network Core knows. */
-export function toAddrV2(list: readonly NodeAddress[]): Message {
+export function toAddrV2(list: readonly NodeAddress[]): Extract<Message, { command: 'addrv2' }> {
   const entries = [];
   for (const a of list) {
     const v2 = addrV2Of(a);

@@ -6,11 +6,12 @@
  * sends the compact block to high-bandwidth peers, built once for all).
  */
 import { InboundInvTimer, RecentBlockTxs } from './txserve.js';
+import { localAddress } from './selfaddr.js';
 import { decode } from '../../../protocol/codec.js';
 import { CODECS } from '../../../protocol/messages/index.js';
 import { hashToHex } from '../../../protocol/hash.js';
 import type { Message } from '../../../protocol/messages/types.js';
-import type { Backend, ChainTip } from '../../backend/backend.js';
+import type { Backend, ChainTip, NodeAddress } from '../../backend/backend.js';
 import { BlockBudget, type BudgetOptions } from './budget.js';
 import { buildCmpctBlock } from './compact.js';
 import { FeeFilterRounder } from './feefilter.js';
@@ -20,6 +21,8 @@ export interface MimicOptions {
   /** We speak BIP324 v2 (NODE_P2P_V2 is advertised only then): run's --v2 (default on). */
   v2?: boolean;
   budget?: BudgetOptions;
+  /** Our own addresses to advertise (`--external-address`): the first is pushed to peers as Core's AdvertiseLocal. */
+  externalAddresses?: readonly { host: string; port: number }[];
 }
 
 export interface AnnounceRound {
@@ -39,6 +42,7 @@ export class MimicNode {
   private readonly inboundInv = new InboundInvTimer();
   private readonly recentBlock = new RecentBlockTxs();
   private readonly addrCache = {};
+  private readonly externalAddresses: readonly Omit<NodeAddress, 'time' | 'services'>[];
   /** Tips announced recently (hex), so a jump announces only what is new. */
   private readonly announced: string[] = [];
   private announcing: Promise<void> = Promise.resolve();
@@ -51,6 +55,7 @@ export class MimicNode {
   ) {
     this.v2 = options.v2 ?? false;
     this.budget = new BlockBudget(options.budget);
+    this.externalAddresses = (options.externalAddresses ?? []).map((a) => localAddress(a.host, a.port));
   }
 
   get peers(): number {
@@ -68,6 +73,7 @@ export class MimicNode {
         inboundInv: this.inboundInv,
         recentBlock: this.recentBlock,
         addrCache: this.addrCache,
+        externalAddresses: this.externalAddresses,
       },
       io,
     );

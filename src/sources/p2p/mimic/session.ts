@@ -23,6 +23,8 @@ import { TxRequests } from './txrequest.js';
 import type { BlockBudget } from './budget.js';
 import { buildCmpctBlock } from './compact.js';
 import { toAddr, toAddrV2 } from './addrmsg.js';
+import { AddrSender } from './selfaddr.js';
+import { advertisedServices } from './version.js';
 import { enteredBefore, InvRounds, type InboundInvTimer, type RecentBlockTxs } from './txserve.js';
 
 /** CBlockLocator serializes this constant as its version (CBlockLocator::DUMMY_VERSION). */
@@ -70,6 +72,8 @@ export interface MimicShared {
   recentBlock: RecentBlockTxs;
   /** The getaddr answer (m_addr_response_caches), drawn from the backend's address list `from`. */
   addrCache: { current?: { from: readonly NodeAddress[]; sample: NodeAddress[] } };
+  /** Our own addresses to advertise (`--external-address`, Core's -externalip), as getnodeaddresses entries. */
+  externalAddresses: readonly Omit<NodeAddress, 'time' | 'services'>[];
   /** The hashes (hex, oldest first, at most MAX_BLOCKS_TO_ANNOUNCE) the last tip change connected. */
   counters: MimicCounters;
 }
@@ -130,6 +134,8 @@ export class MimicSession {
   private providesCmpct = false;
   private sentSendheaders = false;
   private getaddrSeen = false;
+  private readonly addrSender = new AddrSender();
+  private addrTimer: NodeJS.Timeout | undefined;
   private syncStarted = false;
   /** Block hashes (hex) the peer is known to have headers for: what it sent, what we sent. Bounded. */
   private readonly known = new Set<string>();
@@ -169,6 +175,7 @@ export class MimicSession {
 
   close(): void {
     clearTimeout(this.feefilterTimer);
+    clearTimeout(this.addrTimer);
     this.txRequests.close();
   }
 
@@ -277,6 +284,14 @@ export class MimicSession {
       case 'getaddr':
         await this.getaddr();
         return true;
+      case 'addr':
+      case 'addrv2':
+        // SetupAddressRelay for an inbound peer; the addresses themselves are recorded, never relayed.
+        if (this.io.direction === 'inbound' && !this.addrSender.relayEnabled) {
+          this.addrSender.enable();
+          this.maybeSendAddr();
+        }
+        return false;
       case 'sendheaders':
         // ProcessMessage(SENDHEADERS): m_prefers_headers.
         this.prefersHeaders = true;
@@ -532,8 +547,14 @@ export class MimicSession {
    * (CConnman::GetAddresses: at most 1000 and 23 % of the known addresses).
    */
   private async getaddr(): Promise<void> {
-    if (this.io.direction !== 'inbound' || this.getaddrSeen) {
+    if (this.io.direction !== 'inbound') {
       this.shared.counters.getaddrIgnored++;
+      return;
+    }
+    this.addrSender.enable(); // SetupAddressRelay, before the "repeated getaddr" check
+    if (this.getaddrSeen) {
+      this.shared.counters.getaddrIgnored++;
+      this.maybeSendAddr();
       return;
     }
     this.getaddrSeen = true;
@@ -549,9 +570,31 @@ export class MimicSession {
     const cached = this.shared.addrCache.current;
     const sample = cached && cached.from === all ? cached.sample : sampleAddresses(all, this.shared.backend);
     this.shared.addrCache.current = { from: all, sample };
-    if (sample.length === 0 || this.io.closed) return;
-    this.shared.counters.getaddrAnswered++;
-    this.io.send(sample.length && this.io.addrV2 ? toAddrV2(sample) : toAddr(sample));
+    if (this.io.closed) return;
+    if (sample.length) this.shared.counters.getaddrAnswered++;
+    this.addrSender.answer(sample);
+    this.maybeSendAddr();
+  }
+
+  /** MaybeSendAddr (selfaddr.ts): the getaddr answer and our own address, on Core's schedule. */
+  private maybeSendAddr(): void {
+    clearTimeout(this.addrTimer);
+    if (this.io.closed) return;
+    const identity = this.shared.backend.identity;
+    const ours = this.shared.externalAddresses[0];
+    const local =
+      ours && identity
+        ? { ...ours, time: Math.floor(Date.now() / 1000), services: advertisedServices(identity, this.shared.v2) }
+        : undefined;
+    const now = Date.now();
+    const r = this.addrSender.tick(now, local, identity?.ibd ?? true);
+    if (r.send) {
+      // IsAddrCompatible: what the peer's message cannot carry is left out.
+      const m = this.io.addrV2 ? toAddrV2(r.send) : toAddr(r.send);
+      if (m.payload.entries.length) this.io.send(m);
+    }
+    if (Number.isFinite(r.wakeAt))
+      this.addrTimer = setTimeout(() => this.maybeSendAddr(), Math.min(Math.max(r.wakeAt - now, 1000), 2 ** 31 - 1)).unref();
   }
 
   /** Headers the peer sent: they update its best known block (UpdateBlockAvailability) and may start sendheaders. */

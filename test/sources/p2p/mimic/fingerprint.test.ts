@@ -52,6 +52,10 @@ function addrKeys(m: Message): string[] {
   return [];
 }
 
+/** Our address, given to Core as -externalip and to the mimic as --external-address. */
+const EXTERNAL = { host: '1.2.3.4', port: 8333 };
+const EXTERNAL_KEY = `1|${EXTERNAL.host}:${EXTERNAL.port}`;
+
 const hex = (m: Message): string => Buffer.from(encodePayload(m)).toString('hex');
 
 /** Everything in a message that does not vary by design (nonces, times and the rounded fee filter are checked apart). */
@@ -84,7 +88,9 @@ function v2Layer(p: Prober): { decoys: number; versionContents: number; garbage:
 
 /** Every probe, over v1 or over v2; each difference is a failing assertion. */
 async function fingerprint(v2: boolean): Promise<void> {
-  const node = await startBitcoind({ args: [`-v2transport=${v2 ? 1 : 0}`, '-cjdnsreachable=1'] });
+  const node = await startBitcoind({
+    args: [`-v2transport=${v2 ? 1 : 0}`, '-cjdnsreachable=1', `-externalip=${EXTERNAL.host}:${EXTERNAL.port}`],
+  });
   let mimic: MimicHarness | undefined;
   const probers: Prober[] = [];
   const open = async (port: number): Promise<Prober> => {
@@ -105,7 +111,7 @@ async function fingerprint(v2: boolean): Promise<void> {
         return `${v.networkId}|${addrV2ToString(v.networkId, v.addr)}:${a.port}`;
       }),
     );
-    mimic = await startMimicObserver(node, { v2 });
+    mimic = await startMimicObserver(node, { v2, externalAddresses: [EXTERNAL] });
 
     // 1. Handshake: version fields, and every message around verack, in order.
     const hs = await both(node, mimic, async (port) => {
@@ -216,12 +222,15 @@ async function fingerprint(v2: boolean): Promise<void> {
     // (CConnman::GetAddresses); the same sample to the next requestor (m_addr_response_caches); a second
     // getaddr on one connection ignored; to a peer that did not send sendaddrv2: the same sample's
     // IPv4 and IPv6 entries in addr (IsAddrCompatible).
-    const askAddr = async (p: Prober): Promise<{ commands: string[]; keys: string[] }> => {
+    const askAddr = async (p: Prober): Promise<{ commands: string[]; keys: string[]; self: boolean }> => {
       const t = performance.now();
       p.send({ command: 'getaddr', payload: {} });
       await sleep(1000);
       const got = p.since(t).filter((m) => m.command !== 'ping');
-      return { commands: got.map((m) => m.command), keys: got.flatMap(addrKeys).sort() };
+      const all = got.flatMap(addrKeys);
+      // Our own address (AdvertiseLocal) comes last, after the sample: compared apart.
+      const self = all.length && all[all.length - 1] === EXTERNAL_KEY ? all.pop() : undefined;
+      return { commands: got.map((m) => m.command), keys: all.sort(), self: self !== undefined };
     };
     const firstAddr = await (async () => {
       const [core, mimic] = await Promise.all([askAddr(hsCore), askAddr(hsMimic)]);
@@ -229,6 +238,8 @@ async function fingerprint(v2: boolean): Promise<void> {
     })();
     assert.deepEqual(firstAddr.mimic.commands, firstAddr.core.commands, 'getaddr answer: messages');
     assert.deepEqual(firstAddr.core.commands, ['addrv2']);
+    assert.equal(firstAddr.mimic.self, firstAddr.core.self, 'our own address after the sample (AdvertiseLocal)');
+    assert.equal(firstAddr.core.self, true, 'Core advertises its -externalip');
     const expectCount = Math.floor((known.size * 23) / 100);
     for (const [name, r] of Object.entries(firstAddr)) {
       // At most 23 % (Core's answer was seen a few short of it on some runs: AddrMan's selection,
@@ -238,7 +249,7 @@ async function fingerprint(v2: boolean): Promise<void> {
     }
     assert.deepEqual(
       await Promise.all([askAddr(hsCore), askAddr(hsMimic)]).then(([core, mimic]) => ({ core, mimic })),
-      { core: { commands: [], keys: [] }, mimic: { commands: [], keys: [] } },
+      { core: { commands: [], keys: [], self: false }, mimic: { commands: [], keys: [], self: false } },
       'a second getaddr on the same connection',
     );
     const requestor = (addrv2: boolean) => async (port: number) => {
@@ -253,7 +264,9 @@ async function fingerprint(v2: boolean): Promise<void> {
     for (const [name, first] of Object.entries(firstAddr)) {
       const r = v1Addr[name as 'core' | 'mimic'];
       const v1Keys = first.keys.filter((k) => k.startsWith('1|') || k.startsWith('2|'));
-      assert.deepEqual(r.commands, v1Keys.length ? ['addr'] : [], `${name}: addr to a peer without sendaddrv2`);
+      assert.deepEqual(r.commands, ['addr'], `${name}: addr to a peer without sendaddrv2`);
+      assert.equal(r.self, true, `${name}: our own address to a peer without sendaddrv2`);
+      assert.equal(again[name as 'core' | 'mimic'].self, true, `${name}: our own address to the next requestor`);
       assert.deepEqual(r.keys, v1Keys, `${name}: the IPv4 and IPv6 entries of the sample`);
     }
 

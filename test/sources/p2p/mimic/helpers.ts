@@ -30,7 +30,7 @@ export interface MimicHarness extends TestObserver {
  */
 export async function startMimicObserver(
   node: Bitcoind,
-  options: { budget?: BudgetOptions; pollMs?: number; v2?: boolean } = {},
+  options: { budget?: BudgetOptions; pollMs?: number; v2?: boolean; externalAddresses?: { host: string; port: number }[] } = {},
 ): Promise<MimicHarness> {
   let publish: (e: Parameters<TestObserver['log']['publish']>[0]) => void = () => {};
   const mimic = await startMimic({
@@ -41,6 +41,7 @@ export async function startMimicObserver(
     ...(options.budget ? { budget: options.budget } : {}),
     backend: { pollMs: options.pollMs ?? 200 },
     v2: options.v2 ?? false,
+    ...(options.externalAddresses ? { externalAddresses: options.externalAddresses } : {}),
   });
   const t = await startTestObserver({ mimic: mimic.node, v2: options.v2 ?? false });
   publish = t.log.publish;
