@@ -54,7 +54,7 @@ export interface RunConfig {
   /** BIP324 v2 transport (default on): advertise NODE_P2P_V2, serve v1 and v2 inbound, dial v2 first with Core's v1 fallback. */
   v2: boolean;
   /** `--mimic`: behave on the wire like the --rpc-url node (docs/mimic.md); null: the minimal node. Budgets in bytes. */
-  mimic: { peerBudgetBytes?: number; globalBudgetBytes?: number } | null;
+  mimic: { peerBudgetBytes?: number; globalBudgetBytes?: number; externalAddresses?: Endpoint[] } | null;
 }
 
 /** What each layer may set; every key is optional. */
@@ -129,6 +129,8 @@ export interface ConfigLayer {
   /** With --mimic: block bytes one peer / all peers may be sent per 24 h, MiB. */
   mimicPeerBudgetMb?: number;
   mimicGlobalBudgetMb?: number;
+  /** With --mimic: our own addresses, advertised to peers as Core's -externalip (repeatable). */
+  externalAddress?: Endpoint[];
 }
 
 type Key = keyof ConfigLayer;
@@ -182,6 +184,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   mimic: { flag: '--mimic', env: 'PEER_OBSERVER_MIMIC', kind: 'boolean' },
   mimicPeerBudgetMb: { flag: '--mimic-peer-budget-mb', env: 'PEER_OBSERVER_MIMIC_PEER_BUDGET_MB', kind: 'number' },
   mimicGlobalBudgetMb: { flag: '--mimic-global-budget-mb', env: 'PEER_OBSERVER_MIMIC_GLOBAL_BUDGET_MB', kind: 'number' },
+  externalAddress: { flag: '--external-address', env: 'PEER_OBSERVER_EXTERNAL_ADDRESS', kind: 'list' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -344,6 +347,9 @@ export const LayerSchema = z
       .number({ invalid_type_error: 'expected a number of MiB greater than 0' })
       .positive('expected a number of MiB greater than 0')
       .max(100_000_000, 'expected a number of MiB greater than 0'),
+    externalAddress: z
+      .array(endpoint({ allowPortZero: false }), { invalid_type_error: 'expected a list of "host:port"' })
+      .max(16, 'at most 16 addresses'),
   })
   .partial()
   .strict();
@@ -576,6 +582,8 @@ function mimicConfig(merged: ConfigLayer, core: CoreSourcesConfig): RunConfig['m
         : undefined;
   if (!merged.mimic) {
     if (budget) throw new UsageError(`${budget} needs --mimic (the node whose block serving it bounds)`);
+    // The minimal node does not advertise itself: it would draw honest peers to a node that serves nothing.
+    if (merged.externalAddress?.length) throw new UsageError('--external-address needs --mimic (only the mimic advertises its address)');
     return null;
   }
   if (core.rpc === null)
@@ -584,6 +592,7 @@ function mimicConfig(merged: ConfigLayer, core: CoreSourcesConfig): RunConfig['m
   return {
     ...(merged.mimicPeerBudgetMb !== undefined ? { peerBudgetBytes: mib(merged.mimicPeerBudgetMb) } : {}),
     ...(merged.mimicGlobalBudgetMb !== undefined ? { globalBudgetBytes: mib(merged.mimicGlobalBudgetMb) } : {}),
+    ...(merged.externalAddress?.length ? { externalAddresses: merged.externalAddress } : {}),
   };
 }
 

@@ -85,6 +85,7 @@ async function startRunMimic(config: RunConfig, publish: (e: ObserverEvent) => v
       budget,
       // NODE_P2P_V2 in the mimic's version message exactly when we speak v2 (--v2, the default).
       v2: config.v2,
+      ...(config.mimic?.externalAddresses ? { externalAddresses: config.mimic.externalAddresses } : {}),
       status: (line) => io.stderr.write(`peer-observer: ${line}\n`),
     });
   } catch (err) {
@@ -194,6 +195,11 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     )
     .option('--mimic-peer-budget-mb <n>', 'with --mimic: block bytes one peer may be sent per 24 h (default: 200)')
     .option('--mimic-global-budget-mb <n>', 'with --mimic: historical block bytes all peers may be sent per 24 h (default: 5120)')
+    .option(
+      '--external-address <host:port>',
+      "with --mimic: our own address, advertised to peers as Core's -externalip (after they ask for addresses, then about daily; repeatable)",
+      collect,
+    )
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

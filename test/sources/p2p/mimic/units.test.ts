@@ -16,6 +16,7 @@ import {
   InvRounds,
   INBOUND_INVENTORY_BROADCAST_INTERVAL_MS,
 } from '../../../../src/sources/p2p/mimic/txserve.js';
+import { AddrSender, localAddress } from '../../../../src/sources/p2p/mimic/selfaddr.js';
 
 describe('mimic units', () => {
   it('SipHash-2-4 of a uint256: the vector of Core hash_tests (SipHashUint256)', () => {
@@ -155,5 +156,34 @@ describe('mimic units', () => {
     // A mempool entry (whole seconds) is served only when its whole second ended before the round.
     assert.equal(enteredBefore(10, 11_000), true);
     assert.equal(enteredBefore(10, 10_999), false);
+  });
+
+  it('MaybeSendAddr for our own address: after relay is set up, with the getaddr answer, then ~24 h later on the 30 s schedule', () => {
+    const r = () => 1 - Math.exp(-1); // every exponential delay = its mean
+    const ours = { ...localAddress('1.2.3.4', 8333), time: 0, services: 1n };
+    const other = { address: '5.6.7.8', port: 8333, network: 'ipv4', time: 0, services: 1n };
+    assert.deepEqual(localAddress('[2a01::1]', 1), { address: '2a01::1', port: 1, network: 'ipv6' });
+    assert.equal(localAddress('x'.repeat(56) + '.onion', 1).network, 'onion');
+    const s = new AddrSender(r);
+    assert.deepEqual(s.tick(1000, ours, false), { wakeAt: Infinity }, 'nothing before address relay is set up');
+    s.enable();
+    s.answer([other]);
+    const first = s.tick(1000, ours, false);
+    assert.deepEqual(first.send, [other, ours], 'the answer, then our address, in one message');
+    assert.equal(first.wakeAt, 1000 + 24 * 3600 * 1000);
+    assert.equal(s.tick(2000, ours, false).send, undefined, 'nothing new');
+    // A day later our address is pushed again, and goes out at once (the 30 s addr timer has passed).
+    const later = s.tick(1001 + 24 * 3600 * 1000, ours, false);
+    assert.deepEqual(later.send, [ours]);
+    // In IBD: not advertised.
+    const ibd = new AddrSender(r);
+    ibd.enable();
+    assert.equal(ibd.tick(1000, ours, true).send, undefined);
+    // Pushed but the addr timer has not passed: held until it does.
+    const held = new AddrSender(r);
+    held.enable();
+    held.tick(1000, undefined, false); // sets the 30 s addr timer, nothing to send
+    const h = held.tick(1000 + 24 * 3600 * 1000 + 1, ours, false);
+    assert.deepEqual(h.send, [ours], 'the 30 s timer passed long ago');
   });
 });
