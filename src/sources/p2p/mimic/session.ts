@@ -191,6 +191,12 @@ export class MimicSession {
    */
   async afterHandshake(): Promise<void> {
     this.invRounds.start(Date.now());
+    // ProcessMessage(VERSION): SetupAddressRelay for an outbound (full-relay) peer at once; inbound peers
+    // wait until they send addr, addrv2 or getaddr.
+    if (this.io.direction !== 'inbound') {
+      this.addrSender.enable();
+      this.maybeSendAddr();
+    }
     const backend = this.shared.backend;
     const tip = backend.tip;
     const services = this.io.version?.services ?? 0n;
