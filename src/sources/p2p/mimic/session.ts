@@ -639,7 +639,10 @@ export class MimicSession {
   /** AlreadyHaveTx, asked of the backend's mempool (txid lookups only). */
   private async backendHas(item: InvItem): Promise<boolean> {
     try {
-      return (await this.shared.backend.mempoolTx(hashToHex(item.hash))) !== undefined;
+      // AlreadyHaveTx looks the mempool up by the id announced: a wtxid is mapped to its txid first.
+      const hex = hashToHex(item.hash);
+      const txidHex = item.type === INV_TYPE.wtx ? ((await this.shared.backend.mempoolTxidOf(hex)) ?? hex) : hex;
+      return (await this.shared.backend.mempoolTx(txidHex)) !== undefined;
     } catch {
       return false;
     }
