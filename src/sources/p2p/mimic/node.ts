@@ -7,6 +7,7 @@
  */
 import { InboundInvTimer, RecentBlockTxs } from './txserve.js';
 import { localAddress } from './selfaddr.js';
+import { TxRequestRegistry } from './txrequest.js';
 import { decode } from '../../../protocol/codec.js';
 import { CODECS } from '../../../protocol/messages/index.js';
 import { hashToHex } from '../../../protocol/hash.js';
@@ -42,6 +43,7 @@ export class MimicNode {
   private readonly inboundInv = new InboundInvTimer();
   private readonly recentBlock = new RecentBlockTxs();
   private readonly addrCache = {};
+  private readonly txRegistry = new TxRequestRegistry();
   private readonly externalAddresses: readonly Omit<NodeAddress, 'time' | 'services'>[];
   /** Tips announced recently (hex), so a jump announces only what is new. */
   private readonly announced: string[] = [];
@@ -74,6 +76,7 @@ export class MimicNode {
         recentBlock: this.recentBlock,
         addrCache: this.addrCache,
         externalAddresses: this.externalAddresses,
+        txRegistry: this.txRegistry,
       },
       io,
     );

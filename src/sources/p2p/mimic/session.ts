@@ -19,7 +19,7 @@ import type { ConnDirection } from '../../../events/types.js';
 import type { Backend, ChainTip, NodeAddress } from '../../backend/backend.js';
 import { blockHash, txid as txidOf, wtxid as wtxidOf } from '../../../protocol/messages/ids.js';
 import { FeeFilterRounder, maybeFeefilter, type FeeFilterState } from './feefilter.js';
-import { TxRequests } from './txrequest.js';
+import { TxRequests, type TxRequestRegistry } from './txrequest.js';
 import type { BlockBudget } from './budget.js';
 import { buildCmpctBlock } from './compact.js';
 import { toAddr, toAddrV2 } from './addrmsg.js';
@@ -74,6 +74,8 @@ export interface MimicShared {
   addrCache: { current?: { from: readonly NodeAddress[]; sample: NodeAddress[] } };
   /** Our own addresses to advertise (`--external-address`, Core's -externalip), as getnodeaddresses entries. */
   externalAddresses: readonly Omit<NodeAddress, 'time' | 'services'>[];
+  /** TxRequestTracker's one-request-per-transaction across peers. */
+  txRegistry: TxRequestRegistry;
   /** The hashes (hex, oldest first, at most MAX_BLOCKS_TO_ANNOUNCE) the last tip change connected. */
   counters: MimicCounters;
 }
@@ -161,6 +163,7 @@ export class MimicSession {
         io.send({ command: 'getdata', payload: { items } });
       },
       closed: () => io.closed,
+      registry: shared.txRegistry,
     });
   }
 

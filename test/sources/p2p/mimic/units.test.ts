@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { siphash256 } from '../../../../src/sources/p2p/mimic/compact.js';
 import { FeeFilterRounder, MAX_MONEY, maybeFeefilter, type FeeFilterState } from '../../../../src/sources/p2p/mimic/feefilter.js';
-import { TxRequests } from '../../../../src/sources/p2p/mimic/txrequest.js';
+import { TxRequestRegistry, TxRequests } from '../../../../src/sources/p2p/mimic/txrequest.js';
 import { BlockBudget } from '../../../../src/sources/p2p/mimic/budget.js';
 import { LruBytes } from '../../../../src/sources/backend/lru.js';
 import { advertisedServices } from '../../../../src/sources/p2p/mimic/version.js';
@@ -185,5 +185,49 @@ describe('mimic units', () => {
     held.tick(1000, undefined, false); // sets the 30 s addr timer, nothing to send
     const h = held.tick(1000 + 24 * 3600 * 1000 + 1, ours, false);
     assert.deepEqual(h.send, [ours], 'the 30 s timer passed long ago');
+  });
+
+  it('TxRequests across peers (TxRequestTracker): one request per transaction at a time; notfound, leaving or receipt', async () => {
+    const registry = new TxRequestRegistry();
+    const h = (n: number): Uint8Array => new Uint8Array(32).fill(n);
+    const peer = () => {
+      const sent: InvItem[][] = [];
+      const r = new TxRequests({ inbound: false, request: (i) => sent.push(i), closed: () => false, registry });
+      return { r, sent };
+    };
+    const tick = () => new Promise((res) => setTimeout(res, 30));
+    const [a, b, c] = [peer(), peer(), peer()];
+    const item = { type: INV_TYPE.wtx, hash: h(7) };
+    for (const p of [a, b, c]) p.r.announced([item], true, () => Promise.resolve(false));
+    await tick();
+    assert.deepEqual([a.sent.length, b.sent.length, c.sent.length], [1, 0, 0], 'only the first announcer is asked');
+    assert.equal(registry.inFlight, 1);
+    a.r.notFound([item]);
+    await tick();
+    assert.deepEqual([b.sent.length, c.sent.length], [1, 0], 'after notfound, the next one (only)');
+    b.r.close(); // leaving ends its request
+    await tick();
+    assert.equal(c.sent.length, 1, 'after the peer left, the last one');
+    // Received from anyone: the others forget it.
+    const d = peer();
+    const e = peer();
+    const tx = {
+      version: 2,
+      inputs: [{ prevTxid: h(1), prevIndex: 0, scriptSig: new Uint8Array(0), sequence: 0 }],
+      outputs: [{ value: 1n, scriptPubKey: new Uint8Array([0x51]) }],
+      witnesses: [],
+      lockTime: 0,
+    };
+    const { wtxid: wtxidOf } = await import('../../../../src/protocol/messages/ids.js');
+    const txItem = { type: INV_TYPE.wtx, hash: wtxidOf(tx) };
+    d.r.announced([txItem], true, () => Promise.resolve(false));
+    e.r.announced([txItem], true, () => Promise.resolve(false));
+    await tick();
+    assert.deepEqual([d.sent.length, e.sent.length], [1, 0]);
+    d.r.received(tx);
+    await tick();
+    assert.deepEqual([e.sent.length, e.r.pending], [0, 0], 'the waiting peer forgot it');
+    for (const p of [a, c, d, e]) p.r.close();
+    assert.equal(registry.inFlight, 0);
   });
 });
