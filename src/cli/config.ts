@@ -57,7 +57,7 @@ export interface RunConfig {
   /** BIP324 v2 transport (default on): advertise NODE_P2P_V2, serve v1 and v2 inbound, dial v2 first with Core's v1 fallback. */
   v2: boolean;
   /** `--mimic`: behave on the wire like the --rpc-url node (docs/mimic.md); null: the minimal node. Budgets in bytes. */
-  mimic: { peerBudgetBytes?: number; globalBudgetBytes?: number } | null;
+  mimic: { peerBudgetBytes?: number; globalBudgetBytes?: number; externalAddresses?: Endpoint[] } | null;
   /** `--collective`: share incidents with a collective and receive theirs (src/collective/member.ts); null: off. */
   collective: { servers: string[]; keyFile: string; trustFile: string; minMembers: number; windowMs: number } | null;
 }
@@ -146,6 +146,8 @@ export interface ConfigLayer {
   collectiveMinMembers?: number;
   /** Seconds within which those reports count together (default 600). */
   collectiveWindow?: number;
+  /** With --mimic: our own addresses, advertised to peers as Core's -externalip (repeatable). */
+  externalAddress?: Endpoint[];
 }
 
 type Key = keyof ConfigLayer;
@@ -205,6 +207,7 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   collectiveTrust: { flag: '--collective-trust', env: 'PEER_OBSERVER_COLLECTIVE_TRUST', kind: 'string' },
   collectiveMinMembers: { flag: '--collective-min-members', env: 'PEER_OBSERVER_COLLECTIVE_MIN_MEMBERS', kind: 'number' },
   collectiveWindow: { flag: '--collective-window', env: 'PEER_OBSERVER_COLLECTIVE_WINDOW', kind: 'number' },
+  externalAddress: { flag: '--external-address', env: 'PEER_OBSERVER_EXTERNAL_ADDRESS', kind: 'list' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -375,6 +378,9 @@ export const LayerSchema = z
     collectiveTrust: path,
     collectiveMinMembers: int(1000),
     collectiveWindow: seconds,
+    externalAddress: z
+      .array(endpoint({ allowPortZero: false }), { invalid_type_error: 'expected a list of "host:port"' })
+      .max(16, 'at most 16 addresses'),
   })
   .partial()
   .strict();
@@ -631,6 +637,8 @@ function mimicConfig(merged: ConfigLayer, core: CoreSourcesConfig): RunConfig['m
         : undefined;
   if (!merged.mimic) {
     if (budget) throw new UsageError(`${budget} needs --mimic (the node whose block serving it bounds)`);
+    // The minimal node does not advertise itself: it would draw honest peers to a node that serves nothing.
+    if (merged.externalAddress?.length) throw new UsageError('--external-address needs --mimic (only the mimic advertises its address)');
     return null;
   }
   if (core.rpc === null)
@@ -639,6 +647,7 @@ function mimicConfig(merged: ConfigLayer, core: CoreSourcesConfig): RunConfig['m
   return {
     ...(merged.mimicPeerBudgetMb !== undefined ? { peerBudgetBytes: mib(merged.mimicPeerBudgetMb) } : {}),
     ...(merged.mimicGlobalBudgetMb !== undefined ? { globalBudgetBytes: mib(merged.mimicGlobalBudgetMb) } : {}),
+    ...(merged.externalAddress?.length ? { externalAddresses: merged.externalAddress } : {}),
   };
 }
 

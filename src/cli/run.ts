@@ -87,6 +87,7 @@ async function startRunMimic(config: RunConfig, publish: (e: ObserverEvent) => v
       budget,
       // NODE_P2P_V2 in the mimic's version message exactly when we speak v2 (--v2, the default).
       v2: config.v2,
+      ...(config.mimic?.externalAddresses ? { externalAddresses: config.mimic.externalAddresses } : {}),
       status: (line) => io.stderr.write(`peer-observer: ${line}\n`),
     });
   } catch (err) {
@@ -209,6 +210,11 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       'with --collective: members reporting one netgroup or ASN that make a collective incident (default: 2)',
     )
     .option('--collective-window <seconds>', 'with --collective: within this many seconds (default: 600)')
+    .option(
+      '--external-address <host:port>',
+      "with --mimic: our own address, advertised to peers as Core's -externalip (after they ask for addresses, then about daily; repeatable)",
+      collect,
+    )
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });

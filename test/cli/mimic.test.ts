@@ -16,6 +16,13 @@ import { Prober } from '../sources/p2p/mimic/helpers.js';
 import { listeningPort, ofType, runCli, startCli, type Cli } from './helpers.js';
 
 const children: Cli[] = [];
+
+/** A config file with externalAddress (and no mimic). */
+function externalConfig(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'po-mimic-ext-')), 'config.json');
+  writeFileSync(file, JSON.stringify({ externalAddress: ['1.2.3.4:8333'] }));
+  return file;
+}
 after(async () => {
   for (const c of children) await c.stop('SIGKILL');
 });
@@ -31,6 +38,10 @@ describe('run --mimic: usage', () => {
       {},
       /--mimic-peer-budget-mb "0": expected a number of MiB/,
     ],
+    [['--external-address', '1.2.3.4:8333'], {}, /--external-address needs --mimic/],
+    [[], { PEER_OBSERVER_EXTERNAL_ADDRESS: '1.2.3.4:8333' }, /--external-address needs --mimic/],
+    [['--config', externalConfig()], {}, /--external-address needs --mimic/],
+    [['--mimic', '--rpc-url', 'http://127.0.0.1:1', '--rpc-cookie', '/x', '--external-address', '1.2.3.4'], {}, /--external-address/],
   ] as [string[], Record<string, string>, RegExp][]) {
     it(`refuses ${[...args, ...Object.keys(env)].join(' ')}`, async () => {
       const r = await runCli(['run', '--network', 'regtest', ...args], { env });
@@ -83,6 +94,8 @@ describe('run --mimic against a real node', { skip: bitcoindSkipReason() }, () =
           '--mimic',
           '--config',
           config,
+          '--external-address',
+          '5.6.7.8:8333',
         ],
         { env: { PEER_OBSERVER_MIMIC_PEER_BUDGET_MB: '0.01' } },
       );
@@ -101,6 +114,15 @@ describe('run --mimic against a real node', { skip: bitcoindSkipReason() }, () =
       assert.ok(v.command === 'version' && !('unknown' in v));
       assert.equal(v.payload.userAgent, '/Satoshi:30.99.0/');
       assert.equal(v.payload.startHeight, 120);
+      // --external-address: our address in the answer to getaddr (the node knows no others).
+      await p.first('feefilter');
+      p.send({ command: 'getaddr', payload: {} });
+      const a = await p.first('addrv2');
+      assert.ok(a.command === 'addrv2' && !('unknown' in a));
+      assert.deepEqual(
+        a.payload.entries.map((e) => [e.networkId, [...e.addr].join('.'), e.port]),
+        [[1, '5.6.7.8', 8333]],
+      );
       // Per-peer budget (10 KiB): recent blocks, asked for over and over, until refused.
       p.send({
         command: 'getdata',

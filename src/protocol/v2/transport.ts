@@ -176,6 +176,8 @@ export class V2Transport {
   garbageIn = 0;
   /** Bytes received since construction. */
   bytesIn = 0;
+  /** Contents length of the peer's version packet (Core sends it empty), -1 until it arrives. */
+  versionContentsIn = -1;
   private stateValue: V2State;
   private readonly key: EllSwiftKey;
   private readonly sendGarbage: Uint8Array;
@@ -488,6 +490,7 @@ export class V2Transport {
     }
     if (this.stateValue === 'version') {
       this.stateValue = 'app';
+      this.versionContentsIn = plain.length - HEADER_LEN;
       out.push({ type: 'handshake', sessionId: this.sessionIdHex, garbageLength: this.garbageIn, decoys: this.decoysIn });
       return pos;
     }

@@ -420,8 +420,15 @@ export class Backend {
     return p;
   }
 
-  /** A mempool transaction's serialization (with witness) by txid; undefined when not in the backend's mempool. */
+  /**
+   * A mempool transaction's serialization (with witness) by txid, and the time
+   * (seconds) it entered the mempool; undefined when not in the backend's mempool.
+   */
   async mempoolTx(txidHex: string): Promise<Uint8Array | undefined> {
+    return (await this.mempoolEntry(txidHex))?.raw;
+  }
+
+  async mempoolEntry(txidHex: string): Promise<{ raw: Uint8Array; time: number } | undefined> {
     const [entry, raw] = await this.batch([
       { method: 'getmempoolentry', params: [txidHex] },
       { method: 'getrawtransaction', params: [txidHex, 0] },
@@ -429,8 +436,40 @@ export class Backend {
     // Only the mempool: with -txindex getrawtransaction would also find confirmed ones, which Core does not serve.
     if (entry instanceof RpcMethodError && entry.code === RPC_INVALID_ADDRESS_OR_KEY) return undefined;
     if (entry instanceof Error || raw instanceof Error || typeof raw !== 'string' || !/^([0-9a-f]{2})+$/.test(raw)) return undefined;
-    return new Uint8Array(Buffer.from(raw, 'hex'));
+    const time = (entry as { time?: unknown } | null)?.time;
+    if (typeof time !== 'number' || !Number.isFinite(time)) return undefined;
+    return { raw: new Uint8Array(Buffer.from(raw, 'hex')), time };
   }
+
+  /**
+   * The txid of the mempool transaction with this wtxid (Core's mempool looks up
+   * either; the RPC only by txid). From a snapshot of `getrawmempool true`, taken
+   * again on a miss at most once a second, so a peer asking for random wtxids costs
+   * the backend at most one such call a second. The snapshot holds only the
+   * wtxid → txid pairs of witness transactions (for the others both are equal).
+   */
+  async mempoolTxidOf(wtxidHex: string): Promise<string | undefined> {
+    const hit = this.wtxids?.map.get(wtxidHex);
+    if (hit !== undefined || (this.wtxids && performance.now() - this.wtxids.at < 1000)) return hit;
+    this.wtxidLoad ??= (async () => {
+      try {
+        const r = await this.call('getrawmempool', [true]);
+        const map = new Map<string, string>();
+        if (r && typeof r === 'object')
+          for (const [txid, e] of Object.entries(r as Record<string, { wtxid?: unknown }>)) {
+            if (typeof e?.wtxid === 'string' && e.wtxid !== txid) map.set(e.wtxid, txid);
+          }
+        this.wtxids = { at: performance.now(), map };
+      } finally {
+        this.wtxidLoad = undefined;
+      }
+    })();
+    await this.wtxidLoad;
+    return this.wtxids?.map.get(wtxidHex);
+  }
+
+  private wtxids: { at: number; map: Map<string, string> } | undefined;
+  private wtxidLoad: Promise<void> | undefined;
 
   /**
    * getmempoolinfo.mempoolminfee in sat/kvB (MaybeSendFeefilter's currentFilter),

@@ -202,11 +202,16 @@ export class Connection {
 
   private receiveV2(bytes: Uint8Array): void {
     const v2 = this.v2!;
-    for (const item of v2.push(bytes)) {
+    const items = v2.push(bytes);
+    // Core processes what one read brought before it sends: bytes the handshake queued (our key,
+    // terminator, version packet) are never sent when the same read ends in a fatal violation
+    // (CNode::ReceiveMsgBytes fails, the node is disconnected before its send buffer is flushed).
+    const fatal = items.some((i) => i.type === 'violation' && i.violation.fatal);
+    for (const item of items) {
       if (this.closing) return;
       switch (item.type) {
         case 'send':
-          this.write(item.bytes);
+          if (!fatal) this.write(item.bytes);
           break;
         case 'v1':
           // Core's ProcessReceivedMaybeV1Bytes: the first 16 bytes are our magic and

@@ -5,11 +5,14 @@
  * connected blocks for every peer, SendMessages announces them; NewPoWValidBlock
  * sends the compact block to high-bandwidth peers, built once for all).
  */
+import { InboundInvTimer, RecentBlockTxs } from './txserve.js';
+import { localAddress } from './selfaddr.js';
+import { TxRequestRegistry } from './txrequest.js';
 import { decode } from '../../../protocol/codec.js';
 import { CODECS } from '../../../protocol/messages/index.js';
 import { hashToHex } from '../../../protocol/hash.js';
 import type { Message } from '../../../protocol/messages/types.js';
-import type { Backend, ChainTip } from '../../backend/backend.js';
+import type { Backend, ChainTip, NodeAddress } from '../../backend/backend.js';
 import { BlockBudget, type BudgetOptions } from './budget.js';
 import { buildCmpctBlock } from './compact.js';
 import { FeeFilterRounder } from './feefilter.js';
@@ -19,6 +22,8 @@ export interface MimicOptions {
   /** We speak BIP324 v2 (NODE_P2P_V2 is advertised only then): run's --v2 (default on). */
   v2?: boolean;
   budget?: BudgetOptions;
+  /** Our own addresses to advertise (`--external-address`): the first is pushed to peers as Core's AdvertiseLocal. */
+  externalAddresses?: readonly { host: string; port: number }[];
 }
 
 export interface AnnounceRound {
@@ -35,6 +40,11 @@ export class MimicNode {
   readonly v2: boolean;
   private readonly sessions = new Set<MimicSession>();
   private rounderFor: { fee: number; rounder: FeeFilterRounder } | undefined;
+  private readonly inboundInv = new InboundInvTimer();
+  private readonly recentBlock = new RecentBlockTxs();
+  private readonly addrCache = {};
+  private readonly txRegistry = new TxRequestRegistry();
+  private readonly externalAddresses: readonly Omit<NodeAddress, 'time' | 'services'>[];
   /** Tips announced recently (hex), so a jump announces only what is new. */
   private readonly announced: string[] = [];
   private announcing: Promise<void> = Promise.resolve();
@@ -47,6 +57,7 @@ export class MimicNode {
   ) {
     this.v2 = options.v2 ?? false;
     this.budget = new BlockBudget(options.budget);
+    this.externalAddresses = (options.externalAddresses ?? []).map((a) => localAddress(a.host, a.port));
   }
 
   get peers(): number {
@@ -61,6 +72,11 @@ export class MimicNode {
         v2: this.v2,
         counters: this.counters,
         rounder: () => this.rounder(),
+        inboundInv: this.inboundInv,
+        recentBlock: this.recentBlock,
+        addrCache: this.addrCache,
+        externalAddresses: this.externalAddresses,
+        txRegistry: this.txRegistry,
       },
       io,
     );

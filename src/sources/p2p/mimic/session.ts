@@ -17,12 +17,15 @@ import { SERVICES } from '../../../protocol/services.js';
 import { INV_TYPE, type BlockLocator, type InvItem, type Message, type Tx, type Version } from '../../../protocol/messages/types.js';
 import type { ConnDirection } from '../../../events/types.js';
 import type { Backend, ChainTip, NodeAddress } from '../../backend/backend.js';
-import { blockHash } from '../../../protocol/messages/ids.js';
-import { ipFromString } from '../../../protocol/address.js';
+import { blockHash, txid as txidOf, wtxid as wtxidOf } from '../../../protocol/messages/ids.js';
 import { FeeFilterRounder, maybeFeefilter, type FeeFilterState } from './feefilter.js';
-import { TxRequests } from './txrequest.js';
+import { TxRequests, type TxRequestRegistry } from './txrequest.js';
 import type { BlockBudget } from './budget.js';
 import { buildCmpctBlock } from './compact.js';
+import { toAddr, toAddrV2 } from './addrmsg.js';
+import { AddrSender } from './selfaddr.js';
+import { advertisedServices } from './version.js';
+import { enteredBefore, InvRounds, type InboundInvTimer, type RecentBlockTxs } from './txserve.js';
 
 /** CBlockLocator serializes this constant as its version (CBlockLocator::DUMMY_VERSION). */
 export const LOCATOR_DUMMY_VERSION = 70016;
@@ -63,6 +66,16 @@ export interface MimicShared {
   /** We speak BIP324 v2 (then NODE_P2P_V2 is advertised). */
   v2: boolean;
   rounder(): FeeFilterRounder;
+  /** NextInvToInbounds' shared timer (announcement rounds, which gate getdata for transactions). */
+  inboundInv: InboundInvTimer;
+  /** m_most_recent_block_txs. */
+  recentBlock: RecentBlockTxs;
+  /** The getaddr answer (m_addr_response_caches), drawn from the backend's address list `from`. */
+  addrCache: { current?: { from: readonly NodeAddress[]; sample: NodeAddress[] } };
+  /** Our own addresses to advertise (`--external-address`, Core's -externalip), as getnodeaddresses entries. */
+  externalAddresses: readonly Omit<NodeAddress, 'time' | 'services'>[];
+  /** TxRequestTracker's one-request-per-transaction across peers. */
+  txRegistry: TxRequestRegistry;
   /** The hashes (hex, oldest first, at most MAX_BLOCKS_TO_ANNOUNCE) the last tip change connected. */
   counters: MimicCounters;
 }
@@ -123,6 +136,8 @@ export class MimicSession {
   private providesCmpct = false;
   private sentSendheaders = false;
   private getaddrSeen = false;
+  private readonly addrSender = new AddrSender();
+  private addrTimer: NodeJS.Timeout | undefined;
   private syncStarted = false;
   /** Block hashes (hex) the peer is known to have headers for: what it sent, what we sent. Bounded. */
   private readonly known = new Set<string>();
@@ -133,11 +148,14 @@ export class MimicSession {
   private readonly feefilter: FeeFilterState = { sent: undefined, nextSendMs: 0 };
   private feefilterTimer: NodeJS.Timeout | undefined;
   readonly txRequests: TxRequests;
+  /** Our transaction-announcement rounds to this peer (m_next_inv_send_time, m_last_inv_sequence). */
+  private readonly invRounds: InvRounds;
 
   constructor(
     private readonly shared: MimicShared,
     private readonly io: MimicPeerIo,
   ) {
+    this.invRounds = new InvRounds(io.direction === 'inbound' ? shared.inboundInv : undefined);
     this.txRequests = new TxRequests({
       inbound: io.direction === 'inbound',
       request: (items) => {
@@ -145,6 +163,7 @@ export class MimicSession {
         io.send({ command: 'getdata', payload: { items } });
       },
       closed: () => io.closed,
+      registry: shared.txRegistry,
     });
   }
 
@@ -159,6 +178,7 @@ export class MimicSession {
 
   close(): void {
     clearTimeout(this.feefilterTimer);
+    clearTimeout(this.addrTimer);
     this.txRequests.close();
   }
 
@@ -173,6 +193,13 @@ export class MimicSession {
    * header is recent (initial headers sync), then feefilter (MaybeSendFeefilter).
    */
   async afterHandshake(): Promise<void> {
+    this.invRounds.start(Date.now());
+    // ProcessMessage(VERSION): SetupAddressRelay for an outbound (full-relay) peer at once; inbound peers
+    // wait until they send addr, addrv2 or getaddr.
+    if (this.io.direction !== 'inbound') {
+      this.addrSender.enable();
+      this.maybeSendAddr();
+    }
     const backend = this.shared.backend;
     const tip = backend.tip;
     const services = this.io.version?.services ?? 0n;
@@ -266,6 +293,14 @@ export class MimicSession {
       case 'getaddr':
         await this.getaddr();
         return true;
+      case 'addr':
+      case 'addrv2':
+        // SetupAddressRelay for an inbound peer; the addresses themselves are recorded, never relayed.
+        if (this.io.direction === 'inbound' && !this.addrSender.relayEnabled) {
+          this.addrSender.enable();
+          this.maybeSendAddr();
+        }
+        return false;
       case 'sendheaders':
         // ProcessMessage(SENDHEADERS): m_prefers_headers.
         this.prefersHeaders = true;
@@ -378,12 +413,35 @@ export class MimicSession {
     }
   }
 
+  /**
+   * FindTxForGetData: from the backend's mempool if the transaction entered it
+   * before our last announcement round to this peer (see txserve.ts), else from
+   * the most recent block. MSG_WTX asks by wtxid, which the RPC cannot look up:
+   * the backend maps it to the txid (equal for transactions without witness).
+   */
   private async mempoolTx(item: InvItem): Promise<Tx | undefined> {
+    const backend = this.shared.backend;
+    const hex = hashToHex(item.hash);
     try {
-      // MSG_WTX asks by wtxid; the backend's RPC looks transactions up by txid, which is the same for
-      // transactions without witness. A witness transaction asked for by wtxid is answered notfound.
-      const raw = await this.shared.backend.mempoolTx(hashToHex(item.hash));
-      return raw ? decode(CODECS.tx, raw) : undefined;
+      const txidHex = item.type === INV_TYPE.wtx ? ((await backend.mempoolTxidOf(hex)) ?? hex) : hex;
+      const entry = await backend.mempoolEntry(txidHex);
+      if (entry) {
+        const tx = decode(CODECS.tx, entry.raw);
+        // A MSG_WTX that named a txid of a witness transaction is no match (Core looks up by the id type asked).
+        if (item.type === INV_TYPE.wtx && txidHex === hex && hashToHex(wtxidOf(tx)) !== hex) return undefined;
+        if (enteredBefore(entry.time, this.invRounds.lastRound(Date.now()))) return tx;
+        return undefined;
+      }
+      const tip = backend.tip;
+      if (!tip) return undefined;
+      const raw = await backend.block(tip.hex);
+      if (!raw) return undefined;
+      this.shared.recentBlock.set(tip.hex, raw);
+      const tx = this.shared.recentBlock.get(hex);
+      // By the id type asked: MSG_WTX by wtxid, MSG_TX / MSG_WITNESS_TX by txid.
+      if (!tx) return undefined;
+      const id = hashToHex(item.type === INV_TYPE.wtx ? wtxidOf(tx) : txidOf(tx));
+      return id === hex ? tx : undefined;
     } catch {
       this.shared.counters.backendErrors++;
       return undefined;
@@ -498,8 +556,14 @@ export class MimicSession {
    * (CConnman::GetAddresses: at most 1000 and 23 % of the known addresses).
    */
   private async getaddr(): Promise<void> {
-    if (this.io.direction !== 'inbound' || this.getaddrSeen) {
+    if (this.io.direction !== 'inbound') {
       this.shared.counters.getaddrIgnored++;
+      return;
+    }
+    this.addrSender.enable(); // SetupAddressRelay, before the "repeated getaddr" check
+    if (this.getaddrSeen) {
+      this.shared.counters.getaddrIgnored++;
+      this.maybeSendAddr();
       return;
     }
     this.getaddrSeen = true;
@@ -510,10 +574,36 @@ export class MimicSession {
       this.shared.counters.backendErrors++;
       return;
     }
-    const sample = sampleAddresses(all, this.shared.backend);
-    if (sample.length === 0 || this.io.closed) return;
-    this.shared.counters.getaddrAnswered++;
-    this.io.send(sample.length && this.io.addrV2 ? toAddrV2(sample) : toAddr(sample));
+    // CConnman::GetAddresses(requestor, ...): one sample per cache lifetime, the same for every requestor
+    // (Core keys the cache by the requestor's network and our local socket; we have one for all).
+    const cached = this.shared.addrCache.current;
+    const sample = cached && cached.from === all ? cached.sample : sampleAddresses(all, this.shared.backend);
+    this.shared.addrCache.current = { from: all, sample };
+    if (this.io.closed) return;
+    if (sample.length) this.shared.counters.getaddrAnswered++;
+    this.addrSender.answer(sample);
+    this.maybeSendAddr();
+  }
+
+  /** MaybeSendAddr (selfaddr.ts): the getaddr answer and our own address, on Core's schedule. */
+  private maybeSendAddr(): void {
+    clearTimeout(this.addrTimer);
+    if (this.io.closed) return;
+    const identity = this.shared.backend.identity;
+    const ours = this.shared.externalAddresses[0];
+    const local =
+      ours && identity
+        ? { ...ours, time: Math.floor(Date.now() / 1000), services: advertisedServices(identity, this.shared.v2) }
+        : undefined;
+    const now = Date.now();
+    const r = this.addrSender.tick(now, local, identity?.ibd ?? true);
+    if (r.send) {
+      // IsAddrCompatible: what the peer's message cannot carry is left out.
+      const m = this.io.addrV2 ? toAddrV2(r.send) : toAddr(r.send);
+      if (m.payload.entries.length) this.io.send(m);
+    }
+    if (Number.isFinite(r.wakeAt))
+      this.addrTimer = setTimeout(() => this.maybeSendAddr(), Math.min(Math.max(r.wakeAt - now, 1000), 2 ** 31 - 1)).unref();
   }
 
   /** Headers the peer sent: they update its best known block (UpdateBlockAvailability) and may start sendheaders. */
@@ -552,7 +642,10 @@ export class MimicSession {
   /** AlreadyHaveTx, asked of the backend's mempool (txid lookups only). */
   private async backendHas(item: InvItem): Promise<boolean> {
     try {
-      return (await this.shared.backend.mempoolTx(hashToHex(item.hash))) !== undefined;
+      // AlreadyHaveTx looks the mempool up by the id announced: a wtxid is mapped to its txid first.
+      const hex = hashToHex(item.hash);
+      const txidHex = item.type === INV_TYPE.wtx ? ((await this.shared.backend.mempoolTxidOf(hex)) ?? hex) : hex;
+      return (await this.shared.backend.mempoolTx(txidHex)) !== undefined;
     } catch {
       return false;
     }
@@ -630,30 +723,4 @@ function sampleAddresses(all: readonly NodeAddress[], _backend: Backend): NodeAd
     [copy[i], copy[j]] = [copy[j]!, copy[i]!];
   }
   return copy.slice(0, n);
-}
-
-function toAddr(list: readonly NodeAddress[]): Message {
-  const entries = [];
-  for (const a of list) {
-    try {
-      entries.push({ time: a.time, services: a.services, ip: ipFromString(a.address), port: a.port });
-    } catch {
-      // Tor, I2P, CJDNS: not expressible in a legacy addr message.
-    }
-  }
-  return { command: 'addr', payload: { entries } };
-}
-
-function toAddrV2(list: readonly NodeAddress[]): Message {
-  const entries = [];
-  for (const a of list) {
-    try {
-      const ip = ipFromString(a.address);
-      const v4 = ip.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff));
-      entries.push({ time: a.time, services: a.services, networkId: v4 ? 1 : 2, addr: v4 ? ip.slice(12) : ip, port: a.port });
-    } catch {
-      // Tor, I2P, CJDNS names would need their own encodings; left out.
-    }
-  }
-  return { command: 'addrv2', payload: { entries } };
 }

@@ -18,6 +18,8 @@ export interface StartMimicOptions {
   budget?: BudgetOptions;
   backend?: BackendOptions;
   v2?: boolean;
+  /** `--external-address`: our own addresses to advertise. */
+  externalAddresses?: readonly { host: string; port: number }[];
   countersIntervalMs?: number;
   /** A line for the operator when the backend goes down or comes back. */
   status?: (line: string) => void;
@@ -63,6 +65,7 @@ export async function startMimic(options: StartMimicOptions): Promise<RunningMim
   const node = new MimicNode(backend, {
     ...(options.v2 !== undefined ? { v2: options.v2 } : {}),
     ...(options.budget ? { budget: options.budget } : {}),
+    ...(options.externalAddresses ? { externalAddresses: options.externalAddresses } : {}),
   });
   tipListener.node = node;
   try {

@@ -5,8 +5,12 @@
  * that expire. What arrives is recorded by the peer's message events and goes
  * nowhere else: the mimic never relays a transaction.
  *
- * Unlike Core, announcements are tracked per peer only (Core also avoids asking
- * two peers for the same transaction at once).
+ * Across peers (TxRequestTracker, txrequest.h), with a shared registry: a
+ * transaction is requested from one peer at a time; the others that announced
+ * it wait until that request ends. A notfound, an expiry or the peer leaving
+ * lets the waiting ones ask (Core picks the best candidate by preference and a
+ * random priority; here the first whose round comes); a transaction received
+ * from anyone is forgotten by all (ForgetTxHash once the mempool has decided).
  */
 import { hashToHex } from '../../../protocol/hash.js';
 import { txid, wtxid } from '../../../protocol/messages/ids.js';
@@ -24,6 +28,8 @@ const MSG_WITNESS_FLAG = 1 << 30;
 
 interface Announcement {
   wtxid: boolean;
+  /** Due, but another peer has the request in flight (CANDIDATE_DELAYED behind REQUESTED). */
+  blocked?: boolean;
   reqTimeMs: number;
   /** Set when requested: when the request expires. */
   expiryMs?: number;
@@ -39,6 +45,48 @@ export interface TxRequestOptions {
   /** The peer announced witness support (NODE_WITNESS): txid requests carry MSG_WITNESS_FLAG. */
   witness?: () => boolean;
   now?: () => number;
+  /** Shared by the peers of one node: one request per transaction at a time (absent: per peer only). */
+  registry?: TxRequestRegistry;
+}
+
+/** Which peer has each transaction's request in flight, and who waits for it. Bounded by the peers' announcements. */
+export class TxRequestRegistry {
+  private readonly owners = new Map<string, TxRequests>();
+  private readonly waiters = new Map<string, Set<TxRequests>>();
+
+  get inFlight(): number {
+    return this.owners.size;
+  }
+
+  /** The request may go to `who` (nobody else has it in flight); it is then `who`'s. */
+  claim(key: string, who: TxRequests): boolean {
+    const owner = this.owners.get(key);
+    if (owner && owner !== who) {
+      let set = this.waiters.get(key);
+      if (!set) this.waiters.set(key, (set = new Set()));
+      set.add(who);
+      return false;
+    }
+    this.owners.set(key, who);
+    return true;
+  }
+
+  /** `who`'s request ended: `received` (everyone forgets it) or not (the waiting peers may ask). */
+  release(key: string, who: TxRequests, received: boolean): void {
+    if (this.owners.get(key) === who) this.owners.delete(key);
+    else if (!received) return;
+    const set = this.waiters.get(key);
+    this.waiters.delete(key);
+    for (const w of set ?? []) w.released(key, received);
+  }
+
+  /** `who` no longer waits for `key` (it forgot the announcement or left). */
+  unwait(key: string, who: TxRequests): void {
+    const set = this.waiters.get(key);
+    if (!set) return;
+    set.delete(who);
+    if (set.size === 0) this.waiters.delete(key);
+  }
 }
 
 export class TxRequests {
@@ -64,7 +112,24 @@ export class TxRequests {
 
   close(): void {
     clearTimeout(this.timer);
+    const registry = this.options.registry;
+    if (registry)
+      for (const [key, a] of this.announced_) {
+        if (a.expiryMs !== undefined) registry.release(key, this, false);
+        else if (a.blocked) registry.unwait(key, this);
+      }
     this.announced_.clear();
+  }
+
+  /** The registry: another peer's request for `key` ended. */
+  released(key: string, received: boolean): void {
+    const a = this.announced_.get(key);
+    if (!a || !a.blocked) return;
+    if (received) this.announced_.delete(key);
+    else {
+      a.blocked = false;
+      this.arm();
+    }
   }
 
   /**
@@ -97,6 +162,7 @@ export class TxRequests {
   private arm(): void {
     let next = Infinity;
     for (const a of this.announced_.values()) {
+      if (a.blocked) continue;
       const t = a.expiryMs ?? a.reqTimeMs;
       if (t < next) next = t;
     }
@@ -119,8 +185,9 @@ export class TxRequests {
           this.announced_.delete(key);
           this.inFlight--;
           this.expired++;
+          this.options.registry?.release(key, this, false);
         }
-      } else if (a.reqTimeMs <= now) due.push([key, a]);
+      } else if (!a.blocked && a.reqTimeMs <= now) due.push([key, a]);
     }
     const items: InvItem[] = [];
     for (const [key, a] of due) {
@@ -131,6 +198,10 @@ export class TxRequests {
         continue;
       }
       if (!this.announced_.has(key)) continue;
+      if (this.options.registry && !this.options.registry.claim(key, this)) {
+        a.blocked = true; // another peer's request is in flight: wait for it to end
+        continue;
+      }
       a.expiryMs = now + GETDATA_TX_INTERVAL_MS;
       this.inFlight++;
       items.push({
@@ -148,17 +219,24 @@ export class TxRequests {
   /** A tx arrived: the request (by txid or wtxid) is answered. */
   received(tx: Tx): void {
     this.received_++;
-    for (const key of [hashToHex(txid(tx)), hashToHex(wtxid(tx))]) this.forget(key);
+    for (const key of [hashToHex(txid(tx)), hashToHex(wtxid(tx))]) {
+      this.forget(key, true);
+      // Forgotten by every peer that announced it, whoever had the request (ForgetTxHash).
+      this.options.registry?.release(key, this, true);
+    }
   }
 
   notFound(items: readonly InvItem[]): void {
-    for (const i of items) this.forget(hashToHex(i.hash));
+    for (const i of items) this.forget(hashToHex(i.hash), false);
   }
 
-  private forget(key: string): void {
+  private forget(key: string, received: boolean): void {
     const a = this.announced_.get(key);
     if (!a) return;
-    if (a.expiryMs !== undefined) this.inFlight--;
+    if (a.expiryMs !== undefined) {
+      this.inFlight--;
+      this.options.registry?.release(key, this, received);
+    } else if (a.blocked) this.options.registry?.unwait(key, this);
     this.announced_.delete(key);
   }
 }

@@ -3,12 +3,20 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { siphash256 } from '../../../../src/sources/p2p/mimic/compact.js';
 import { FeeFilterRounder, MAX_MONEY, maybeFeefilter, type FeeFilterState } from '../../../../src/sources/p2p/mimic/feefilter.js';
-import { TxRequests } from '../../../../src/sources/p2p/mimic/txrequest.js';
+import { TxRequestRegistry, TxRequests } from '../../../../src/sources/p2p/mimic/txrequest.js';
 import { BlockBudget } from '../../../../src/sources/p2p/mimic/budget.js';
 import { LruBytes } from '../../../../src/sources/backend/lru.js';
 import { advertisedServices } from '../../../../src/sources/p2p/mimic/version.js';
 import { parseIdentity } from '../../../../src/sources/backend/backend.js';
 import { INV_TYPE, type InvItem } from '../../../../src/protocol/messages/types.js';
+import {
+  enteredBefore,
+  expDelay,
+  InboundInvTimer,
+  InvRounds,
+  INBOUND_INVENTORY_BROADCAST_INTERVAL_MS,
+} from '../../../../src/sources/p2p/mimic/txserve.js';
+import { AddrSender, localAddress } from '../../../../src/sources/p2p/mimic/selfaddr.js';
 
 describe('mimic units', () => {
   it('SipHash-2-4 of a uint256: the vector of Core hash_tests (SipHashUint256)', () => {
@@ -123,5 +131,103 @@ describe('mimic units', () => {
     c.set('big', new Uint8Array(11));
     assert.equal(c.get('big'), undefined);
     assert.ok(c.bytes <= 10);
+  });
+
+  it('announcement rounds (FindTxForGetData gate): the first at the handshake, then on the shared inbound timer', () => {
+    // random 1 - e^-1: every delay is exactly one mean.
+    const r = () => 1 - Math.exp(-1);
+    assert.ok(Math.abs(expDelay(5000, r) - 5000) < 1e-6);
+    const shared = new InboundInvTimer(r);
+    const a = new InvRounds(shared, r);
+    const b = new InvRounds(shared, r);
+    assert.equal(a.lastRound(1000), -Infinity, 'no round before the handshake');
+    a.start(1000);
+    assert.equal(a.lastRound(1000), 1000, 'SendMessages right after verack');
+    b.start(3000);
+    // b's next round is the shared timer's (6000), not its own 3000 + 5000: inbound peers announce together.
+    assert.equal(a.lastRound(5999), 1000);
+    assert.equal(b.lastRound(6001), 6000);
+    assert.equal(a.lastRound(6001), 6000);
+    assert.equal(a.lastRound(6000 + INBOUND_INVENTORY_BROADCAST_INTERVAL_MS + 1), 11_000);
+    // Outbound peers draw their own (mean 2 s).
+    const o = new InvRounds(undefined, r);
+    o.start(0);
+    assert.equal(o.lastRound(4001), 4000);
+    // A mempool entry (whole seconds) is served only when its whole second ended before the round.
+    assert.equal(enteredBefore(10, 11_000), true);
+    assert.equal(enteredBefore(10, 10_999), false);
+  });
+
+  it('MaybeSendAddr for our own address: after relay is set up, with the getaddr answer, then ~24 h later on the 30 s schedule', () => {
+    const r = () => 1 - Math.exp(-1); // every exponential delay = its mean
+    const ours = { ...localAddress('1.2.3.4', 8333), time: 0, services: 1n };
+    const other = { address: '5.6.7.8', port: 8333, network: 'ipv4', time: 0, services: 1n };
+    assert.deepEqual(localAddress('[2a01::1]', 1), { address: '2a01::1', port: 1, network: 'ipv6' });
+    assert.equal(localAddress('x'.repeat(56) + '.onion', 1).network, 'onion');
+    const s = new AddrSender(r);
+    assert.deepEqual(s.tick(1000, ours, false), { wakeAt: Infinity }, 'nothing before address relay is set up');
+    s.enable();
+    s.answer([other]);
+    const first = s.tick(1000, ours, false);
+    assert.deepEqual(first.send, [other, ours], 'the answer, then our address, in one message');
+    assert.equal(first.wakeAt, 1000 + 24 * 3600 * 1000);
+    assert.equal(s.tick(2000, ours, false).send, undefined, 'nothing new');
+    // A day later our address is pushed again, and goes out at once (the 30 s addr timer has passed).
+    const later = s.tick(1001 + 24 * 3600 * 1000, ours, false);
+    assert.deepEqual(later.send, [ours]);
+    // In IBD: not advertised.
+    const ibd = new AddrSender(r);
+    ibd.enable();
+    assert.equal(ibd.tick(1000, ours, true).send, undefined);
+    // Pushed but the addr timer has not passed: held until it does.
+    const held = new AddrSender(r);
+    held.enable();
+    held.tick(1000, undefined, false); // sets the 30 s addr timer, nothing to send
+    const h = held.tick(1000 + 24 * 3600 * 1000 + 1, ours, false);
+    assert.deepEqual(h.send, [ours], 'the 30 s timer passed long ago');
+  });
+
+  it('TxRequests across peers (TxRequestTracker): one request per transaction at a time; notfound, leaving or receipt', async () => {
+    const registry = new TxRequestRegistry();
+    const h = (n: number): Uint8Array => new Uint8Array(32).fill(n);
+    const peer = () => {
+      const sent: InvItem[][] = [];
+      const r = new TxRequests({ inbound: false, request: (i) => sent.push(i), closed: () => false, registry });
+      return { r, sent };
+    };
+    const tick = () => new Promise((res) => setTimeout(res, 30));
+    const [a, b, c] = [peer(), peer(), peer()];
+    const item = { type: INV_TYPE.wtx, hash: h(7) };
+    for (const p of [a, b, c]) p.r.announced([item], true, () => Promise.resolve(false));
+    await tick();
+    assert.deepEqual([a.sent.length, b.sent.length, c.sent.length], [1, 0, 0], 'only the first announcer is asked');
+    assert.equal(registry.inFlight, 1);
+    a.r.notFound([item]);
+    await tick();
+    assert.deepEqual([b.sent.length, c.sent.length], [1, 0], 'after notfound, the next one (only)');
+    b.r.close(); // leaving ends its request
+    await tick();
+    assert.equal(c.sent.length, 1, 'after the peer left, the last one');
+    // Received from anyone: the others forget it.
+    const d = peer();
+    const e = peer();
+    const tx = {
+      version: 2,
+      inputs: [{ prevTxid: h(1), prevIndex: 0, scriptSig: new Uint8Array(0), sequence: 0 }],
+      outputs: [{ value: 1n, scriptPubKey: new Uint8Array([0x51]) }],
+      witnesses: [],
+      lockTime: 0,
+    };
+    const { wtxid: wtxidOf } = await import('../../../../src/protocol/messages/ids.js');
+    const txItem = { type: INV_TYPE.wtx, hash: wtxidOf(tx) };
+    d.r.announced([txItem], true, () => Promise.resolve(false));
+    e.r.announced([txItem], true, () => Promise.resolve(false));
+    await tick();
+    assert.deepEqual([d.sent.length, e.sent.length], [1, 0]);
+    d.r.received(tx);
+    await tick();
+    assert.deepEqual([e.sent.length, e.r.pending], [0, 0], 'the waiting peer forgot it');
+    for (const p of [a, c, d, e]) p.r.close();
+    assert.equal(registry.inFlight, 0);
   });
 });
