@@ -63,7 +63,7 @@ describe('peer-observer demo', { timeout: 60_000 }, () => {
     const npx = spawnSync('npx', ['--no-install', 'peer-observer', 'demo', '--help'], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 120_000, // generous: the packed-install test may be building better-sqlite3 beside it
     });
     assert.equal(npx.status, 0, npx.stderr);
     assert.match(npx.stdout, /--duration <seconds>/);
