@@ -27,6 +27,7 @@ import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { buildDetectors } from '../../src/consumers/detectors/index.js';
 import { bitcoindSkipReason, BITCOIND, startBitcoind } from '../helpers/bitcoind.js';
 import { listeningPort, runCli, startCli, type Cli } from './helpers.js';
+import { containsToken } from '../helpers/tokens.js';
 
 const MEMBERS = ['alice', 'bob', 'carol'] as const;
 type Name = (typeof MEMBERS)[number];
@@ -218,13 +219,7 @@ describe('run --collective: three members on a real hub', () => {
     assert.ok(wire.length >= 3, `only ${wire.length} messages on the wire`);
     const own = ['127.0.0.1', hostname(), ...MEMBERS.map((m) => `obs-${m}`)];
     for (const bytes of wire) {
-      // As a token: a short host name ("vm") occurs by chance inside base64url signatures and digests.
-      for (const s of own)
-        assert.doesNotMatch(
-          bytes,
-          new RegExp(`(?<![A-Za-z0-9_-])${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z0-9_-])`),
-          `${JSON.stringify(s)} on the wire: ${bytes}`,
-        );
+      for (const s of own) assert.ok(!containsToken(bytes, s), `${JSON.stringify(s)} on the wire: ${bytes}`);
       for (const m of MEMBERS) assert.doesNotMatch(bytes, new RegExp(`(?<![0-9])${ports[m]}(?![0-9])`), `port of ${m} on the wire`);
     }
   });
