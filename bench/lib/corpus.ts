@@ -207,17 +207,7 @@ export function generatedFrames(seed: number, mix: GeneratedMix = DEFAULT_MIX, n
   return out;
 }
 
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+export { concatBytes as concat } from '../../src/protocol/primitives.js';
 
 /** Split a stream into fixed-size chunks (views), as a socket would deliver it. */
 export function chunk(stream: Uint8Array, size: number): Uint8Array[] {

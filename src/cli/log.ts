@@ -71,11 +71,7 @@ export async function log(options: LogOptions, signal: AbortSignal, io: Io): Pro
   });
   // The subscription is on the server once a flush round-trips: only then say we are ready.
   await bus.drain();
-  const what = [
-    options.nodeIds.length ? `node ${options.nodeIds.join(', ')}` : 'all nodes',
-    options.types.length ? `types ${options.types.join(', ')}` : 'all types',
-  ].join('; ');
-  io.stderr.write(`peer-observer: logging from NATS at ${options.nats.join(', ')} (${what})\n`);
+  io.stderr.write(loggingLine(options));
   await aborted(signal);
   await bus.close();
   await logger.done;
@@ -107,11 +103,7 @@ async function logDurable(options: LogOptions, bus: NatsBus, signal: AbortSignal
   await bus.close();
   io.stderr.write(`peer-observer: ${durable.notice}\n`);
   const logger = startLogger(durable, io.stdout, { json: options.json });
-  const what = [
-    options.nodeIds.length ? `node ${options.nodeIds.join(', ')}` : 'all nodes',
-    options.types.length ? `types ${options.types.join(', ')}` : 'all types',
-  ].join('; ');
-  io.stderr.write(`peer-observer: logging from NATS at ${options.nats.join(', ')} (${what})\n`);
+  io.stderr.write(loggingLine(options));
   await aborted(signal);
   await durable.close();
   await logger.done;
@@ -137,4 +129,13 @@ export function registerLog(program: Command, context: { signal: AbortSignal; io
     .action(async (opts: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] } & StreamFlags) => {
       await log(parseLogFlags(opts), context.signal, context.io);
     });
+}
+
+/** The start-up line: where from, which nodes and types. */
+function loggingLine(options: LogOptions): string {
+  const what = [
+    options.nodeIds.length ? `node ${options.nodeIds.join(', ')}` : 'all nodes',
+    options.types.length ? `types ${options.types.join(', ')}` : 'all types',
+  ].join('; ');
+  return `peer-observer: logging from NATS at ${options.nats.join(', ')} (${what})\n`;
 }

@@ -33,6 +33,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { COMMAND_SIZE, type Frame } from '../framing.js';
 import { MAX_PROTOCOL_MESSAGE_LENGTH } from '../limits.js';
+import { concatBytes as concat } from '../primitives.js';
 import type { Network } from '../networks.js';
 import {
   deriveSessionKeys,
@@ -148,18 +149,6 @@ export interface V2TransportOptions {
 
 function randomGarbage(): Uint8Array {
   return new Uint8Array(randomBytes(randomInt(MAX_GARBAGE_LEN + 1)));
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A message whose type cannot be read: dropped and counted, the connection stays (GetReceivedMessage's reject_message). */
