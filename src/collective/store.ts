@@ -5,7 +5,8 @@
  * collective said. Bounded: the latest `max` alerts by id (an updated one
  * replaces its older state).
  */
-import { severityRank, type Alert, type AlertFilter, type AlertStore } from '../consumers/alerts/types.js';
+import { matchesAlertFilter } from '../consumers/alerts/manager.js';
+import type { Alert, AlertFilter, AlertStore } from '../consumers/alerts/types.js';
 
 export class RecentAlerts {
   private readonly byId = new Map<string, Alert>();
@@ -25,17 +26,7 @@ export class RecentAlerts {
   /** The manager's filter semantics (consumers/alerts/manager.ts). */
   list(f: AlertFilter = {}): Alert[] {
     const out: Alert[] = [];
-    for (const a of this.byId.values()) {
-      if (f.status && a.status !== f.status) continue;
-      if (f.detector && a.detector !== f.detector) continue;
-      if (f.minSeverity && severityRank(a.severity) < severityRank(f.minSeverity)) continue;
-      if (f.subject?.kind && a.subject.kind !== f.subject.kind) continue;
-      if (f.subject?.id && a.subject.id !== f.subject.id) continue;
-      if (f.nodeId && !a.nodeIds.includes(f.nodeId)) continue;
-      if (f.sinceUs !== undefined && a.lastSeenUs < f.sinceUs) continue;
-      if (f.incidentId && a.incidentId !== f.incidentId) continue;
-      out.push(structuredClone(a));
-    }
+    for (const a of this.byId.values()) if (matchesAlertFilter(a, f)) out.push(structuredClone(a));
     return out;
   }
 

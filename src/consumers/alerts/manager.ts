@@ -556,17 +556,7 @@ export class AlertManager implements AlertFeed {
 
   private listAlerts(f: AlertFilter = {}): Alert[] {
     const out: Alert[] = [];
-    for (const { alert: a } of this.alertsById.values()) {
-      if (f.status && a.status !== f.status) continue;
-      if (f.detector && a.detector !== f.detector) continue;
-      if (f.minSeverity && severityRank(a.severity) < severityRank(f.minSeverity)) continue;
-      if (f.subject?.kind && a.subject.kind !== f.subject.kind) continue;
-      if (f.subject?.id && a.subject.id !== f.subject.id) continue;
-      if (f.nodeId && !a.nodeIds.includes(f.nodeId)) continue;
-      if (f.sinceUs !== undefined && a.lastSeenUs < f.sinceUs) continue;
-      if (f.incidentId && a.incidentId !== f.incidentId) continue;
-      out.push(a);
-    }
+    for (const { alert: a } of this.alertsById.values()) if (matchesAlertFilter(a, f)) out.push(a);
     out.sort((x, y) => y.lastSeenUs - x.lastSeenUs);
     return clone(f.limit !== undefined ? out.slice(0, f.limit) : out);
   }
@@ -593,4 +583,17 @@ function incidentTitle(inc: Incident): string {
   const shown = inc.subjects.slice(0, 3).map((x) => `${x.kind} ${x.id}`);
   const more = inc.subjects.length > 3 ? ` (+${inc.subjects.length - 3} more)` : '';
   return `${inc.detectors.join(' + ')}: ${shown.join(', ')}${more}`.slice(0, 200);
+}
+
+/** Whether an alert passes the API's filter (the manager's list and the collective's store). */
+export function matchesAlertFilter(a: Alert, f: AlertFilter): boolean {
+  if (f.status && a.status !== f.status) return false;
+  if (f.detector && a.detector !== f.detector) return false;
+  if (f.minSeverity && severityRank(a.severity) < severityRank(f.minSeverity)) return false;
+  if (f.subject?.kind && a.subject.kind !== f.subject.kind) return false;
+  if (f.subject?.id && a.subject.id !== f.subject.id) return false;
+  if (f.nodeId && !a.nodeIds.includes(f.nodeId)) return false;
+  if (f.sinceUs !== undefined && a.lastSeenUs < f.sinceUs) return false;
+  if (f.incidentId && a.incidentId !== f.incidentId) return false;
+  return true;
 }
