@@ -57,7 +57,7 @@ describe('the packed package, installed and run with plain Node', { timeout: 600
     assert.deepEqual([...top].sort(), ['README.md', 'bin', 'deploy', 'dist', 'docs', 'package.json', 'web']);
     assert.ok(files.includes('package/dist/cli/main.js'));
     assert.ok(files.includes('package/dist/events/index.d.ts'));
-    assert.ok(files.includes('package/dist/consumers/archive/writer-thread.mjs'));
+    assert.ok(files.includes('package/dist/threads/bootstrap.mjs'));
     assert.ok(files.includes('package/web/dist/index.html'));
     assert.ok(files.includes('package/deploy/bpftrace/peer-observer.bt'));
     assert.deepEqual(

@@ -28,7 +28,8 @@
  * The Worker holds the process open only while it is starting, closing, or
  * has requests outstanding, as a pending timer would; an idle archive does not.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { siblingModule, startModuleWorker } from '../../threads/worker.js';
 import type { RowBatch } from './store.js';
 import type { WriterInit, WriterMessage, WriterRequest } from './writer.js';
 
@@ -37,23 +38,7 @@ export const WRITER_RESTARTS = 5;
 /** Delay before the first restart; doubled for each further death in a row. */
 export const WRITER_RESTART_DELAY_MS = 100;
 
-const BOOTSTRAP = new URL('./writer-thread.mjs', import.meta.url);
-// The writer module beside this one: writer.ts from the sources, writer.js from the compiled package.
-const ENTRY = new URL(import.meta.url.endsWith('.ts') ? './writer.ts' : './writer.js', import.meta.url);
-
-/**
- * The process's node flags for the thread (as a Worker gets by default: --cpu-prof, --enable-source-maps, ...),
- * without --input-type, which a Worker refuses when started from a file (`node --input-type=module -e ...`).
- */
-export function workerExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i]!;
-    if (a === '--input-type') i++;
-    else if (!a.startsWith('--input-type=')) out.push(a);
-  }
-  return out;
-}
+const ENTRY = siblingModule(import.meta.url, 'writer');
 
 export type WriterOutcome =
   | { ok: true; pruned: number; fileBytes: number; retentionError?: string }
@@ -163,10 +148,7 @@ export class WriterClient {
     this.lastError = undefined;
     let worker: Worker;
     try {
-      worker = new Worker(BOOTSTRAP, {
-        execArgv: workerExecArgv(),
-        workerData: { entry: (this.options.entry ?? ENTRY).href, init: this.options.init },
-      });
+      worker = startModuleWorker(this.options.entry ?? ENTRY, this.options.init);
     } catch (e) {
       this.lastError = (e as Error).message;
       this.died(undefined);

@@ -1,7 +1,7 @@
 /**
  * The archive's writer thread: the one connection that writes the SQLite file.
  * It runs in a worker_threads Worker (started by writer-client.ts through
- * writer-thread.mjs, which loads this TypeScript module via tsx) and serves
+ * threads/bootstrap.mjs, which loads this TypeScript module via tsx) and serves
  * the consumer's requests in order:
  *
  * - `rows`: a batch, inserted at once in its own transaction, left open;
@@ -190,7 +190,7 @@ export class Writer {
 }
 
 /**
- * The thread's entry (called by writer-thread.mjs with the Worker's workerData.init). `make` builds the Writer
+ * The thread's entry (called by threads/bootstrap.mjs with the Worker's workerData.init). `make` builds the Writer
  * (tests: one that fails on purpose).
  */
 export function main(

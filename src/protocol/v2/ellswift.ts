@@ -4,12 +4,25 @@
  * The formulas (XSwiftEC, XSwiftECInv, XElligatorSwift) are BIP324's, written
  * with @noble/curves' field operations (mod p); no curve arithmetic is written
  * here. The one scalar multiplication per side (our key pair, and x(priv·P) for
- * the shared secret) is OpenSSL's through node:crypto's ECDH: it measured 1.3 ms
+ * the shared secret) is OpenSSL's through node:crypto: it measured 1.3 ms
  * against noble's 2.2 ms per multiplication on this machine (docs/benchmarks.md),
- * and it is constant-time in both. OpenSSL's ECDH output is exactly the x
- * coordinate BIP324 wants.
+ * and it is constant-time in both. Keys are KeyObjects and the ECDH is
+ * crypto.diffieHellman (EVP_PKEY_derive), whose output is exactly the x
+ * coordinate BIP324 wants: ~0.3 ms less per ECDH than the ECDH class's
+ * computeSecret, and a KeyObject can be handed between threads (the p2p
+ * source's key pool makes keys on another thread, sources/p2p/v2-keys.ts).
  */
-import { createECDH, createHash, ECDH, randomBytes, randomInt, type ECDH as ECDHKey } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  ECDH,
+  generateKeyPairSync,
+  KeyObject,
+  randomBytes,
+  randomInt,
+} from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 
 const Fp = secp256k1.Point.Fp;
@@ -61,6 +74,12 @@ function sqrt(a: bigint): bigint | undefined {
 function compressed(x: bigint): Buffer {
   return Buffer.from('02' + x.toString(16).padStart(64, '0'), 'hex');
 }
+
+/** DER SubjectPublicKeyInfo of a compressed secp256k1 point, up to the point (RFC 5480: id-ecPublicKey, secp256k1). */
+const SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
+/** DER ECPrivateKey (RFC 5915) of a secp256k1 key without its public key, around the 32 secret bytes. */
+const SEC1_PREFIX = Buffer.from('302e0201010420', 'hex');
+const SEC1_SUFFIX = Buffer.from('a00706052b8104000a', 'hex');
 
 /**
  * Whether x is the x coordinate of a curve point (x³ + 7 is a square): BIP340's
@@ -186,43 +205,39 @@ export function ellswiftDecode(encoding: Uint8Array): bigint {
 }
 
 export interface EllSwiftKey {
-  /** 32-byte secret key. */
-  priv: Uint8Array;
+  /** The secret key, as OpenSSL holds it: the ECDH uses it as it is, and it can be passed to another thread. */
+  privateKey: KeyObject;
   /** Its public key's x coordinate, ElligatorSwift-encoded (64 bytes). */
   ellswift: Uint8Array;
-  /**
-   * The OpenSSL key holding `priv` (ellswiftCreate's): the ECDH uses it as it is.
-   * Without it the ECDH loads `priv` into a new one, and node:crypto's
-   * setPrivateKey then computes the public key again (a base-point
-   * multiplication, ~0.4 ms, that the ECDH does not need).
-   */
-  ecdh?: ECDHKey;
 }
 
 /** BIP324 ellswift_create: a fresh key pair with a random encoding of its public key. */
 export function ellswiftCreate(): EllSwiftKey {
-  const ecdh = createECDH('secp256k1');
-  ecdh.generateKeys();
-  const pub = ecdh.getPublicKey(); // 04 || x || y
-  const x = bytesToBigInt(pub.subarray(1, 33));
-  return { priv: new Uint8Array(ecdh.getPrivateKey()), ellswift: xElligatorSwift(x), ecdh };
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+  const x = bytesToBigInt(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'));
+  return { privateKey, ellswift: xElligatorSwift(x) };
+}
+
+/** A 32-byte secret key as a KeyObject (OpenSSL derives its public key: ~0.4 ms; tests and vectors use it). */
+export function privateKeyFromBytes(priv: Uint8Array): KeyObject {
+  if (priv.length !== 32) throw new RangeError(`secret key is ${priv.length} bytes, expected 32`);
+  return createPrivateKey({ key: Buffer.concat([SEC1_PREFIX, priv, SEC1_SUFFIX]), format: 'der', type: 'sec1' });
 }
 
 /**
  * x(priv · lift_x(XSwiftEC(u, t))) as 32 bytes: BIP324's ellswift_ecdh_xonly.
- * `priv` is the secret key, or the OpenSSL key that holds it (EllSwiftKey.ecdh).
+ * `priv` is the secret key as bytes or as a KeyObject (EllSwiftKey.privateKey).
  */
-export function ellswiftEcdhXonly(ellswiftTheirs: Uint8Array, priv: Uint8Array | ECDHKey): Uint8Array {
-  let ecdh: ECDHKey;
-  if (priv instanceof Uint8Array) {
-    ecdh = createECDH('secp256k1');
-    ecdh.setPrivateKey(priv);
-  } else ecdh = priv;
+export function ellswiftEcdhXonly(ellswiftTheirs: Uint8Array, priv: Uint8Array | KeyObject): Uint8Array {
+  const privateKey = priv instanceof KeyObject ? priv : privateKeyFromBytes(priv);
   // Either point with the decoded x gives the same x of the product: take the even one
-  // (02 || x). (Letting computeSecret itself refuse XSwiftEC's off-curve candidates
-  // measured far slower: a refused point costs ~0.6 ms there, against ~0.04 ms in
-  // ECDH.convertKey, which ellswiftDecode uses.)
-  return new Uint8Array(ecdh.computeSecret(compressed(ellswiftDecode(ellswiftTheirs))));
+  // (02 || x). ellswiftDecode returns an x on the curve, so OpenSSL's decompression succeeds.
+  const publicKey = createPublicKey({
+    key: Buffer.concat([SPKI_PREFIX, compressed(ellswiftDecode(ellswiftTheirs))]),
+    format: 'der',
+    type: 'spki',
+  });
+  return new Uint8Array(diffieHellman({ privateKey, publicKey }));
 }
 
 const ECDH_TAG = createHash('sha256').update('bip324_ellswift_xonly_ecdh').digest();
@@ -231,7 +246,12 @@ const ECDH_TAG = createHash('sha256').update('bip324_ellswift_xonly_ecdh').diges
  * BIP324 v2_ecdh: the shared secret, a tagged hash of both encodings (the
  * initiator's first) and the shared x coordinate.
  */
-export function v2Ecdh(priv: Uint8Array | ECDHKey, ellswiftTheirs: Uint8Array, ellswiftOurs: Uint8Array, initiating: boolean): Uint8Array {
+export function v2Ecdh(
+  priv: Uint8Array | KeyObject,
+  ellswiftTheirs: Uint8Array,
+  ellswiftOurs: Uint8Array,
+  initiating: boolean,
+): Uint8Array {
   const shared = ellswiftEcdhXonly(ellswiftTheirs, priv);
   const h = createHash('sha256').update(ECDH_TAG).update(ECDH_TAG);
   if (initiating) h.update(ellswiftOurs).update(ellswiftTheirs);

@@ -141,8 +141,12 @@ export interface V2TransportOptions {
   garbage?: Uint8Array;
   /** Contents lengths of decoy packets sent before our version packet; default none (as Core). */
   decoys?: readonly number[];
-  /** Our key pair (tests); default a fresh one. */
-  key?: EllSwiftKey;
+  /**
+   * Our key pair, or where to take one (the p2p source's key pool); default a
+   * fresh one. Taken when first needed: at start() when initiating, and when
+   * the first bytes show a v2 peer when responding (a v1 peer costs no key).
+   */
+  key?: EllSwiftKey | (() => EllSwiftKey);
   /** The ECDH (fuzzing and benchmarks pass a memoised one with fixed keys); default BIP324's v2_ecdh. */
   ecdh?: typeof v2Ecdh;
 }
@@ -168,7 +172,7 @@ export class V2Transport {
   /** Contents length of the peer's version packet (Core sends it empty), -1 until it arrives. */
   versionContentsIn = -1;
   private stateValue: V2State;
-  private readonly key: EllSwiftKey;
+  private keyValue: EllSwiftKey | undefined;
   private readonly sendGarbage: Uint8Array;
   private cipher: PacketCipher | undefined;
   private sessionIdHex = '';
@@ -197,7 +201,7 @@ export class V2Transport {
   private handshakeSent = false;
 
   constructor(private readonly options: V2TransportOptions) {
-    this.key = options.key ?? ellswiftCreate();
+    if (options.key && typeof options.key !== 'function') this.keyValue = options.key;
     this.sendGarbage = options.garbage ?? randomGarbage();
     if (this.sendGarbage.length > MAX_GARBAGE_LEN) throw new RangeError(`garbage ${this.sendGarbage.length} > ${MAX_GARBAGE_LEN} bytes`);
     this.maxContents = 1 + COMMAND_SIZE + (options.maxMessageLength ?? MAX_PROTOCOL_MESSAGE_LENGTH);
@@ -254,6 +258,14 @@ export class V2Transport {
    */
   get shouldReconnectV1(): boolean {
     return this.options.initiating && this.stateValue === 'key' && this.bytesIn === 0;
+  }
+
+  private get key(): EllSwiftKey {
+    if (!this.keyValue) {
+      const source = this.options.key;
+      this.keyValue = typeof source === 'function' ? source() : ellswiftCreate();
+    }
+    return this.keyValue;
   }
 
   /** The initiator's opening: our key and garbage. Call once, before any push. */
@@ -358,7 +370,7 @@ export class V2Transport {
     if (this.keyFill < ELLSWIFT_LEN) return pos;
     const theirs = this.keyBuf.slice(0, ELLSWIFT_LEN);
     this.keyFill = 0;
-    const secret = (this.options.ecdh ?? v2Ecdh)(this.key.ecdh ?? this.key.priv, theirs, this.key.ellswift, this.options.initiating);
+    const secret = (this.options.ecdh ?? v2Ecdh)(this.key.privateKey, theirs, this.key.ellswift, this.options.initiating);
     const keys = deriveSessionKeys(secret, this.options.network.magic, this.options.initiating);
     this.cipher = new PacketCipher(keys);
     this.sessionIdHex = Buffer.from(keys.sessionId).toString('hex');

@@ -17,6 +17,7 @@ import type { Network } from '../../protocol/networks.js';
 import type { Message } from '../../protocol/messages/types.js';
 import { DecodeError } from '../../protocol/codec.js';
 import { decodeMessage, decodeMessagePrefix, encodeMessageFrame, encodePayload } from '../../protocol/messages/index.js';
+import type { EllSwiftKey } from '../../protocol/v2/ellswift.js';
 import { V2Transport, type V2Violation } from '../../protocol/v2/transport.js';
 
 export interface ConnectionOptions {
@@ -26,9 +27,10 @@ export interface ConnectionOptions {
   maxSendBufferBytes: number;
   /**
    * Speak BIP324 v2: inbound, tell v1 from v2 by the first 16 bytes and serve
-   * both (Core's V2Transport); outbound, open with our v2 key.
+   * both (Core's V2Transport); outbound, open with our v2 key. `key` gives our
+   * key when the handshake needs it (the observer's key pool); default made then.
    */
-  v2?: { initiating: boolean; decoys?: readonly number[] };
+  v2?: { initiating: boolean; decoys?: readonly number[]; key?: () => EllSwiftKey };
 }
 
 /** What the connection knows of its transport once settled. */
@@ -85,7 +87,12 @@ export class Connection {
     private readonly handlers: ConnectionHandlers,
   ) {
     if (options.v2) {
-      this.v2 = new V2Transport({ network: options.network, initiating: options.v2.initiating, decoys: options.v2.decoys });
+      this.v2 = new V2Transport({
+        network: options.network,
+        initiating: options.v2.initiating,
+        decoys: options.v2.decoys,
+        ...(options.v2.key ? { key: options.v2.key } : {}),
+      });
     } else {
       this.decoder = new FrameDecoder({ network: options.network, detectV2: options.detectV2 });
       this.settled = { transport: 'v1' };

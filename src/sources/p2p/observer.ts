@@ -26,6 +26,7 @@ import { ConnectionLimiter, resolveLimits, type ObserverLimits } from './limits.
 import { Peer, type PeerContext } from './peer.js';
 import { DEFAULT_USER_AGENT } from './policy.js';
 import { dialOnce } from './v2-fallback.js';
+import { V2KeyPool } from './v2-keys.js';
 import type { MimicNode } from './mimic/node.js';
 
 export type { Endpoint } from './listener.js';
@@ -86,6 +87,11 @@ export interface ObserverStats {
   /** BIP324 v2 sessions established (both directions), and decoy packets received. */
   v2Sessions: number;
   v2DecoysIn: number;
+  /** Our v2 keys: taken ready-made from the key pool's thread, or made inline (pool empty or its thread failed). */
+  v2KeysPooled: number;
+  v2KeysInline: number;
+  /** 1 when the key pool's thread failed (every key is then made inline). */
+  v2KeyThreadFailed: number;
 }
 
 export interface Observer {
@@ -123,6 +129,8 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
   let refusedPerNetgroup = 0;
   let evictedInboundFull = 0;
   let evictedHandshakeSlots = 0;
+  // Started at the first v2 handshake, so an observer that never meets a v2 peer starts no thread.
+  let keyPool: V2KeyPool | undefined;
 
   const ctx: PeerContext = {
     network: options.network,
@@ -134,6 +142,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     ownNonces: new Set(),
     v2,
     ...(options.v2Decoys ? { v2Decoys: options.v2Decoys } : {}),
+    v2Key: () => (keyPool ??= new V2KeyPool()).take(),
     ...(options.mimic ? { mimic: options.mimic } : {}),
     onClosed(peer: Peer, _reason: CloseReason) {
       peers.delete(peer);
@@ -394,6 +403,9 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       v1Fallbacks,
       v2Sessions: counters.v2Sessions,
       v2DecoysIn,
+      v2KeysPooled: keyPool?.counters().pooled ?? 0,
+      v2KeysInline: keyPool?.counters().inline ?? 0,
+      v2KeyThreadFailed: keyPool?.counters().failure ? 1 : 0,
     };
   };
 
@@ -419,6 +431,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       for (const p of [...peers]) p.disconnect('shutdown', 'observer stopping');
       await Promise.all(servers.map((s) => closeServer(s.server)));
       publishCounters();
+      await keyPool?.close();
     })();
     return stopped;
   };

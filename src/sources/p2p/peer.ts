@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Frame, FramingViolation } from '../../protocol/framing.js';
 import type { Network } from '../../protocol/networks.js';
+import type { EllSwiftKey } from '../../protocol/v2/ellswift.js';
 import type { Message, Version } from '../../protocol/messages/types.js';
 import { endpointOfBytes, formatEndpoint, ipFromString, netgroupOf } from '../../protocol/address.js';
 import { toBase64 } from '../../protocol/hash.js';
@@ -52,6 +53,8 @@ export interface PeerContext {
   v2: boolean;
   /** Decoy packets (contents lengths) to send before our v2 version packet (the simulator; Core sends none). */
   v2Decoys?: readonly number[];
+  /** Our ephemeral v2 key for one connection (the observer's key pool, v2-keys.ts). */
+  v2Key?: () => EllSwiftKey;
   /** With --mimic: the backend-backed node whose answers and identity this peer gets (mimic/). */
   mimic?: MimicNode;
   /** Called once when the peer is gone, after connection.closed was emitted. */
@@ -120,7 +123,7 @@ export class Peer {
         network: ctx.network,
         detectV2: inbound,
         maxSendBufferBytes: ctx.limits.maxSendBufferBytes,
-        ...(v2 ? { v2: { initiating: !inbound, decoys: ctx.v2Decoys } } : {}),
+        ...(v2 ? { v2: { initiating: !inbound, decoys: ctx.v2Decoys, ...(ctx.v2Key ? { key: ctx.v2Key } : {}) } } : {}),
       },
       {
         onIncoming: (item) => this.incoming(item),

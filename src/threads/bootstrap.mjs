@@ -1,5 +1,5 @@
-// The archive writer thread's bootstrap, in plain JavaScript. It loads the entry
-// module (workerData.entry, a URL) and calls its main(workerData.init). From the
+// A worker thread's bootstrap, in plain JavaScript. It loads the entry module
+// (workerData.entry, a URL) and calls its main(workerData.init). From the
 // compiled package the entry is JavaScript; from the TypeScript sources (tests,
 // development) it registers tsx first, since a Worker inherits neither
 // `node --import tsx` nor the bin's tsx registration.
