@@ -256,6 +256,16 @@ export class DurableConsumer implements Bus {
     await this.queue.whenEmpty();
   }
 
+  /** The durable consumer's name on the server. */
+  get consumerName(): string {
+    return this.options.consumer;
+  }
+
+  /** Events handed over and not yet taken by the subscriber. */
+  get queued(): number {
+    return this.queue.queued;
+  }
+
   stats(): DurableStats {
     return {
       ...this.counters,
@@ -267,8 +277,11 @@ export class DurableConsumer implements Bus {
     };
   }
 
-  /** Stop pulling, let the subscriber take what is queued (its acknowledgements go out), then close; `remove` deletes the consumer on the server. */
-  async close(remove = false): Promise<void> {
+  /**
+   * Stop pulling, let the subscriber take what is queued (its acknowledgements go out), then close; `remove` deletes
+   * the consumer on the server; `settled` is the subscriber's last acknowledgements, awaited before disconnecting.
+   */
+  async close(remove = false, settled?: Promise<void>): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (remove) {
@@ -280,6 +293,7 @@ export class DurableConsumer implements Bus {
     await this.messages?.close();
     this.queue.end();
     await this.loop?.catch((e: Error) => (this.lastError = e.message));
+    await settled?.catch(() => {});
     await this.nc.flush().catch(() => {});
     await this.nc.drain().catch(() => this.nc.close());
   }

@@ -1,0 +1,155 @@
+/**
+ * Issue 14: the detectors, metrics and HTTP consumers of `run --nats` read the
+ * JetStream stream through a durable consumer (src/bus/fanout.ts,
+ * src/cli/run-consumer.ts). Real nats-server -js, the real bin:
+ *
+ * - a consumer-only process (`run --nats URL --no-p2p --http`: detectors,
+ *   metrics, dashboard) SIGKILLed while an observer publishes 5,000 events/s,
+ *   then restarted: it resumes at the server's acknowledgement floor. What the
+ *   first run acknowledged (counted from the stream itself, up to the floor)
+ *   plus what the second run's metrics count is exactly what the observer
+ *   published and the stream acknowledged: nothing lost, nothing counted twice.
+ *   (A consumer's counters live in memory and restart at 0 with the process,
+ *   as Prometheus counters do; what is exact is the hand-over at the floor.)
+ * - in core mode the same process subscribes as before and says so in one line.
+ */
+import assert from 'node:assert/strict';
+import { get } from 'node:http';
+import { after, describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { startNatsServer, startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
+import { startCli, type Cli } from '../cli/helpers.js';
+import { BATCH_HEADER, parseBatch } from '../../src/bus/seq.js';
+
+const servers: NatsServer[] = [];
+const clis: Cli[] = [];
+const publishers: PublisherProcess[] = [];
+after(async () => {
+  await Promise.all(clis.map((c) => c.stop('SIGKILL')));
+  await Promise.all(publishers.map((p) => p.kill()));
+  await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+});
+
+function fetchText(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (s: string) => (text += s));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** `peer_observer_events_total{type="ping.latency"}` of the consumer's /metrics (0 before the first). */
+async function pings(port: number): Promise<number> {
+  const m = /^peer_observer_events_total\{type="ping\.latency"\} (\d+)$/m.exec(await fetchText(port, '/metrics'));
+  return m ? Number(m[1]) : 0;
+}
+
+async function until(cond: () => Promise<boolean> | boolean, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function consumerCli(url: string, extra: string[] = []): Cli {
+  const cli = startCli(['run', '--nats', url, '--no-p2p', '--node-id', 'central', '--http', '127.0.0.1:0', ...extra]);
+  clis.push(cli);
+  return cli;
+}
+
+async function httpPort(cli: Cli): Promise<number> {
+  await cli.until(() => /HTTP at http:\/\/\S+:\d+/.test(cli.stderr()), 'HTTP line', 20_000);
+  return Number(/HTTP at http:\/\/\S+?:(\d+)/.exec(cli.stderr())![1]);
+}
+
+describe(
+  'run --nats --no-p2p: a durable consumer for detectors, metrics and HTTP (real nats-server -js, real bin)',
+  { timeout: 120_000 },
+  () => {
+    it('SIGKILLed while an observer publishes, restarted: every event counted exactly once across the two runs', async () => {
+      const server = await startNatsServer({ jetstream: true });
+      servers.push(server);
+      const args = ['--consumer-name', 'ops', '--since', 'start'];
+      let consumer = consumerCli(server.url, args);
+      let port = await httpPort(consumer);
+      assert.match(consumer.stderr(), /new durable consumer run-ops on stream PEER_OBSERVER, from the start of the stream/);
+      assert.match(consumer.stderr(), /without a p2p node \(--no-p2p\); consuming from NATS at /);
+      const count = 25_000;
+      // 5,000 events/s for 5 s.
+      const pub = startPublisher({ servers: [server.url], nodeId: 'obs-1', count, batch: 50, intervalMs: 10, mode: 'jetstream' });
+      publishers.push(pub);
+      await until(async () => (await pings(port)) > 4000, 'the consumer counting', 20_000);
+      consumer.child.kill('SIGKILL');
+      await consumer.exited;
+
+      // What the killed run acknowledged: the server's floor, and the observer's events in the stream up to it.
+      const nc = await connect({ servers: server.url });
+      const jsm = await jetstreamManager(nc);
+      const floor = (await jsm.consumers.info('PEER_OBSERVER', 'run-ops')).ack_floor.stream_seq;
+      let ackedByFirst = 0;
+      for (let seq = 1; seq <= floor; seq++) {
+        const m = (await jsm.streams.getMessage('PEER_OBSERVER', { seq }))!;
+        if (m.subject === 'po.v1.obs-1.ping.latency') ackedByFirst += parseBatch(m.header.get(BATCH_HEADER))!.count;
+      }
+      assert.ok(ackedByFirst > 0 && ackedByFirst < count, `killed mid-stream (${ackedByFirst} acknowledged)`);
+
+      consumer = consumerCli(server.url, args);
+      port = await httpPort(consumer);
+      assert.match(
+        consumer.stderr(),
+        /resuming durable consumer run-ops on stream PEER_OBSERVER at stream seq \d+ \(\d+ delivered earlier, never acknowledged\)|resuming durable consumer run-ops/,
+      );
+      const done = await pub.until((l) => l.done === true, 'published', 60_000);
+      assert.equal(done.stats.acked, count, 'every event acknowledged by the stream');
+      assert.equal(done.stats.dropped, 0);
+      await until(async () => (await pings(port)) >= count - ackedByFirst, 'the consumer caught up', 40_000);
+      // A duplicate would come now.
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(await pings(port), count - ackedByFirst, 'the second run counts exactly what the first did not acknowledge');
+      const metrics = await fetchText(port, '/metrics');
+      assert.doesNotMatch(metrics, /^peer_observer_consumer_dropped_events\{[^}]*\} [1-9]/m, 'no local consumer dropped an event');
+      const health = JSON.parse(await fetchText(port, '/healthz')) as {
+        nats: { mode: string; consumer: { name: string; missed: number } };
+      };
+      assert.equal(health.nats.mode, 'jetstream');
+      assert.equal(health.nats.consumer.name, 'run-ops');
+      assert.equal(health.nats.consumer.missed, 0);
+      assert.equal(await consumer.stop('SIGTERM'), 0, consumer.stderr());
+      assert.match(
+        consumer.stderr(),
+        /nats consumer run-ops: received=\d+ decoded=\d+ duplicates=\d+ rejected=0 acked=\d+ behind=0 missed=0\n/,
+      );
+      // Every message of the observer was acknowledged by the clean stop (what comes after it, the consumer's own last
+      // counters, waits for its next start).
+      const info = await jsm.consumers.info('PEER_OBSERVER', 'run-ops');
+      const last = (await jsm.streams.getMessage('PEER_OBSERVER', { last_by_subj: 'po.v1.obs-1.ping.latency' }))!;
+      assert.ok(
+        info.ack_floor.stream_seq >= last.seq,
+        `acknowledged through ${info.ack_floor.stream_seq}, the observer's last is ${last.seq}`,
+      );
+      await nc.close();
+    });
+
+    it('core mode: the consumers subscribe to NATS as before, and the start-up line says what that means', async () => {
+      const server = await startNatsServer({ jetstream: true });
+      servers.push(server);
+      const consumer = consumerCli(server.url, ['--nats-mode', 'core']);
+      const port = await httpPort(consumer);
+      assert.match(
+        consumer.stderr(),
+        /NATS: core mode \(no JetStream stream\): an event reaches only the consumers subscribed when it is published/,
+      );
+      assert.doesNotMatch(consumer.stderr(), /durable consumer/);
+      const pub = startPublisher({ servers: [server.url], nodeId: 'obs-2', count: 500, batch: 50, intervalMs: 10, mode: 'core' });
+      publishers.push(pub);
+      await pub.until((l) => l.done === true, 'published', 30_000);
+      await until(async () => (await pings(port)) >= 500, 'the consumer counting', 15_000);
+      assert.equal(await consumer.stop('SIGTERM'), 0, consumer.stderr());
+    });
+  },
+);
