@@ -119,11 +119,17 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
     if (bus.mode === 'jetstream' && options.stream) {
       try {
         fanout = await openRunConsumer(bus, options.nats, options.stream);
+        options.io.stderr.write(`peer-observer: ${fanout.durable.notice}\n`);
       } catch (err) {
-        await bus.close();
-        throw new RuntimeError(describeError(err));
+        // A process of consumers only needs its durable consumer; an observer (whose NATS user may publish only) goes on.
+        if (options.p2p === false) {
+          await bus.close();
+          throw new RuntimeError(describeError(err));
+        }
+        options.io.stderr.write(
+          `peer-observer: ${describeError(err)}: the consumers here subscribe to NATS directly (core: they miss what is published while they are away)\n`,
+        );
       }
-      options.io.stderr.write(`peer-observer: ${fanout.durable.notice}\n`);
     }
     return {
       bus: fanout ?? bus,
