@@ -21,6 +21,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { startNatsServer, startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
 import { startCli, type Cli } from '../cli/helpers.js';
 import { BATCH_HEADER, parseBatch } from '../../src/bus/seq.js';
+import { NatsBus } from '../../src/bus/nats.js';
+import { makeEvent } from '../../src/events/envelope.js';
+import { DurableConsumer } from '../../src/bus/durable.js';
+import { DurableFanout } from '../../src/bus/fanout.js';
 
 const servers: NatsServer[] = [];
 const clis: Cli[] = [];
@@ -133,6 +137,94 @@ describe(
         `acknowledged through ${info.ack_floor.stream_seq}, the observer's last is ${last.seq}`,
       );
       await nc.close();
+    });
+
+    it('a message is acknowledged only after every local consumer has taken its events', async () => {
+      const server = await startNatsServer({ jetstream: true });
+      servers.push(server);
+      const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream' });
+      const durable = await DurableConsumer.open({ servers: [server.url], consumer: 'fan', start: { kind: 'all' } });
+      const fanout = new DurableFanout(durable, bus, 4);
+      const fast = fanout.subscribe({ types: ['ping.latency'] });
+      const slow = fanout.subscribe({ types: ['ping.latency'] });
+      const took: number[] = [];
+      const fastLoop = (async () => {
+        for await (const e of fast) took.push((e.data as { conn: { id: number } }).conn.id);
+      })();
+      fanout.start();
+      for (let i = 0; i < 10; i++)
+        bus.publish(
+          makeEvent({ nodeId: 'obs-4', source: 'test' }, 'ping.latency', {
+            conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1' },
+            nonce: '1',
+            latencyMs: 1,
+          }),
+        );
+      await bus.drain();
+      const nc = await connect({ servers: server.url });
+      const jsm = await jetstreamManager(nc);
+      const acked = async () => (await jsm.consumers.info('PEER_OBSERVER', 'fan')).ack_floor.stream_seq;
+      await until(() => took.length >= 4, 'the fast consumer taking', 10_000);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await acked(), 0, 'nothing acknowledged while the slow consumer has not taken its events');
+      assert.ok(took.length < 10, `the fanout waits for the slowest consumer (${took.length} handed over)`);
+      const slowIt = slow[Symbol.asyncIterator]();
+      for (let i = 0; i < 10; i++) assert.equal(((await slowIt.next()).value!.data as { conn: { id: number } }).conn.id, i);
+      await until(() => took.length === 10, 'the rest handed over', 10_000);
+      const last = (await jsm.streams.getMessage('PEER_OBSERVER', { last_by_subj: 'po.v1.obs-4.ping.latency' }))!.seq;
+      let floor = 0;
+      await until(async () => (floor = await acked()) >= last, 'acknowledged once both took them', 10_000);
+      await fanout.close();
+      await fastLoop;
+      await bus.close();
+      await nc.close();
+    });
+
+    it('detectors started after an attack get it from the stream, each event once; restarted, they do not see it again', async () => {
+      const server = await startNatsServer({ jetstream: true });
+      servers.push(server);
+      const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream' });
+      const attacker = '127.0.0.7:5000';
+      const attack = (n: number) => {
+        for (let i = 0; i < n; i++)
+          bus.publish(
+            makeEvent({ nodeId: 'obs-3', source: 'p2p' }, 'violation', {
+              conn: { id: 7, direction: 'inbound', remote: attacker },
+              kind: 'bad-checksum',
+              action: 'drop-message',
+              detail: `checksum ${i}`,
+            }),
+          );
+      };
+      attack(40);
+      await bus.drain();
+      interface Alerts {
+        alerts: { detector: string; subject: { id: string }; evidence: { counts: Record<string, number> } }[];
+      }
+      const violations = async (port: number): Promise<number | undefined> => {
+        const a = JSON.parse(await fetchText(port, '/api/alerts?detector=malformed-burst')) as Alerts;
+        return a.alerts.find((x) => x.subject.id === attacker)?.evidence.counts.violations;
+      };
+      const args = ['--consumer-name', 'det', '--since', '-1h'];
+      let consumer = consumerCli(server.url, args);
+      let port = await httpPort(consumer);
+      assert.match(consumer.stderr(), /new durable consumer run-det on stream PEER_OBSERVER, from \d{4}-/);
+      await until(async () => (await violations(port)) === 40, 'the alert, from the stream', 20_000);
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(await violations(port), 40, 'each violation counted once');
+      assert.equal(await consumer.stop('SIGTERM'), 0, consumer.stderr());
+
+      // Restarted: it resumes after what it acknowledged; only the new violations count.
+      consumer = consumerCli(server.url, args);
+      port = await httpPort(consumer);
+      assert.match(consumer.stderr(), /resuming durable consumer run-det/);
+      attack(10);
+      await bus.drain();
+      await until(async () => (await violations(port)) === 10, 'the new alert', 20_000);
+      await new Promise((r) => setTimeout(r, 700));
+      assert.equal(await violations(port), 10, 'the first 40 were not delivered again');
+      assert.equal(await consumer.stop('SIGTERM'), 0, consumer.stderr());
+      await bus.close();
     });
 
     it('core mode: the consumers subscribe to NATS as before, and the start-up line says what that means', async () => {
