@@ -15,6 +15,7 @@ import { startMimic, type RunningMimic } from '../sources/p2p/mimic/start.js';
 import { DEFAULT_BUDGET } from '../sources/p2p/mimic/budget.js';
 import { RuntimeError, describeError } from './errors.js';
 import { STREAM_FLAG_HELP } from './stream-flags.js';
+import { natsCredentials } from '../bus/nats.js';
 
 export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promise<void> {
   const network = networkByName(config.network);
@@ -44,9 +45,11 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
   publishMimic = (e) => pipeline.bus.publish(e);
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
   const role = config.p2p ? `listening on ${where}` : 'without a p2p node (--no-p2p)';
-  const consuming = !config.p2p && config.nats.length ? `; consuming from NATS at ${config.nats.join(', ')}` : '';
+  // Credentials in a URL are never printed.
+  const natsAt = natsCredentials(config.nats).servers.join(', ');
+  const consuming = !config.p2p && config.nats.length ? `; consuming from NATS at ${natsAt}` : '';
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
-  const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
+  const nats = config.nats.length ? `; publishing to NATS at ${natsAt}` : '';
   const cap = pipeline.archive?.cap;
   const archive = config.archive ? `; archiving to ${config.archive.dataDir}` + (cap ? ` (${cap.describe})` : '') : '';
   const http = pipeline.http

@@ -230,6 +230,37 @@ describe(
       await bus.close();
     });
 
+    it('an observer whose NATS user may only publish goes on with core subscriptions, said in one line; --no-p2p refuses', async () => {
+      const server = await startNatsServer({
+        jetstream: true,
+        config: [
+          'authorization {',
+          '  users = [',
+          '    { user: "fra-1", password: "fra-1-secret", permissions: {',
+          '        publish: { allow: ["po.v1.fra-1.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.PEER_OBSERVER", "$JS.API.STREAM.CREATE.PEER_OBSERVER"] }',
+          '        subscribe: { allow: ["_INBOX.>"] } } }',
+          '  ]',
+          '}',
+        ],
+      });
+      servers.push(server);
+      const url = `nats://fra-1:fra-1-secret@127.0.0.1:${server.port}`;
+      const observer = startCli(['run', '--network', 'regtest', '--listen', '127.0.0.1:0', '--node-id', 'fra-1', '--nats', url]);
+      clis.push(observer);
+      await observer.until(() => /listening on 127\.0\.0\.1:\d+/.test(observer.stderr()), 'the observer running', 30_000);
+      assert.match(
+        observer.stderr(),
+        /NATS JetStream consumer run-fra-1 on stream PEER_OBSERVER: .*: the consumers here subscribe to NATS directly \(core: they miss what is published while they are away\)\n/,
+      );
+      assert.doesNotMatch(observer.stderr(), /fra-1-secret/, 'credentials never printed');
+      assert.equal(await observer.stop('SIGTERM'), 0, observer.stderr());
+      const consumer = startCli(['run', '--nats', url, '--no-p2p', '--node-id', 'fra-1']);
+      clis.push(consumer);
+      assert.equal(await consumer.exited, 1, consumer.stderr());
+      assert.match(consumer.stderr(), /NATS JetStream consumer run-fra-1 on stream PEER_OBSERVER: /);
+      assert.doesNotMatch(consumer.stderr(), /fra-1-secret/);
+    });
+
     it('core mode: the consumers subscribe to NATS as before, and the start-up line says what that means', async () => {
       const server = await startNatsServer({ jetstream: true });
       servers.push(server);
