@@ -103,6 +103,7 @@ export class DurableConsumer implements Bus {
   /** The stream seq delivered last, when known (gaps after it were removed by the limits before we read them). */
   private lastStreamSeq: number | null;
   private lastError: string | null = null;
+  private positionError: string | null = null;
   private positionTimer: NodeJS.Timeout | undefined;
   /** Delivered to this consumer and not yet acknowledged, as of the last position(). */
   ackPending = 0;
@@ -169,11 +170,22 @@ export class DurableConsumer implements Bus {
 
   /** Ask the server how many messages of the stream this consumer has still to read (also kept in stats().behind, every 5 s). */
   async position(): Promise<number> {
-    const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
-    const info = await jsm.consumers.info(this.stream, this.options.consumer);
-    this.behind = info.num_pending;
-    this.ackPending = info.num_ack_pending;
-    return this.behind;
+    try {
+      const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
+      const info = await jsm.consumers.info(this.stream, this.options.consumer);
+      this.behind = info.num_pending;
+      this.ackPending = info.num_ack_pending;
+      this.positionError = null;
+      return this.behind;
+    } catch (e) {
+      this.positionError = (e as Error).message;
+      throw e;
+    }
+  }
+
+  /** Why the last look-up of this consumer on the server failed (deleted, server unreachable), or null. */
+  get unreachable(): string | null {
+    return this.positionError;
   }
 
   /** The stream position of an event handed over (for the archive's mark). */

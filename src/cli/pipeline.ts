@@ -28,7 +28,7 @@ import { RuntimeError, describeError } from './errors.js';
 import { startCollective, type Collective, type CollectiveOptions } from '../collective/member.js';
 import { withCollectiveAlerts } from '../collective/store.js';
 import type { DurableFanout } from '../bus/fanout.js';
-import { consumerCounters, consumerExitLine, consumerHealth, openRunConsumer, type RunStream } from './run-consumer.js';
+import { consumerCounters, consumerExitLine, consumerHealth, openRunConsumer, watchConsumer, type RunStream } from './run-consumer.js';
 
 export interface Io {
   stdout: Writable;
@@ -120,6 +120,7 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
       try {
         fanout = await openRunConsumer(bus, options.nats, options.stream);
         options.io.stderr.write(`peer-observer: ${fanout.durable.notice}\n`);
+        watchConsumer(fanout, health);
       } catch (err) {
         // A process of consumers only needs its durable consumer; an observer (whose NATS user may publish only) goes on.
         if (options.p2p === false) {

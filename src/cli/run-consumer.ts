@@ -10,6 +10,7 @@ import type { StartAt } from '../bus/durable.js';
 import { DurableConsumer } from '../bus/durable.js';
 import { DurableFanout } from '../bus/fanout.js';
 import type { NatsBus } from '../bus/nats.js';
+import type { HealthRegistry } from '../health/registry.js';
 
 export interface RunStream {
   /** The durable consumer's name on the server (`run-<name>`). */
@@ -51,7 +52,25 @@ export function consumerCounters(fanout: DurableFanout): Record<string, number> 
 /** For /healthz: how far behind the consumer is, and what the stream removed before it read it. */
 export function consumerHealth(fanout: DurableFanout): Record<string, unknown> {
   const d = fanout.durable.stats();
-  return { name: fanout.durable.consumerName, behind: d.behind, missed: d.missed, acked: d.acked, lastError: d.lastError };
+  return {
+    name: fanout.durable.consumerName,
+    behind: d.behind,
+    missed: d.missed,
+    acked: d.acked,
+    lastError: d.lastError,
+    unreachable: fanout.durable.unreachable,
+  };
+}
+
+/** /healthz is degraded while the server does not know the consumer (deleted) or cannot be asked, and while the stream removes events before the consumer read them. */
+export function watchConsumer(fanout: DurableFanout, health: HealthRegistry): void {
+  const durable = fanout.durable;
+  health.probe('nats-consumer', () =>
+    durable.unreachable === null
+      ? { ok: true, reasons: [] }
+      : { ok: false, reasons: [`durable consumer ${durable.consumerName}: ${durable.unreachable}`] },
+  );
+  health.watchDrops('nats-consumer', () => durable.stats().missed, 'events removed by the stream before this consumer read them');
 }
 
 /** The exit line. */

@@ -261,6 +261,28 @@ describe(
       assert.doesNotMatch(consumer.stderr(), /fra-1-secret/);
     });
 
+    it('a consumer deleted on the server under a running process: /healthz says so (degraded), the process stays up', async () => {
+      const server = await startNatsServer({ jetstream: true });
+      servers.push(server);
+      const consumer = consumerCli(server.url, ['--consumer-name', 'gone']);
+      const port = await httpPort(consumer);
+      const healthz = async () =>
+        JSON.parse(await fetchText(port, '/healthz')) as { status: string; reasons?: { component: string; reason: string }[] };
+      assert.equal((await healthz()).status, 'ok');
+      const nc = await connect({ servers: server.url });
+      await (await jetstreamManager(nc)).consumers.delete('PEER_OBSERVER', 'run-gone');
+      await nc.close();
+      // The consumer's position is asked every 5 s.
+      await until(async () => (await healthz()).status === 'degraded', '/healthz degraded', 15_000);
+      const h = await healthz();
+      assert.ok(
+        h.reasons?.some((r) => r.component === 'nats-consumer' && /durable consumer run-gone: .*consumer not found/i.test(r.reason)),
+        JSON.stringify(h),
+      );
+      assert.equal(consumer.child.exitCode, null, 'still running');
+      assert.equal(await consumer.stop('SIGTERM'), 0, consumer.stderr());
+    });
+
     it('core mode: the consumers subscribe to NATS as before, and the start-up line says what that means', async () => {
       const server = await startNatsServer({ jetstream: true });
       servers.push(server);
