@@ -103,6 +103,7 @@ export class DurableConsumer implements Bus {
   /** The stream seq delivered last, when known (gaps after it were removed by the limits before we read them). */
   private lastStreamSeq: number | null;
   private lastError: string | null = null;
+  private positionError: string | null = null;
   private positionTimer: NodeJS.Timeout | undefined;
   /** Delivered to this consumer and not yet acknowledged, as of the last position(). */
   ackPending = 0;
@@ -169,11 +170,22 @@ export class DurableConsumer implements Bus {
 
   /** Ask the server how many messages of the stream this consumer has still to read (also kept in stats().behind, every 5 s). */
   async position(): Promise<number> {
-    const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
-    const info = await jsm.consumers.info(this.stream, this.options.consumer);
-    this.behind = info.num_pending;
-    this.ackPending = info.num_ack_pending;
-    return this.behind;
+    try {
+      const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
+      const info = await jsm.consumers.info(this.stream, this.options.consumer);
+      this.behind = info.num_pending;
+      this.ackPending = info.num_ack_pending;
+      this.positionError = null;
+      return this.behind;
+    } catch (e) {
+      this.positionError = (e as Error).message;
+      throw e;
+    }
+  }
+
+  /** Why the last look-up of this consumer on the server failed (deleted, server unreachable), or null. */
+  get unreachable(): string | null {
+    return this.positionError;
   }
 
   /** The stream position of an event handed over (for the archive's mark). */
@@ -256,6 +268,16 @@ export class DurableConsumer implements Bus {
     await this.queue.whenEmpty();
   }
 
+  /** The durable consumer's name on the server. */
+  get consumerName(): string {
+    return this.options.consumer;
+  }
+
+  /** Events handed over and not yet taken by the subscriber. */
+  get queued(): number {
+    return this.queue.queued;
+  }
+
   stats(): DurableStats {
     return {
       ...this.counters,
@@ -267,8 +289,11 @@ export class DurableConsumer implements Bus {
     };
   }
 
-  /** Stop pulling, let the subscriber take what is queued (its acknowledgements go out), then close; `remove` deletes the consumer on the server. */
-  async close(remove = false): Promise<void> {
+  /**
+   * Stop pulling, let the subscriber take what is queued (its acknowledgements go out), then close; `remove` deletes
+   * the consumer on the server; `settled` is the subscriber's last acknowledgements, awaited before disconnecting.
+   */
+  async close(remove = false, settled?: Promise<void>): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (remove) {
@@ -280,6 +305,7 @@ export class DurableConsumer implements Bus {
     await this.messages?.close();
     this.queue.end();
     await this.loop?.catch((e: Error) => (this.lastError = e.message));
+    await settled?.catch(() => {});
     await this.nc.flush().catch(() => {});
     await this.nc.drain().catch(() => this.nc.close());
   }

@@ -5,7 +5,7 @@
  * `pipeline.counters` (stage `archive`) every 10 s, and prints them at exit.
  */
 import type { Command } from 'commander';
-import { NatsBus } from '../bus/nats.js';
+import { NatsBus, natsCredentials } from '../bus/nats.js';
 import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
 import { ARCHIVE_FLAG_HELP, parseDataDir, parseRetention } from './archive-flags.js';
 import { defaultNodeId, parseNatsUrl } from './config.js';
@@ -144,7 +144,7 @@ export async function archive(options: ArchiveCommandOptions, signal: AbortSigna
     Boolean,
   );
   io.stderr.write(
-    `peer-observer: archiving from NATS at ${options.nats.join(', ')} into ${options.dataDir}${retention.length ? ` (${retention.join(', ')})` : ''}\n`,
+    `peer-observer: archiving from NATS at ${natsCredentials(options.nats).servers.join(', ')} into ${options.dataDir}${retention.length ? ` (${retention.join(', ')})` : ''}\n`,
   );
   await aborted(signal);
   if (durable) {

@@ -19,6 +19,9 @@ import { bindRefusal } from '../http/server.js';
 import { UsageError } from './errors.js';
 import { buildDetectors } from '../consumers/detectors/index.js';
 import { coreSourcesConfig, type CoreSourcesConfig } from './core-sources.js';
+import { createHash } from 'node:crypto';
+import type { StartAt } from '../bus/durable.js';
+import { parseStreamFlags } from './stream-flags.js';
 
 export interface Endpoint {
   host: string;
@@ -60,6 +63,10 @@ export interface RunConfig {
   mimic: { peerBudgetBytes?: number; globalBudgetBytes?: number; externalAddresses?: Endpoint[] } | null;
   /** `--collective`: share incidents with a collective and receive theirs (src/collective/member.ts); null: off. */
   collective: { servers: string[]; keyFile: string; trustFile: string; minMembers: number; windowMs: number } | null;
+  /** `--no-p2p`: no p2p node (a consumer-only process over --nats, or Core sources only). */
+  p2p: boolean;
+  /** With --nats in JetStream mode: the in-process consumers' durable consumer, `run-<name>`, and where a new one starts. */
+  stream: { consumer: string; start: StartAt };
 }
 
 /** What each layer may set; every key is optional. */
@@ -148,6 +155,12 @@ export interface ConfigLayer {
   collectiveWindow?: number;
   /** With --mimic: our own addresses, advertised to peers as Core's -externalip (repeatable). */
   externalAddress?: Endpoint[];
+  /** false (`--no-p2p`): no p2p node; with --nats, a process of consumers only. */
+  p2p?: boolean;
+  /** With --nats (JetStream): the durable consumer is `run-<consumerName>` (default: the node id). */
+  consumerName?: string;
+  /** With --nats (JetStream): where a new durable consumer starts: start, new (default) or a time. */
+  since?: string;
 }
 
 type Key = keyof ConfigLayer;
@@ -208,6 +221,9 @@ const FIELDS: Record<Key, { flag: string; env: string; kind: Kind }> = {
   collectiveMinMembers: { flag: '--collective-min-members', env: 'PEER_OBSERVER_COLLECTIVE_MIN_MEMBERS', kind: 'number' },
   collectiveWindow: { flag: '--collective-window', env: 'PEER_OBSERVER_COLLECTIVE_WINDOW', kind: 'number' },
   externalAddress: { flag: '--external-address', env: 'PEER_OBSERVER_EXTERNAL_ADDRESS', kind: 'list' },
+  p2p: { flag: '--p2p', env: 'PEER_OBSERVER_P2P', kind: 'boolean' },
+  consumerName: { flag: '--consumer-name', env: 'PEER_OBSERVER_CONSUMER_NAME', kind: 'string' },
+  since: { flag: '--since', env: 'PEER_OBSERVER_SINCE', kind: 'string' },
 };
 
 /** The environment variable naming the config file (the `--config` flag wins over it). */
@@ -381,6 +397,11 @@ export const LayerSchema = z
     externalAddress: z
       .array(endpoint({ allowPortZero: false }), { invalid_type_error: 'expected a list of "host:port"' })
       .max(16, 'at most 16 addresses'),
+    p2p: z.boolean({ invalid_type_error: 'expected true or false' }),
+    consumerName: z
+      .string({ invalid_type_error: 'expected a name' })
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, "_" or "-"'),
+    since: z.string({ invalid_type_error: 'expected start, new or a time' }).min(1, 'expected start, new or a time'),
   })
   .partial()
   .strict();
@@ -520,7 +541,10 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
   const watchesCore = core.rpc !== null || core.log !== null || core.usdt !== null;
   const mimic = mimicConfig(merged, core);
   const listen =
-    merged.listen ?? (connect.length === 0 && (!watchesCore || mimic) ? [{ host: '127.0.0.1', port: NETWORKS[network].defaultPort }] : []);
+    merged.listen ??
+    (connect.length === 0 && (!watchesCore || mimic) && merged.p2p !== false
+      ? [{ host: '127.0.0.1', port: NETWORKS[network].defaultPort }]
+      : []);
   const limits: RunConfig['limits'] = {};
   if (merged.maxConnections !== undefined) limits.maxConnections = merged.maxConnections;
   if (merged.maxPerIp !== undefined) limits.maxPerIp = merged.maxPerIp;
@@ -603,6 +627,7 @@ export function loadRunConfig(options: LoadOptions): RunConfig {
     natsMode: merged.natsMode ?? 'auto',
     mimic,
     collective: collectiveConfig(merged),
+    ...consumeConfig(merged, nats, core),
   };
 }
 
@@ -666,4 +691,44 @@ export function loadDetectorsConfig(path: string | undefined): unknown {
     throw new UsageError(`--detectors-config ${JSON.stringify(path)}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return raw;
+}
+
+/**
+ * `--no-p2p`, `--consumer-name`, `--since`: a process of consumers reads what
+ * observers publish to NATS; in JetStream mode its consumers share a durable
+ * consumer, `run-<name>` (default: the node id, made a valid name).
+ */
+function consumeConfig(merged: ConfigLayer, nats: string[], core: CoreSourcesConfig): Pick<RunConfig, 'p2p' | 'stream'> {
+  const p2p = merged.p2p ?? true;
+  if (!p2p) {
+    const p2pOnly = (['listen', 'connect', 'mimic', 'maxConnections', 'maxPerIp', 'maxPerNetgroup', 'maxPendingHandshakes'] as const).find(
+      (k) => merged[k] !== undefined && merged[k] !== false,
+    );
+    if (p2pOnly) throw new UsageError(`${FIELDS[p2pOnly].flag} needs the p2p node (not --no-p2p)`);
+    const watchesCore = core.rpc !== null || core.log !== null || core.usdt !== null;
+    if (!nats.length && !watchesCore)
+      throw new UsageError('--no-p2p needs --nats (consume what observers publish) or a Core source (--rpc-url, --debug-log, --usdt)');
+  }
+  for (const k of ['consumerName', 'since'] as const) {
+    if (merged[k] !== undefined && !nats.length) throw new UsageError(`${FIELDS[k].flag} needs --nats (the stream it reads)`);
+  }
+  const nodeId = merged.nodeId ?? defaultNodeId();
+  const stream = parseStreamFlags(
+    'run',
+    {
+      ...(merged.natsMode !== undefined ? { natsMode: merged.natsMode } : {}),
+      consumerName: merged.consumerName ?? consumerNameOf(nodeId),
+      ...(merged.since !== undefined ? { since: merged.since } : {}),
+    },
+    { kind: 'new' },
+    {},
+  );
+  return { p2p, stream: { consumer: stream.consumer, start: stream.start } };
+}
+
+/** A node id as a consumer name: 1-32 of A-Za-z0-9_- (a longer id keeps its start and a hash of the whole). */
+export function consumerNameOf(nodeId: string): string {
+  const name = nodeId.replace(/[^A-Za-z0-9_-]/g, '_');
+  if (name.length <= 32 && name === nodeId) return name;
+  return `${name.slice(0, 23)}_${createHash('sha256').update(nodeId).digest('hex').slice(0, 8)}`;
 }

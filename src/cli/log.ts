@@ -5,7 +5,7 @@
  * received, decoded, rejected (not valid events) and dropped (queue full).
  */
 import type { Command } from 'commander';
-import { NatsBus } from '../bus/nats.js';
+import { NatsBus, natsCredentials } from '../bus/nats.js';
 import { startLogger } from '../consumers/logger/logger.js';
 import { EVENT_TYPES, type EventType } from '../events/types.js';
 import { parseNatsUrl } from './config.js';
@@ -137,5 +137,5 @@ function loggingLine(options: LogOptions): string {
     options.nodeIds.length ? `node ${options.nodeIds.join(', ')}` : 'all nodes',
     options.types.length ? `types ${options.types.join(', ')}` : 'all types',
   ].join('; ');
-  return `peer-observer: logging from NATS at ${options.nats.join(', ')} (${what})\n`;
+  return `peer-observer: logging from NATS at ${natsCredentials(options.nats).servers.join(', ')} (${what})\n`;
 }

@@ -27,6 +27,8 @@ import { startHttpService, type HttpService } from '../http/service.js';
 import { RuntimeError, describeError } from './errors.js';
 import { startCollective, type Collective, type CollectiveOptions } from '../collective/member.js';
 import { withCollectiveAlerts } from '../collective/store.js';
+import type { DurableFanout } from '../bus/fanout.js';
+import { consumerCounters, consumerExitLine, consumerHealth, openRunConsumer, watchConsumer, type RunStream } from './run-consumer.js';
 
 export interface Io {
   stdout: Writable;
@@ -63,6 +65,10 @@ export interface PipelineOptions {
   /** `--collective` (src/collective/member.ts): needs the detectors. */
   collective?: Pick<CollectiveOptions, 'servers' | 'keyFile' | 'trustFile' | 'minMembers' | 'windowMs'> | null;
   io: Io;
+  /** With `nats` in JetStream mode: the consumers here read the stream through this durable consumer (run-consumer.ts). */
+  stream?: RunStream;
+  /** false (`--no-p2p`): no observer of our own; over NATS, HTTP shows every observer's events, not only ours. */
+  p2p?: boolean;
 }
 
 export interface Pipeline {
@@ -91,6 +97,8 @@ interface OpenBus {
   close(): Promise<void>;
   /** For /healthz: NATS mode, connection and the JetStream stream's state (what its limits removed). */
   health?: () => Record<string, unknown>;
+  /** Begin delivering to the consumers (a durable consumer reads once every one has subscribed). */
+  start?: () => void;
 }
 
 async function openBus(options: PipelineOptions, health: HealthRegistry): Promise<OpenBus> {
@@ -107,15 +115,43 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
       throw new RuntimeError(describeError(err));
     }
     options.io.stderr.write(`peer-observer: ${bus.notice}\n`);
+    let fanout: DurableFanout | undefined;
+    if (bus.mode === 'jetstream' && options.stream) {
+      try {
+        fanout = await openRunConsumer(bus, options.nats, options.stream);
+        options.io.stderr.write(`peer-observer: ${fanout.durable.notice}\n`);
+        watchConsumer(fanout, health);
+      } catch (err) {
+        // A process of consumers only needs its durable consumer; an observer (whose NATS user may publish only) goes on.
+        if (options.p2p === false) {
+          await bus.close();
+          throw new RuntimeError(describeError(err));
+        }
+        options.io.stderr.write(
+          `peer-observer: ${describeError(err)}: the consumers here subscribe to NATS directly (core: they miss what is published while they are away)\n`,
+        );
+      }
+    }
     return {
-      bus,
+      bus: fanout ?? bus,
+      ...(fanout ? { start: () => fanout.start() } : {}),
       health: () => {
         const s = bus.stats();
-        return { nats: { mode: bus.mode, connected: s.connected, dropped: s.dropped, stream: s.stream } };
+        return {
+          nats: {
+            mode: bus.mode,
+            connected: s.connected,
+            dropped: s.dropped,
+            stream: s.stream,
+            ...(fanout ? { consumer: consumerHealth(fanout) } : {}),
+          },
+        };
       },
-      counters: () => ({ stage: 'bus.nats', counters: bus.counterValues() }),
+      counters: () => ({ stage: 'bus.nats', counters: { ...bus.counterValues(), ...(fanout ? consumerCounters(fanout) : {}) } }),
       async close() {
+        await fanout?.close();
         await bus.close();
+        if (fanout) options.io.stderr.write(consumerExitLine(fanout));
         const s = bus.stats();
         options.io.stderr.write(
           `peer-observer: nats: published=${s.published} sent=${s.sent} buffered=${s.buffered} dropped=${s.dropped} reconnects=${s.reconnects}\n`,
@@ -158,7 +194,7 @@ async function openBus(options: PipelineOptions, health: HealthRegistry): Promis
 
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
   const health = new HealthRegistry();
-  const { bus, archive, counters, close, health: busHealth } = await openBus(options, health);
+  const { bus, archive, counters, close, health: busHealth, start: startConsumers } = await openBus(options, health);
   // Events a consumer could not take (its queue was full) or NATS could not send: /healthz is degraded while they rise.
   health.watchDrops('bus', () => {
     const c = counters().counters;
@@ -211,7 +247,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         ...where,
         ...(ipLists ? { metrics: { ipLists } } : {}),
         dashboard: asn ? { asn } : {},
-        nodeIds: [options.nodeId],
+        ...(options.p2p === false ? {} : { nodeIds: [options.nodeId] }),
         health: () => ({ nodeId: options.nodeId, ...busHealth?.(), ...(archive ? { archive: archive.health() } : {}) }),
         healthRegistry: health,
         ...(alerting
@@ -235,6 +271,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     });
   }
 
+  startConsumers?.();
   let observer;
   try {
     observer = await startObserver({

@@ -14,6 +14,8 @@ import { redactUrl } from '../sources/rpc/client.js';
 import { startMimic, type RunningMimic } from '../sources/p2p/mimic/start.js';
 import { DEFAULT_BUDGET } from '../sources/p2p/mimic/budget.js';
 import { RuntimeError, describeError } from './errors.js';
+import { STREAM_FLAG_HELP } from './stream-flags.js';
+import { natsCredentials } from '../bus/nats.js';
 
 export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promise<void> {
   const network = networkByName(config.network);
@@ -37,11 +39,17 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     v2: config.v2,
     collective: config.collective,
     io,
+    stream: config.stream,
+    p2p: config.p2p,
   });
   publishMimic = (e) => pipeline.bus.publish(e);
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
+  const role = config.p2p ? `listening on ${where}` : 'without a p2p node (--no-p2p)';
+  // Credentials in a URL are never printed.
+  const natsAt = natsCredentials(config.nats).servers.join(', ');
+  const consuming = !config.p2p && config.nats.length ? `; consuming from NATS at ${natsAt}` : '';
   const to = config.connect.length ? `; connecting to ${config.connect.map(endpointText).join(', ')}` : '';
-  const nats = config.nats.length ? `; publishing to NATS at ${config.nats.join(', ')}` : '';
+  const nats = config.nats.length ? `; publishing to NATS at ${natsAt}` : '';
   const cap = pipeline.archive?.cap;
   const archive = config.archive ? `; archiving to ${config.archive.dataDir}` + (cap ? ` (${cap.describe})` : '') : '';
   const http = pipeline.http
@@ -61,7 +69,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     : '';
   const mimicking = mimic ? `; mimicking ${redactUrl(config.core.rpc!.url)} (${mimic.node.backend.identity?.subversion ?? '?'})` : '';
   io.stderr.write(
-    `peer-observer: ${network.name} node ${config.nodeId} listening on ${where}${to}${mimicking}${watching}${nats}${archive}${http}${connectivity}\n`,
+    `peer-observer: ${network.name} node ${config.nodeId} ${role}${to}${mimicking}${watching}${consuming}${nats}${archive}${http}${connectivity}\n`,
   );
   await aborted(signal);
   mimic?.stop();
@@ -215,6 +223,13 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
       "with --mimic: our own address, advertised to peers as Core's -externalip (after they ask for addresses, then about daily; repeatable)",
       collect,
     )
+    .option('--p2p', 'run the p2p node (the default)')
+    .option(
+      '--no-p2p',
+      'no p2p node: with --nats, a process of consumers only (detectors and alerts, --http metrics and dashboard) reading what observers publish',
+    )
+    .option('--consumer-name <name>', `with --nats: ${STREAM_FLAG_HELP.consumerName.replace('default: default', 'default: the node id')}`)
+    .option('--since <when>', `with --nats: ${STREAM_FLAG_HELP.since} (default: new)`)
     .action(async (opts: FlagValues & { config?: string }) => {
       const { config: configFile, ...flags } = opts;
       const config = loadRunConfig({ flags, env: context.env, ...(configFile !== undefined ? { configFile } : {}) });
