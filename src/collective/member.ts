@@ -4,7 +4,9 @@
  * - Sharing: every incident of the local alert manager is turned into a
  *   shared report (report.ts: selected fields, nothing about us), signed
  *   (envelope.ts) and published on the collective's NATS under our own
- *   subject, `collective.reports.<member>`; an incident is shared when it
+ *   subject, `collective.in.<member>`; the hub keeps it in its stream (which
+ *   refuses a member's reports over its quota) and republishes what it kept
+ *   on `collective.reports.<member>` (deploy/collective/); an incident is shared when it
  *   opens and again when it changes, at most once per `shareIntervalMs` (a
  *   change within it is shared, in its latest state, once the interval has passed).
  * - Receiving: the other members' subjects (`collective.reports.*`); each
@@ -35,10 +37,16 @@ import { REFUSALS, signReport, Verifier, type Refusal } from './envelope.js';
 import { keyIdOf, loadPrivateKey, publicKeyText } from './keys.js';
 import { toSharedReport, type SharePolicy, type SharedReport } from './report.js';
 import { SeqState } from './seq.js';
+import { SendQuota } from './quota.js';
 import { RecentAlerts } from './store.js';
 import { TrustStore } from './trust.js';
 
+/** Where the members read the reports the hub accepted (the hub's stream republishes them here). */
 export const SUBJECT_PREFIX = 'collective.reports';
+/** Where a member publishes its reports: the hub's stream, one subject per member. */
+export const IN_PREFIX = 'collective.in';
+/** The hub's quota window (the stream's max_age): the trust file's maxReportsPerMinute counts per minute. */
+const QUOTA_WINDOW_MS = 60_000;
 export const COLLECTIVE_DETECTOR = 'collective';
 export const COLLECTIVE_INCIDENT_DETECTOR = 'collective-incident';
 
@@ -62,7 +70,7 @@ export interface CollectiveCounters {
   shared: number;
   /** Incidents with no attacker netgroup, ASN or address: nothing to share. (A change within the share interval is not counted: it is shared when the interval has passed.) */
   notShared: number;
-  /** Not shared: over the trust file's maxReportsPerMinute (the members would refuse them). */
+  /** Not shared: over the trust file's maxReportsPerMinute in the last minute (the hub and the members would refuse them). */
   shareRateLimited: number;
   /** Not shared: the report could not be built or signed (never expected; counted, not thrown into the alert manager). */
   shareErrors: number;
@@ -91,6 +99,8 @@ function memberOf(trust: TrustStore, keyId: string): string {
   const k = trust.current().keys.get(keyId);
   if (!k) throw new Error(`--collective-key: key ${keyId} is not in ${trust.path}`);
   if (k.revoked !== undefined) throw new Error(`--collective-key: key ${keyId} of ${k.member} is revoked in ${trust.path}`);
+  const standing = trust.current().members.get(k.member)!.standing;
+  if (standing !== true) throw new Error(`--collective-key: ${k.member} ${standing} in ${trust.path}`);
   return k.member;
 }
 
@@ -126,21 +136,22 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   }
   const seqs = new SeqState(o.seqFile);
   const verifier = new Verifier({ trust: () => trust.current(), seqs });
-  const correlator = new Correlator({ minMembers: o.minMembers, windowMs: o.windowMs });
+  const correlator = new Correlator({
+    minMembers: o.minMembers,
+    windowMs: o.windowMs,
+    // The trust file's weights, as it is now: a member removed or out of standing counts nothing.
+    weightOf: (m) => {
+      const mm = trust.current().members.get(m);
+      return mm && mm.standing === true ? mm.weight : 0;
+    },
+  });
   const policy = o.policy ?? { attackers: 'clear' };
   const origin = { nodeId: o.nodeId, source: 'collective' };
   const recent = new RecentAlerts();
   const c = { shared: 0, notShared: 0, shareRateLimited: 0, shareErrors: 0, received: 0, own: 0, collectiveIncidents: 0, publishErrors: 0 };
-  // Our own rate, as the members count it (envelope.ts): what they would refuse is not sent.
-  const bucket = { tokens: trust.current().limits.maxReportsPerMinute, atMs: Date.now() };
-  const takeToken = (now: number): boolean => {
-    const perMinute = trust.current().limits.maxReportsPerMinute;
-    bucket.tokens = Math.min(perMinute, bucket.tokens + ((now - bucket.atMs) * perMinute) / 60_000);
-    bucket.atMs = now;
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  };
+  // Our own rate, as the hub counts it (quota.ts): what it would refuse is not sent.
+  const quota = new SendQuota();
+  const takeToken = (now: number): boolean => quota.take(now, trust.current().limits.maxReportsPerMinute, QUOTA_WINDOW_MS);
   let nc: NatsConnection;
   try {
     nc = await connect({ ...natsCredentials(o.servers), name: `peer-observer collective ${member}`, maxReconnectAttempts: -1 });
@@ -159,14 +170,14 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
       detector: COLLECTIVE_INCIDENT_DETECTOR,
       severity: ci.severity,
       subject: { ...ci.key },
-      summary: `${members.length} members of the collective report ${ci.key.kind} ${ci.key.id}: ${members.join(', ')}`,
+      summary: `${members.length} members of the collective (weight ${ci.weight}) report ${ci.key.kind} ${ci.key.id}: ${members.join(', ')}`,
       firstSeenUs: ci.firstMs * 1000,
       lastSeenUs: ci.lastMs * 1000,
       status: 'active',
       nodeIds: members,
       count: members.length,
       evidence: {
-        counts: { members: members.length },
+        counts: { members: members.length, weight: ci.weight },
         samples: ci.members.slice(0, 10).map((m) => ({ ...m, detectors: m.detectors }) as unknown as JsonValue),
       },
       ...(ci.key.kind === 'netgroup' ? { netgroup: ci.key.id } : {}),
@@ -217,7 +228,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
     if (sharedIncidents.size > MAX_TRACKED_INCIDENTS) sharedIncidents.delete(sharedIncidents.keys().next().value!);
     const text = signReport(report, { collective: trust.current().collective, member, privateKey, seq: nextSeq(), issuedAt: now });
     try {
-      nc.publish(`${SUBJECT_PREFIX}.${member}`, text);
+      nc.publish(`${IN_PREFIX}.${member}`, text);
       c.shared++;
     } catch {
       c.publishErrors++;

@@ -13,7 +13,7 @@ import { startCollective, type Collective } from '../../src/collective/member.js
 import { generateKeyPair } from '../../src/collective/keys.js';
 import { AlertManager } from '../../src/consumers/alerts/manager.js';
 import type { Signal } from '../../src/consumers/detectors/types.js';
-import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { hubPassword, startCollectiveHub, type CollectiveHub } from '../helpers/collective-hub.js';
 
 const until = async (pred: () => boolean, what: string, ms = 5000) => {
   const deadline = Date.now() + ms;
@@ -23,16 +23,17 @@ const until = async (pred: () => boolean, what: string, ms = 5000) => {
   }
 };
 
-describe('collective member (in process, real nats-server)', () => {
-  let hub: NatsServer;
+describe('collective member (in process, the shipped hub on a real nats-server)', () => {
+  let hub: CollectiveHub;
   let nc: NatsConnection;
   const seen: { subject: string; body: { member: string; seq: number; report: { attackers: { id: string }[] } } }[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'po-collective-member-'));
   const alice = generateKeyPair();
 
   before(async () => {
-    hub = await startNatsServer();
-    nc = await connect({ servers: hub.url });
+    hub = await startCollectiveHub();
+    // What every member reads: the reports the hub's stream kept.
+    nc = await connect({ servers: hub.server.url, user: 'bob', pass: hubPassword('bob') });
     nc.subscribe('collective.reports.*', { callback: (_e, m) => void seen.push({ subject: m.subject, body: m.json() }) });
     await nc.flush();
     writeFileSync(join(dir, 'alice.pem'), alice.privateKeyPem, { mode: 0o600 });
@@ -51,7 +52,7 @@ describe('collective member (in process, real nats-server)', () => {
     const bus = new EmbeddedBus();
     const manager = new AlertManager({ nodeId: 'obs', source: 'detectors' }, (e) => bus.publish(e));
     const collective: Collective = await startCollective(bus, manager, {
-      servers: [hub.url],
+      servers: [hub.url('alice')],
       keyFile: join(dir, 'alice.pem'),
       trustFile: join(dir, 'trust.json'),
       minMembers: 2,
@@ -108,7 +109,7 @@ describe('collective member (in process, real nats-server)', () => {
   it('refuses to start with a key that is not in the trust file, or revoked', async () => {
     const other = generateKeyPair();
     writeFileSync(join(dir, 'other.pem'), other.privateKeyPem, { mode: 0o600 });
-    const o = { servers: [hub.url], trustFile: join(dir, 'trust.json'), minMembers: 2, windowMs: 1000, nodeId: 'obs' };
+    const o = { servers: [hub.url('alice')], trustFile: join(dir, 'trust.json'), minMembers: 2, windowMs: 1000, nodeId: 'obs' };
     const bus = new EmbeddedBus();
     const manager = new AlertManager({ nodeId: 'obs', source: 'detectors' }, () => {});
     await assert.rejects(
