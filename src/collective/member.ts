@@ -82,6 +82,9 @@ export interface CollectiveCounters {
   collectiveIncidents: number;
   correlatorEvicted: number;
   publishErrors: number;
+  /** Trust file changes taken without a restart, and changed files refused (the last good one stays). */
+  trustReloads: number;
+  trustErrors: number;
 }
 
 export interface Collective {
@@ -302,7 +305,15 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
     counters: () => {
       const v = verifier.counters();
       const refused = Object.fromEntries(REFUSALS.map((r) => [r, v[r]])) as Record<Refusal, number>;
-      return { ...c, accepted: v.accepted, refused, correlatorEvicted: correlator.counters().evicted };
+      const t = trust.stats();
+      return {
+        ...c,
+        accepted: v.accepted,
+        refused,
+        correlatorEvicted: correlator.counters().evicted,
+        trustReloads: t.reloads,
+        trustErrors: t.errors,
+      };
     },
     close: () =>
       (closing ??= (async () => {

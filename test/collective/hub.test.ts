@@ -11,6 +11,9 @@
  *   per-member quota), our verifiers accept the trust file's 30 of those and
  *   refuse the rest as `rate-limited` (counted), and an incident alice and bob
  *   report during the flood is still a collective incident at both within 10 s;
+ * - the trust file edited while they run: alice's weight 2 makes her report
+ *   alone a collective incident (k = 2); bob, vouched for by a member who is
+ *   not in the file, is refused (`unvouched`, counted);
  * - what the server itself refuses: a report under another member's subject
  *   (also from a leaf node), a report published past the stream, a message over
  *   max_payload (sent by hand on a raw socket, so the server, not the client
@@ -205,6 +208,39 @@ describe('the collective hub as shipped (real nats-server, a leaf-node member, a
     await carol.close();
     console.log(
       `# flood: signed 10,000 in ${signedMs} ms, all sent ${sentMs} ms after; the collective incident at both ${incidentMs} ms after the attack`,
+    );
+  });
+
+  it('trust file edits, live: a weight-2 member alone makes a collective incident; a member whose voucher left is refused (counted)', async () => {
+    // alice weighs 2 (k = 2 alone); bob is now vouched for only by dave, who is not in the file.
+    writeFileSync(
+      join(dir, 'collective.json'),
+      JSON.stringify({
+        collective: 'bnoc-test',
+        limits: { maxReportsPerMinute: 30 },
+        members: Object.entries(keys).map(([name, k]) => ({
+          name,
+          ...(name === 'alice' ? { weight: 2 } : {}),
+          ...(name === 'bob' ? { vouchedBy: ['dave'] } : {}),
+          keys: [{ publicKey: k.publicKey }],
+        })),
+      }),
+    );
+    for (const m of ['alice', 'bob'] as const)
+      await until(() => members[m].collective.counters().trustReloads === 1, `${m} took the edited trust file`, 5000);
+    attack(members.alice, '81.2.69.160', '81.2.0.0/16');
+    for (const m of ['alice', 'bob'] as const)
+      await until(() => incidentsAbout(members[m], '81.2.0.0/16').length > 0, `alice's incident alone, weight 2, at ${m}`);
+    const inc = incidentsAbout(members.bob, '81.2.0.0/16')[0]!.data as { nodeIds: string[]; evidence: { counts: Record<string, number> } };
+    assert.deepEqual(inc.nodeIds, ['alice']);
+    assert.deepEqual(inc.evidence.counts, { members: 1, weight: 2 });
+
+    const refusedBefore = members.alice.collective.counters().refused.unvouched;
+    attack(members.bob, '5.9.1.1', '5.9.0.0/16');
+    await until(() => members.alice.collective.counters().refused.unvouched === refusedBefore + 1, 'bob refused at alice');
+    assert.ok(
+      !members.alice.events.some((e) => JSON.stringify(e.data).includes('5.9.0.0/16')),
+      'nothing of bob’s report became an alert at alice',
     );
   });
 

@@ -106,7 +106,7 @@ describe('collective member (in process, the shipped hub on a real nats-server)'
     }
   });
 
-  it('refuses to start with a key that is not in the trust file, or revoked', async () => {
+  it('refuses to start with a key that is not in the trust file, revoked, or of a member not in standing', async () => {
     const other = generateKeyPair();
     writeFileSync(join(dir, 'other.pem'), other.privateKeyPem, { mode: 0o600 });
     const o = { servers: [hub.url('alice')], trustFile: join(dir, 'trust.json'), minMembers: 2, windowMs: 1000, nodeId: 'obs' };
@@ -123,6 +123,15 @@ describe('collective member (in process, the shipped hub on a real nats-server)'
     await assert.rejects(
       startCollective(bus, manager, { ...o, keyFile: join(dir, 'alice.pem'), trustFile: join(dir, 'revoked.json') }),
       /of alice is revoked/,
+    );
+    // Vouched for by someone who left the file: not in standing, so the members would refuse everything we sign.
+    writeFileSync(
+      join(dir, 'unvouched.json'),
+      JSON.stringify({ collective: 'c', members: [{ name: 'alice', vouchedBy: ['zoe'], keys: [{ publicKey: alice.publicKey }] }] }),
+    );
+    await assert.rejects(
+      startCollective(bus, manager, { ...o, keyFile: join(dir, 'alice.pem'), trustFile: join(dir, 'unvouched.json') }),
+      /--collective-key: alice is vouched for by no member in standing \(zoe\) in /,
     );
     await bus.close();
   });
