@@ -9,6 +9,9 @@
  *   attacked by nothing, raises no local alert but shows the collective one;
  * - carol publishing under alice's subject is refused by the server; carol
  *   signing a report that claims to be alice is refused by us (counted);
+ * - carol flooding 10,000 signed reports: the hub's stream passes 60, the
+ *   members accept the trust file's 30 and count the rest `rate-limited` in
+ *   their pipeline.counters events (what /metrics shows);
  * - redaction: every byte the members read on the hub (read by its operator) is
  *   scanned for our observers' addresses, ports, node ids and host name.
  */
@@ -57,7 +60,12 @@ describe('run --collective: three members on a real hub', () => {
     }
     writeFileSync(
       join(dir, 'collective.json'),
-      JSON.stringify({ collective: 'bnoc-test', members: MEMBERS.map((m) => ({ name: m, keys: [{ publicKey: keys[m].publicKey }] })) }),
+      JSON.stringify({
+        collective: 'bnoc-test',
+        // Below the hub's 60 a minute, so a flood shows both: the hub's quota and our rate, counted.
+        limits: { maxReportsPerMinute: 30 },
+        members: MEMBERS.map((m) => ({ name: m, keys: [{ publicKey: keys[m].publicKey }] })),
+      }),
     );
     admin = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'operator', pass: password('operator') });
     admin.subscribe('collective.reports.>', { callback: (_e, msg) => void wire.push(Buffer.from(msg.data).toString('latin1')) });
@@ -145,7 +153,7 @@ describe('run --collective: three members on a real hub', () => {
     );
   });
 
-  it('carol publishing under alice’s subject is refused by the server; carol signing as alice is refused by us', async () => {
+  it('carol publishing under alice’s subject is refused by the server; carol signing as alice is refused by us; carol’s flood is held to the hub’s quota and our rate, counted', async () => {
     const carol = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'carol', pass: password('carol') });
     const errors: string[] = [];
     void (async () => {
@@ -181,6 +189,22 @@ describe('run --collective: three members on a real hub', () => {
     );
     // Oversize: the hub's max_payload (64 KiB) is refused before it leaves carol.
     assert.throws(() => carol.publish('collective.in.carol', 'x'.repeat(70_000)), /max_payload|payload/i);
+
+    // Carol floods 10,000 validly signed reports, each about a netgroup of its own: the hub's stream passes its
+    // quota (60 a minute, the claim above included), the members accept the trust file's 30 and refuse the rest.
+    const flood = Array.from({ length: 10_000 }, (_, i) =>
+      signReport(
+        { ...report, attackers: [{ kind: 'netgroup' as const, id: `44.${i >> 8}.${i & 255}.0/24` }], evidenceDigest: 'f'.repeat(64) },
+        { collective: 'bnoc-test', member: 'carol', privateKey: carolKey, seq: 3 + i },
+      ),
+    );
+    const onWire = () => wire.filter((w) => w.includes('f'.repeat(64))).length;
+    for (const text of flood) carol.publish('collective.in.carol', text);
+    await carol.flush();
+    const fromCarol = (m: Name) => alerts(observers[m], 'collective').filter((e) => (e.data.nodeIds as string[])[0] === 'carol').length;
+    for (const m of ['alice', 'bob'] as const) await observers[m].until(() => fromCarol(m) === 30, `carol's 30 at ${m}`, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(onWire(), 59, 'the hub passed 60 of carol’s in a minute: the claim and 59 of the flood');
     await carol.close();
 
     for (const m of ['alice', 'bob'] as const) {
@@ -192,6 +216,9 @@ describe('run --collective: three members on a real hub', () => {
       assert.ok(last, `${m}: no collective counters`);
       const c = last.data.counters as Record<string, number>;
       assert.equal(c['refused.subject-mismatch'], 1, `${m}: ${JSON.stringify(c)}`);
+      // Of carol's 59 the hub passed: 30 accepted (the trust file's rate), 29 refused and counted.
+      assert.equal(c['refused.rate-limited'], 29, `${m}: ${JSON.stringify(c)}`);
+      assert.equal(fromCarol(m), 30);
       assert.ok(c.shared! >= 1 && c.accepted! >= 1, `${m}: ${JSON.stringify(c)}`);
     }
     // Nothing claiming to be alice came from carol at any member.
