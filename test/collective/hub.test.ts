@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { EmbeddedBus } from '../../src/bus/embedded.js';
 import { signReport } from '../../src/collective/envelope.js';
 import { generateKeyPair } from '../../src/collective/keys.js';
@@ -36,7 +37,6 @@ import { AlertManager } from '../../src/consumers/alerts/manager.js';
 import type { Signal } from '../../src/consumers/detectors/types.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { hubPassword, startCollectiveHub, startLeaf, untilLeaf, type CollectiveHub } from '../helpers/collective-hub.js';
-import type { NatsServer } from '../helpers/nats-server.js';
 
 const until = async (pred: () => boolean, what: string, ms = 10_000) => {
   const deadline = Date.now() + ms;
@@ -63,7 +63,7 @@ const incidentsAbout = (m: Member, netgroup: string) =>
 
 describe('the collective hub as shipped (real nats-server, a leaf-node member, a flooding member)', () => {
   let hub: CollectiveHub;
-  let leaf: NatsServer;
+  let leaf: Awaited<ReturnType<typeof startLeaf>>;
   const dir = mkdtempSync(join(tmpdir(), 'po-collective-hub-'));
   const keys = { alice: generateKeyPair(), bob: generateKeyPair(), carol: generateKeyPair() };
   const members = {} as Record<'alice' | 'bob', Member>;
@@ -127,7 +127,7 @@ describe('the collective hub as shipped (real nats-server, a leaf-node member, a
       await m.collective.close();
       await m.bus.close();
     }
-    await leaf?.stop();
+    await leaf?.stopAll();
     await hub?.stop();
   });
 
@@ -146,6 +146,15 @@ describe('the collective hub as shipped (real nats-server, a leaf-node member, a
     assert.ok(fromOther(members.bob, 'alice'), 'alice’s report at bob (leaf → hub)');
     // The hub's stream holds one report of each (a leaf node publishes under its user's subject like anyone).
     const held = await hub.held();
+    // alice's server keeps a JetStream of its own (its domain): it answers there, and the hub's stays the hub's.
+    const local = await connect({ servers: leaf.url });
+    const localJsm = await jetstreamManager(local);
+    await localJsm.streams.add({ name: 'PO', subjects: ['po.v1.>'] });
+    local.publish('po.v1.obs-alice.test', 'our own bus');
+    await local.flush();
+    assert.equal((await localJsm.streams.info('PO')).state.messages, 1);
+    await local.close();
+    assert.deepEqual(await hub.jsm.streams.names().next(), ['COLLECTIVE']);
     assert.equal(held['collective.in.alice'], 1);
     assert.equal(held['collective.in.bob'], 1);
     for (const m of ['alice', 'bob'] as const) {

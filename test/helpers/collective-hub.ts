@@ -87,16 +87,28 @@ export async function startCollectiveHub(): Promise<CollectiveHub> {
   };
 }
 
-/** A member's own nats-server from deploy/collective/leaf.conf, joined to the hub as `member`; resolves once the hub has the link. */
-export async function startLeaf(hub: CollectiveHub, member: string): Promise<NatsServer> {
+/**
+ * A member's own nats-server from deploy/collective/leaf.conf, joined to the hub
+ * as `member`, with the JetStream of its own that the file describes (as an
+ * observer's durable bus would have); resolves once the hub has the link.
+ */
+export async function startLeaf(hub: CollectiveHub, member: string): Promise<NatsServer & { stopAll(): Promise<void> }> {
   const port = await freePort();
+  const store = mkdtempSync(join(tmpdir(), 'po-leaf-js-'));
   const text = rewrite('leaf.conf', [
     ['listen: "127.0.0.1:4222"', `listen: "127.0.0.1:${port}"`],
     [/nats-leaf:\/\/alice:CHANGE-ME-alice@hub\.example:7422/, `nats-leaf://${member}:${hubPassword(member)}@127.0.0.1:${hub.leafPort}`],
+    ['# jetstream { store_dir: "/var/lib/nats/jetstream", domain: "alice" }', `jetstream { store_dir: "${store}", domain: "${member}" }`],
   ]);
   const leaf = await startNatsServer({ port, configText: text });
   await untilLeaf(hub, (l) => l.length === 1, 'the leaf node link');
-  return leaf;
+  return {
+    ...leaf,
+    async stopAll() {
+      await leaf.stop();
+      rmSync(store, { recursive: true, force: true });
+    },
+  };
 }
 
 interface Leafz {
