@@ -37,6 +37,7 @@ import { REFUSALS, signReport, Verifier, type Refusal } from './envelope.js';
 import { keyIdOf, loadPrivateKey, publicKeyText } from './keys.js';
 import { toSharedReport, type SharePolicy, type SharedReport } from './report.js';
 import { SeqState } from './seq.js';
+import { HUB_WINDOW_MS } from './hub.js';
 import { SendQuota } from './quota.js';
 import { RecentAlerts } from './store.js';
 import { TrustStore } from './trust.js';
@@ -45,8 +46,6 @@ import { TrustStore } from './trust.js';
 export const SUBJECT_PREFIX = 'collective.reports';
 /** Where a member publishes its reports: the hub's stream, one subject per member. */
 export const IN_PREFIX = 'collective.in';
-/** The hub's quota window (the stream's max_age): the trust file's maxReportsPerMinute counts per minute. */
-const QUOTA_WINDOW_MS = 60_000;
 export const COLLECTIVE_DETECTOR = 'collective';
 export const COLLECTIVE_INCIDENT_DETECTOR = 'collective-incident';
 
@@ -154,7 +153,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   const c = { shared: 0, notShared: 0, shareRateLimited: 0, shareErrors: 0, received: 0, own: 0, collectiveIncidents: 0, publishErrors: 0 };
   // Our own rate, as the hub counts it (quota.ts): what it would refuse is not sent.
   const quota = new SendQuota();
-  const takeToken = (now: number): boolean => quota.take(now, trust.current().limits.maxReportsPerMinute, QUOTA_WINDOW_MS);
+  const takeToken = (now: number): boolean => quota.take(now, trust.current().limits.maxReportsPerMinute, HUB_WINDOW_MS);
   let nc: NatsConnection;
   try {
     nc = await connect({ ...natsCredentials(o.servers), name: `peer-observer collective ${member}`, maxReconnectAttempts: -1 });

@@ -46,7 +46,8 @@ export interface CollectiveHub {
   stop(): Promise<void>;
 }
 
-export async function startCollectiveHub(): Promise<CollectiveHub> {
+/** `stream: false`: without the reports stream (for `collective hub-setup` to create). */
+export async function startCollectiveHub(o: { stream?: boolean } = {}): Promise<CollectiveHub> {
   const [port, leafPort, monitorPort] = [await freePort(), await freePort(), await freePort()];
   const store = mkdtempSync(join(tmpdir(), 'po-hub-js-'));
   const text =
@@ -66,7 +67,7 @@ export async function startCollectiveHub(): Promise<CollectiveHub> {
   const operator = await connect({ servers: server.url, user: 'operator', pass: hubPassword('operator') });
   const jsm = await jetstreamManager(operator);
   const config = shippedStreamConfig();
-  await jsm.streams.add(config);
+  if (o.stream !== false) await jsm.streams.add(config);
   return {
     server,
     port,
