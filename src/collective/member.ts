@@ -40,7 +40,7 @@ import { SeqState } from './seq.js';
 import { HUB_WINDOW_MS } from './hub.js';
 import { SendQuota } from './quota.js';
 import { RecentAlerts } from './store.js';
-import { TrustStore } from './trust.js';
+import { TrustStore, type Trust } from './trust.js';
 
 /** Where the members read the reports the hub accepted (the hub's stream republishes them here). */
 export const SUBJECT_PREFIX = 'collective.reports';
@@ -96,14 +96,20 @@ export interface Collective {
 
 const MAX_TRACKED_INCIDENTS = 1000;
 
-/** The member whose (unrevoked) key this is, or an error naming the key id. */
+/** Why the members would refuse what this key signs, by the trust file `file` (undefined: they would not). */
+function notInStanding(t: Trust, keyId: string, file: string): string | undefined {
+  const k = t.keys.get(keyId);
+  if (!k) return `key ${keyId} is not in ${file}`;
+  if (k.revoked !== undefined) return `key ${keyId} of ${k.member} is revoked in ${file}`;
+  const standing = t.members.get(k.member)!.standing;
+  return standing === true ? undefined : `${k.member} ${standing} in ${file}`;
+}
+
+/** The member whose key this is (unrevoked, in standing), or an error saying why not. */
 function memberOf(trust: TrustStore, keyId: string): string {
-  const k = trust.current().keys.get(keyId);
-  if (!k) throw new Error(`--collective-key: key ${keyId} is not in ${trust.path}`);
-  if (k.revoked !== undefined) throw new Error(`--collective-key: key ${keyId} of ${k.member} is revoked in ${trust.path}`);
-  const standing = trust.current().members.get(k.member)!.standing;
-  if (standing !== true) throw new Error(`--collective-key: ${k.member} ${standing} in ${trust.path}`);
-  return k.member;
+  const why = notInStanding(trust.current(), keyId, trust.path);
+  if (why) throw new Error(`--collective-key: ${why}`);
+  return trust.current().keys.get(keyId)!.member;
 }
 
 /**
@@ -128,7 +134,14 @@ export function natsCredentials(urls: string[]): { servers: string[]; user?: str
 export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOptions): Promise<Collective> {
   const privateKey = loadPrivateKey(o.keyFile);
   const keyId = keyIdOf(publicKeyText(privateKey));
-  const trust = new TrustStore(o.trustFile, { onError: (e) => o.onNotice?.(`trust file not reloaded: ${e.message}`) });
+  const trust = new TrustStore(o.trustFile, {
+    onError: (e) => o.onNotice?.(`trust file not reloaded: ${e.message}`),
+    // An edit that leaves us out: say so (the members will refuse what we share until it is undone).
+    onReload: (t) => {
+      const why = notInStanding(t, keyId, o.trustFile);
+      if (why) o.onNotice?.(`trust file reloaded: ${why}: the members will refuse what we share`);
+    },
+  });
   let member: string;
   try {
     member = memberOf(trust, keyId);

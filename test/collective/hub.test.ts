@@ -48,6 +48,7 @@ const until = async (pred: () => boolean, what: string, ms = 10_000) => {
 
 interface Member {
   collective: Collective;
+  notices: string[];
   manager: AlertManager;
   bus: EmbeddedBus;
   events: ObserverEvent[];
@@ -71,6 +72,7 @@ describe('the collective hub as shipped (real nats-server, a leaf-node member, a
   const join_ = async (name: 'alice' | 'bob', server: string): Promise<Member> => {
     const bus = new EmbeddedBus();
     const events: ObserverEvent[] = [];
+    const notices: string[] = [];
     const sub = bus.subscribe({ types: ['alert'] });
     void (async () => {
       for await (const e of sub) events.push(e);
@@ -83,8 +85,9 @@ describe('the collective hub as shipped (real nats-server, a leaf-node member, a
       minMembers: 2,
       windowMs: 60_000,
       nodeId: `obs-${name}`,
+      onNotice: (line) => notices.push(line),
     });
-    return { collective, manager, bus, events };
+    return { collective, manager, bus, events, notices };
   };
 
   const attack = (m: Member, ip: string, netgroup: string) => {
@@ -244,6 +247,17 @@ describe('the collective hub as shipped (real nats-server, a leaf-node member, a
     assert.deepEqual(inc.nodeIds, ['alice']);
     assert.deepEqual(inc.evidence.counts, { members: 1, weight: 2 });
 
+    // bob is told at once.
+    assert.deepEqual(
+      members.bob.notices.filter((l) => l.startsWith('trust file')),
+      [
+        `trust file reloaded: bob is vouched for by no member in standing (dave) in ${join(dir, 'collective.json')}: the members will refuse what we share`,
+      ],
+    );
+    assert.deepEqual(
+      members.alice.notices.filter((l) => l.startsWith('trust file')),
+      [],
+    );
     const refusedBefore = members.alice.collective.counters().refused.unvouched;
     attack(members.bob, '5.9.1.1', '5.9.0.0/16');
     await until(() => members.alice.collective.counters().refused.unvouched === refusedBefore + 1, 'bob refused at alice');
