@@ -62,6 +62,8 @@ export interface CollectiveOptions {
   policy?: SharePolicy;
   seqFile?: string;
   shareIntervalMs?: number;
+  /** How often the window is pruned, deferred changes shared and our reports' echoes counted. Default 5000 ms. */
+  tickMs?: number;
   onNotice?: (line: string) => void;
 }
 
@@ -81,6 +83,8 @@ export interface CollectiveCounters {
   collectiveIncidents: number;
   correlatorEvicted: number;
   publishErrors: number;
+  /** Our reports the hub had not republished to us a tick (5-10 s) after we sent them: not kept (no reports stream, or over its quota). */
+  notEchoed: number;
   /** Trust file changes taken without a restart, and changed files refused (the last good one stays). */
   trustReloads: number;
   trustErrors: number;
@@ -163,7 +167,17 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   const policy = o.policy ?? { attackers: 'clear' };
   const origin = { nodeId: o.nodeId, source: 'collective' };
   const recent = new RecentAlerts();
-  const c = { shared: 0, notShared: 0, shareRateLimited: 0, shareErrors: 0, received: 0, own: 0, collectiveIncidents: 0, publishErrors: 0 };
+  const c = {
+    shared: 0,
+    notShared: 0,
+    shareRateLimited: 0,
+    shareErrors: 0,
+    received: 0,
+    own: 0,
+    collectiveIncidents: 0,
+    publishErrors: 0,
+    notEchoed: 0,
+  };
   // Our own rate, as the hub counts it (quota.ts): what it would refuse is not sent.
   const quota = new SendQuota();
   const takeToken = (now: number): boolean => quota.take(now, trust.current().limits.maxReportsPerMinute, HUB_WINDOW_MS);
@@ -302,10 +316,21 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
       if (!err) receive(msg.subject, msg.data);
     },
   });
+  // What we had shared at the last tick has had a whole tick to come back from the hub's stream.
+  let sharedAtTick = 0;
   const pruneTimer = setInterval(() => {
     correlator.prune(Date.now());
     for (const i of [...deferred.values()]) share(i);
-  }, 5_000).unref();
+    const missing = sharedAtTick - c.own;
+    if (missing > c.notEchoed) {
+      if (c.notEchoed === 0)
+        o.onNotice?.(
+          `the hub did not republish ${missing} of our reports: is its reports stream set up (peer-observer collective hub-setup), with a quota of at least the trust file's maxReportsPerMinute?`,
+        );
+      c.notEchoed = missing;
+    }
+    sharedAtTick = c.shared;
+  }, o.tickMs ?? 5_000).unref();
   // The subscription is on the server before we say we are up (a report sent right after is not missed).
   await nc.flush();
   o.onNotice?.(`member ${member} (key ${keyId}) of ${trust.current().collective} on ${natsCredentials(o.servers).servers.join(', ')}`);

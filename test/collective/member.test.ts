@@ -14,6 +14,7 @@ import { generateKeyPair } from '../../src/collective/keys.js';
 import { AlertManager } from '../../src/consumers/alerts/manager.js';
 import type { Signal } from '../../src/consumers/detectors/types.js';
 import { hubPassword, startCollectiveHub, type CollectiveHub } from '../helpers/collective-hub.js';
+import { startNatsServer } from '../helpers/nats-server.js';
 
 const until = async (pred: () => boolean, what: string, ms = 5000) => {
   const deadline = Date.now() + ms;
@@ -59,6 +60,7 @@ describe('collective member (in process, the shipped hub on a real nats-server)'
       windowMs: 60_000,
       nodeId: 'obs',
       shareIntervalMs: 300,
+      tickMs: 200,
     });
     try {
       assert.equal(collective.member, 'alice');
@@ -100,9 +102,52 @@ describe('collective member (in process, the shipped hub on a real nats-server)'
       assert.equal(c.own, 2, 'the hub echoed our two reports, not taken as received');
       assert.equal(c.accepted, 0);
       assert.equal(c.shareErrors, 0);
+      assert.equal(c.notEchoed, 0, 'the hub republished both');
     } finally {
       await collective.close();
       await bus.close();
+    }
+  });
+
+  it('a hub that does not republish our reports (no reports stream) is said once and counted', async () => {
+    const plain = await startNatsServer();
+    const bus = new EmbeddedBus();
+    const manager = new AlertManager({ nodeId: 'obs', source: 'detectors' }, (e) => bus.publish(e));
+    const notices: string[] = [];
+    const collective = await startCollective(bus, manager, {
+      servers: [plain.url],
+      keyFile: join(dir, 'alice.pem'),
+      trustFile: join(dir, 'trust.json'),
+      minMembers: 2,
+      windowMs: 60_000,
+      nodeId: 'obs',
+      tickMs: 200,
+      onNotice: (l) => notices.push(l),
+    });
+    try {
+      const signal = (ip: string): Signal => ({
+        detector: 'addr-flood',
+        subject: { kind: 'peer', id: `${ip}:8333` },
+        severity: 'warning',
+        summary: 'x',
+        counts: { addrEntries: 1000 },
+        nodeId: 'obs',
+        timeUs: Date.now() * 1000,
+        netgroup: '93.184.0.0/16',
+        sourceIp: ip,
+      });
+      manager.ingest(signal('93.184.216.34'));
+      await until(() => collective.counters().notEchoed === 1, 'the missing echo counted');
+      assert.equal(collective.counters().shared, 1);
+      assert.equal(collective.counters().own, 0);
+      const said = notices.filter((l) => l.startsWith('the hub did not republish'));
+      assert.deepEqual(said, [
+        "the hub did not republish 1 of our reports: is its reports stream set up (peer-observer collective hub-setup), with a quota of at least the trust file's maxReportsPerMinute?",
+      ]);
+    } finally {
+      await collective.close();
+      await bus.close();
+      await plain.stop();
     }
   });
 
