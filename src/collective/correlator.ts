@@ -148,10 +148,11 @@ export class Correlator {
     if (s.open && this.weight(s) < this.o.minMembers) delete s.open;
   }
 
+  /** The members' weights added, to a millionth (ten members of weight 0.1 make 1, not 0.9999999999999999). */
   private weight(s: KeyState): number {
     let sum = 0;
     for (const m of s.byMember.keys()) sum += this.o.weightOf ? this.o.weightOf(m) : 1;
-    return sum;
+    return Math.round(sum * 1e6) / 1e6;
   }
 
   counters(): { keys: number; incidents: number; evicted: number } {

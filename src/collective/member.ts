@@ -199,7 +199,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
       detector: COLLECTIVE_INCIDENT_DETECTOR,
       severity: ci.severity,
       subject: { ...ci.key },
-      summary: `${members.length} members of the collective (weight ${ci.weight}) report ${ci.key.kind} ${ci.key.id}: ${members.join(', ')}`,
+      summary: `${members.length} member${members.length === 1 ? '' : 's'} of the collective (weight ${ci.weight}) report${members.length === 1 ? 's' : ''} ${ci.key.kind} ${ci.key.id}: ${members.join(', ')}`,
       firstSeenUs: ci.firstMs * 1000,
       lastSeenUs: ci.lastMs * 1000,
       status: 'active',

@@ -136,6 +136,13 @@ describe('collective correlation: weights', () => {
     assert.equal(joined.length, 1);
     assert.equal(joined[0]!.weight, 2);
     assert.equal(joined[0]!.members.length, 3);
+
+    // Ten members of weight 0.1 make k = 1 (not 0.9999999999999999).
+    const tenth = new Correlator({ minMembers: 1, windowMs: 60_000, weightOf: () => 0.1 });
+    for (let i = 0; i < 9; i++) assert.deepEqual(tenth.add(`m${i}`, report, i), []);
+    const ten = tenth.add('m9', report, 9);
+    assert.equal(ten.length, 1);
+    assert.equal(ten[0]!.weight, 1);
   });
 
   it('weights are read at each check: a member whose weight falls to 0 (removed, out of standing) stops counting', () => {
