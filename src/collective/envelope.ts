@@ -14,7 +14,8 @@
  * `Verifier.verify` checks, in order, and refuses with a counted reason:
  * size (before parsing), JSON, shape, collective name, member, the NATS
  * subject's member (when the transport names one), key (known, the member's,
- * not revoked), the member's standing (trust.ts: its voucher still in), signature, age and clock skew, and the sequence number
+ * not revoked), the member's standing (trust.ts: its voucher still in),
+ * signature, age and clock skew, and the sequence number
  * (strictly increasing per member: a replay, or an older report delivered
  * late, is refused), and last the member's rate (a token bucket of
  * `maxReportsPerMinute`, burst as large: checked after the signature, so

@@ -167,8 +167,9 @@ export function parseTrust(raw: unknown): Trust {
 
 /**
  * Who is in standing: a member with a live key and no voucher, and then every
- * member with a live key vouched for by one in standing (breadth first, each
- * raised once). A ring of members vouching only for each other never stands.
+ * member with a live key vouched for by one in standing (a walk from the
+ * members who stand on their own, each member raised once: linear in the
+ * file). A ring of members vouching only for each other never stands.
  */
 function settleVouching(members: Map<string, Member>): void {
   // voucher → the members it vouches for that have a live key (those are the only ones it can raise).
@@ -187,7 +188,7 @@ function settleVouching(members: Map<string, Member>): void {
       else vouchees.set(v, [m]);
     }
   }
-  // Breadth first from the members who stand on their own: each member is raised once.
+  // From the members who stand on their own: each member is raised once.
   for (let m = queue.pop(); m; m = queue.pop())
     for (const u of vouchees.get(m.name) ?? [])
       if (u.standing !== true) {
