@@ -306,10 +306,12 @@ describe('the collective hub as shipped (real nats-server, a leaf-node member, a
         if (text.startsWith('INFO ') && !text.includes('CONNECT-SENT')) {
           text += 'CONNECT-SENT';
           s.write(`CONNECT {"user":"carol","pass":"${hubPassword('carol')}","verbose":false,"pedantic":false}\r\n`);
-          s.write(`PUB collective.in.carol 70000\r\n${'x'.repeat(70_000)}\r\n`);
+          // The header is enough: the server judges the announced size before reading the payload (and
+          // closing with the payload unread would reset the connection before its answer is read).
+          s.write(`PUB collective.in.carol 70000\r\n`);
         }
       });
-      s.once('error', reject);
+      s.once('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve(text) : reject(e)));
       s.once('close', () => resolve(text));
       setTimeout(() => s.destroy(new Error(`not closed: ${text}`)), 5000).unref();
     });
