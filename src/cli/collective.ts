@@ -14,6 +14,8 @@
  *   collective list --data-dir DIR [--min-members K] [--format json|csv|bitcoin-cli|detectors] [--ban-time S]
  *       what the collective confirmed (run --collective archived it): a watch
  *       or ban list, each entry with who reported it and when (collective/list.ts)
+ *   collective hub-setup --server URL --trust collective.json [--check]
+ *       the hub's reports stream, from the trust file's limits (collective-hub.ts)
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -27,6 +29,7 @@ import { CollectiveList, formatList, LIST_FORMATS, type ListFormat } from '../co
 import { openArchiveForReading } from '../consumers/archive/db.js';
 import { readMatching } from '../consumers/archive/query.js';
 import { parseEvent } from '../events/schema.js';
+import { registerHubSetup } from './collective-hub.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
 
@@ -197,4 +200,5 @@ export function registerCollective(program: Command, context: { io: Io }): void 
     )
     .option('--ban-time <seconds>', 'with --format bitcoin-cli: how long each ban lasts', '86400')
     .action((opts: { dataDir: string; minMembers: string; format: string; banTime: string }) => listCommand(opts, context.io));
+  registerHubSetup(collective, context);
 }

@@ -149,7 +149,7 @@ export interface ConfigLayer {
   collectiveKey?: string;
   /** The trust file, collective.json. */
   collectiveTrust?: string;
-  /** k: distinct members reporting a netgroup or ASN that make a collective incident (default 2). */
+  /** k: the weight of distinct members reporting a netgroup or ASN that makes a collective incident (each weighs 1 unless the trust file says; default 2). */
   collectiveMinMembers?: number;
   /** Seconds within which those reports count together (default 600). */
   collectiveWindow?: number;

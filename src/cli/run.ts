@@ -215,7 +215,7 @@ export function registerRun(program: Command, context: { signal: AbortSignal; io
     .option('--collective-trust <file>', 'with --collective: the trust file (collective.json: members and keys, re-read when it changes)')
     .option(
       '--collective-min-members <k>',
-      'with --collective: members reporting one netgroup or ASN that make a collective incident (default: 2)',
+      'with --collective: members reporting one netgroup or ASN that make a collective incident, counted by their trust-file weight (default: 2)',
     )
     .option('--collective-window <seconds>', 'with --collective: within this many seconds (default: 600)')
     .option(

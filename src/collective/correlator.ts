@@ -1,7 +1,10 @@
 /**
  * The collective's correlation: the same attacker netgroup or ASN reported by
- * at least `minMembers` distinct members within `windowMs` is one collective
- * incident. A pure class (no clock, no I/O): the caller passes each accepted
+ * distinct members whose weights add up to at least `minMembers` (k) within
+ * `windowMs` is one collective incident. A member's weight is the trust
+ * file's (`weightOf`, asked at each check, so an edited file counts at once;
+ * default 1 each: then k is a number of members; 0 for a member no longer in
+ * the file or in standing). A pure class (no clock, no I/O): the caller passes each accepted
  * report (ours included) with the time it arrived.
  *
  * - Keys: every `netgroup` and `asn` attacker of a report, its `netgroups`, and
@@ -21,8 +24,10 @@ import type { SharedReport } from './report.js';
 import type { Severity } from '../events/types.js';
 
 export interface CorrelatorOptions {
-  /** k: distinct members that make an incident (at least 1). */
+  /** k: the weight of distinct members that makes an incident (at least 1; each member weighs 1 unless `weightOf` says otherwise). */
   minMembers: number;
+  /** A member's weight now (trust.ts); default 1. */
+  weightOf?: (member: string) => number;
   windowMs: number;
   /** Keys held at once. Default 10,000. */
   maxKeys?: number;
@@ -50,6 +55,8 @@ export interface CollectiveIncident {
   lastMs: number;
   /** Each member's latest report on the key, oldest first. */
   members: MemberEvidence[];
+  /** Their weights' sum (at least k). */
+  weight: number;
 }
 
 interface KeyState {
@@ -112,7 +119,7 @@ export class Correlator {
       s.byMember.delete(member);
       s.byMember.set(member, evidence);
       const n = s.byMember.size;
-      if (n >= this.o.minMembers && (!s.open || n > s.open.members)) {
+      if (this.weight(s) >= this.o.minMembers && (!s.open || n > s.open.members)) {
         if (!s.open) {
           this.incidentsCount++;
           s.open = { id: `ci-${key.kind}-${key.id}-${atMs.toString(36)}-${(++this.seq).toString(36)}`, firstMs: atMs, members: n };
@@ -138,7 +145,14 @@ export class Correlator {
 
   private pruneKey(s: KeyState, nowMs: number): void {
     for (const [m, e] of s.byMember) if (nowMs - e.atMs > this.o.windowMs) s.byMember.delete(m);
-    if (s.open && s.byMember.size < this.o.minMembers) delete s.open;
+    if (s.open && this.weight(s) < this.o.minMembers) delete s.open;
+  }
+
+  /** The members' weights added, to a millionth (ten members of weight 0.1 make 1, not 0.9999999999999999). */
+  private weight(s: KeyState): number {
+    let sum = 0;
+    for (const m of s.byMember.keys()) sum += this.o.weightOf ? this.o.weightOf(m) : 1;
+    return Math.round(sum * 1e6) / 1e6;
   }
 
   counters(): { keys: number; incidents: number; evicted: number } {
@@ -156,6 +170,7 @@ export class Correlator {
       firstMs: s.open!.firstMs,
       lastMs: atMs,
       members: members.map((m) => ({ ...m, detectors: [...m.detectors] })),
+      weight: this.weight(s),
     };
   }
 }

@@ -14,7 +14,8 @@
  * `Verifier.verify` checks, in order, and refuses with a counted reason:
  * size (before parsing), JSON, shape, collective name, member, the NATS
  * subject's member (when the transport names one), key (known, the member's,
- * not revoked), signature, age and clock skew, and the sequence number
+ * not revoked), the member's standing (trust.ts: its voucher still in),
+ * signature, age and clock skew, and the sequence number
  * (strictly increasing per member: a replay, or an older report delivered
  * late, is refused), and last the member's rate (a token bucket of
  * `maxReportsPerMinute`, burst as large: checked after the signature, so
@@ -92,6 +93,7 @@ export const REFUSALS = [
   'from-future',
   'replay',
   'rate-limited',
+  'unvouched',
 ] as const;
 export type Refusal = (typeof REFUSALS)[number];
 
@@ -159,6 +161,8 @@ export class Verifier {
     const key = trust.keys.get(e.keyId);
     if (!key || key.member !== e.member) return refuse('unknown-key', `key ${e.keyId} is not ${e.member}'s`);
     if (key.revoked !== undefined) return refuse('revoked-key', `key ${e.keyId} of ${e.member} is revoked`);
+    const standing = trust.members.get(e.member)!.standing;
+    if (standing !== true) return refuse('unvouched', `${e.member} ${standing}`);
     const { sig, ...unsigned } = e;
     // The canonical form of what was parsed: a re-ordered or re-spaced copy verifies, any changed value does not.
     if (!edVerify(null, signedBytes(unsigned), key.publicKey, Buffer.from(sig, 'base64url')))

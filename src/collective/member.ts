@@ -4,7 +4,9 @@
  * - Sharing: every incident of the local alert manager is turned into a
  *   shared report (report.ts: selected fields, nothing about us), signed
  *   (envelope.ts) and published on the collective's NATS under our own
- *   subject, `collective.reports.<member>`; an incident is shared when it
+ *   subject, `collective.in.<member>`; the hub keeps it in its stream (which
+ *   refuses a member's reports over its quota) and republishes what it kept
+ *   on `collective.reports.<member>` (deploy/collective/); an incident is shared when it
  *   opens and again when it changes, at most once per `shareIntervalMs` (a
  *   change within it is shared, in its latest state, once the interval has passed).
  * - Receiving: the other members' subjects (`collective.reports.*`); each
@@ -35,10 +37,15 @@ import { REFUSALS, signReport, Verifier, type Refusal } from './envelope.js';
 import { keyIdOf, loadPrivateKey, publicKeyText } from './keys.js';
 import { toSharedReport, type SharePolicy, type SharedReport } from './report.js';
 import { SeqState } from './seq.js';
+import { HUB_WINDOW_MS } from './hub.js';
+import { SendQuota } from './quota.js';
 import { RecentAlerts } from './store.js';
-import { TrustStore } from './trust.js';
+import { TrustStore, type Trust } from './trust.js';
 
+/** Where the members read the reports the hub accepted (the hub's stream republishes them here). */
 export const SUBJECT_PREFIX = 'collective.reports';
+/** Where a member publishes its reports: the hub's stream, one subject per member. */
+export const IN_PREFIX = 'collective.in';
 export const COLLECTIVE_DETECTOR = 'collective';
 export const COLLECTIVE_INCIDENT_DETECTOR = 'collective-incident';
 
@@ -55,6 +62,8 @@ export interface CollectiveOptions {
   policy?: SharePolicy;
   seqFile?: string;
   shareIntervalMs?: number;
+  /** How often the window is pruned, deferred changes shared and our reports' echoes counted. Default 5000 ms. */
+  tickMs?: number;
   onNotice?: (line: string) => void;
 }
 
@@ -62,7 +71,7 @@ export interface CollectiveCounters {
   shared: number;
   /** Incidents with no attacker netgroup, ASN or address: nothing to share. (A change within the share interval is not counted: it is shared when the interval has passed.) */
   notShared: number;
-  /** Not shared: over the trust file's maxReportsPerMinute (the members would refuse them). */
+  /** Not shared: over the trust file's maxReportsPerMinute in the last minute (the hub and the members would refuse them). */
   shareRateLimited: number;
   /** Not shared: the report could not be built or signed (never expected; counted, not thrown into the alert manager). */
   shareErrors: number;
@@ -74,6 +83,11 @@ export interface CollectiveCounters {
   collectiveIncidents: number;
   correlatorEvicted: number;
   publishErrors: number;
+  /** Our reports the hub had not republished to us a tick (5-10 s) after we sent them: not kept (no reports stream, or over its quota). */
+  notEchoed: number;
+  /** Trust file changes taken without a restart, and changed files refused (the last good one stays). */
+  trustReloads: number;
+  trustErrors: number;
 }
 
 export interface Collective {
@@ -86,12 +100,20 @@ export interface Collective {
 
 const MAX_TRACKED_INCIDENTS = 1000;
 
-/** The member whose (unrevoked) key this is, or an error naming the key id. */
+/** Why the members would refuse what this key signs, by the trust file `file` (undefined: they would not). */
+function notInStanding(t: Trust, keyId: string, file: string): string | undefined {
+  const k = t.keys.get(keyId);
+  if (!k) return `key ${keyId} is not in ${file}`;
+  if (k.revoked !== undefined) return `key ${keyId} of ${k.member} is revoked in ${file}`;
+  const standing = t.members.get(k.member)!.standing;
+  return standing === true ? undefined : `${k.member} ${standing} in ${file}`;
+}
+
+/** The member whose key this is (unrevoked, in standing), or an error saying why not. */
 function memberOf(trust: TrustStore, keyId: string): string {
-  const k = trust.current().keys.get(keyId);
-  if (!k) throw new Error(`--collective-key: key ${keyId} is not in ${trust.path}`);
-  if (k.revoked !== undefined) throw new Error(`--collective-key: key ${keyId} of ${k.member} is revoked in ${trust.path}`);
-  return k.member;
+  const why = notInStanding(trust.current(), keyId, trust.path);
+  if (why) throw new Error(`--collective-key: ${why}`);
+  return trust.current().keys.get(keyId)!.member;
 }
 
 /**
@@ -116,7 +138,14 @@ export function natsCredentials(urls: string[]): { servers: string[]; user?: str
 export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOptions): Promise<Collective> {
   const privateKey = loadPrivateKey(o.keyFile);
   const keyId = keyIdOf(publicKeyText(privateKey));
-  const trust = new TrustStore(o.trustFile, { onError: (e) => o.onNotice?.(`trust file not reloaded: ${e.message}`) });
+  const trust = new TrustStore(o.trustFile, {
+    onError: (e) => o.onNotice?.(`trust file not reloaded: ${e.message}`),
+    // An edit that leaves us out: say so (the members will refuse what we share until it is undone).
+    onReload: (t) => {
+      const why = notInStanding(t, keyId, o.trustFile);
+      if (why) o.onNotice?.(`trust file reloaded: ${why}: the members will refuse what we share`);
+    },
+  });
   let member: string;
   try {
     member = memberOf(trust, keyId);
@@ -126,21 +155,32 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
   }
   const seqs = new SeqState(o.seqFile);
   const verifier = new Verifier({ trust: () => trust.current(), seqs });
-  const correlator = new Correlator({ minMembers: o.minMembers, windowMs: o.windowMs });
+  const correlator = new Correlator({
+    minMembers: o.minMembers,
+    windowMs: o.windowMs,
+    // The trust file's weights, as it is now: a member removed or out of standing counts nothing.
+    weightOf: (m) => {
+      const mm = trust.current().members.get(m);
+      return mm && mm.standing === true ? mm.weight : 0;
+    },
+  });
   const policy = o.policy ?? { attackers: 'clear' };
   const origin = { nodeId: o.nodeId, source: 'collective' };
   const recent = new RecentAlerts();
-  const c = { shared: 0, notShared: 0, shareRateLimited: 0, shareErrors: 0, received: 0, own: 0, collectiveIncidents: 0, publishErrors: 0 };
-  // Our own rate, as the members count it (envelope.ts): what they would refuse is not sent.
-  const bucket = { tokens: trust.current().limits.maxReportsPerMinute, atMs: Date.now() };
-  const takeToken = (now: number): boolean => {
-    const perMinute = trust.current().limits.maxReportsPerMinute;
-    bucket.tokens = Math.min(perMinute, bucket.tokens + ((now - bucket.atMs) * perMinute) / 60_000);
-    bucket.atMs = now;
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
+  const c = {
+    shared: 0,
+    notShared: 0,
+    shareRateLimited: 0,
+    shareErrors: 0,
+    received: 0,
+    own: 0,
+    collectiveIncidents: 0,
+    publishErrors: 0,
+    notEchoed: 0,
   };
+  // Our own rate, as the hub counts it (quota.ts): what it would refuse is not sent.
+  const quota = new SendQuota();
+  const takeToken = (now: number): boolean => quota.take(now, trust.current().limits.maxReportsPerMinute, HUB_WINDOW_MS);
   let nc: NatsConnection;
   try {
     nc = await connect({ ...natsCredentials(o.servers), name: `peer-observer collective ${member}`, maxReconnectAttempts: -1 });
@@ -159,14 +199,14 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
       detector: COLLECTIVE_INCIDENT_DETECTOR,
       severity: ci.severity,
       subject: { ...ci.key },
-      summary: `${members.length} members of the collective report ${ci.key.kind} ${ci.key.id}: ${members.join(', ')}`,
+      summary: `${members.length} member${members.length === 1 ? '' : 's'} of the collective (weight ${ci.weight}) report${members.length === 1 ? 's' : ''} ${ci.key.kind} ${ci.key.id}: ${members.join(', ')}`,
       firstSeenUs: ci.firstMs * 1000,
       lastSeenUs: ci.lastMs * 1000,
       status: 'active',
       nodeIds: members,
       count: members.length,
       evidence: {
-        counts: { members: members.length },
+        counts: { members: members.length, weight: ci.weight },
         samples: ci.members.slice(0, 10).map((m) => ({ ...m, detectors: m.detectors }) as unknown as JsonValue),
       },
       ...(ci.key.kind === 'netgroup' ? { netgroup: ci.key.id } : {}),
@@ -217,7 +257,7 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
     if (sharedIncidents.size > MAX_TRACKED_INCIDENTS) sharedIncidents.delete(sharedIncidents.keys().next().value!);
     const text = signReport(report, { collective: trust.current().collective, member, privateKey, seq: nextSeq(), issuedAt: now });
     try {
-      nc.publish(`${SUBJECT_PREFIX}.${member}`, text);
+      nc.publish(`${IN_PREFIX}.${member}`, text);
       c.shared++;
     } catch {
       c.publishErrors++;
@@ -276,10 +316,21 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
       if (!err) receive(msg.subject, msg.data);
     },
   });
+  // What we had shared at the last tick has had a whole tick to come back from the hub's stream.
+  let sharedAtTick = 0;
   const pruneTimer = setInterval(() => {
     correlator.prune(Date.now());
     for (const i of [...deferred.values()]) share(i);
-  }, 5_000).unref();
+    const missing = sharedAtTick - c.own;
+    if (missing > c.notEchoed) {
+      if (c.notEchoed === 0)
+        o.onNotice?.(
+          `the hub did not republish ${missing} of our reports: is its reports stream set up (peer-observer collective hub-setup), with a quota of at least the trust file's maxReportsPerMinute?`,
+        );
+      c.notEchoed = missing;
+    }
+    sharedAtTick = c.shared;
+  }, o.tickMs ?? 5_000).unref();
   // The subscription is on the server before we say we are up (a report sent right after is not missed).
   await nc.flush();
   o.onNotice?.(`member ${member} (key ${keyId}) of ${trust.current().collective} on ${natsCredentials(o.servers).servers.join(', ')}`);
@@ -291,7 +342,15 @@ export async function startCollective(bus: Bus, feed: AlertFeed, o: CollectiveOp
     counters: () => {
       const v = verifier.counters();
       const refused = Object.fromEntries(REFUSALS.map((r) => [r, v[r]])) as Record<Refusal, number>;
-      return { ...c, accepted: v.accepted, refused, correlatorEvicted: correlator.counters().evicted };
+      const t = trust.stats();
+      return {
+        ...c,
+        accepted: v.accepted,
+        refused,
+        correlatorEvicted: correlator.counters().evicted,
+        trustReloads: t.reloads,
+        trustErrors: t.errors,
+      };
     },
     close: () =>
       (closing ??= (async () => {

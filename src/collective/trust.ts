@@ -13,15 +13,26 @@
  *   "collective": "bnoc-example",
  *   "limits": { "maxReportBytes": 65536, "maxAgeSec": 3600, "maxFutureSec": 300, "maxReportsPerMinute": 60 },
  *   "members": [
- *     { "name": "alice", "weight": 2, "vouchesFor": ["bob"],
+ *     { "name": "alice", "weight": 2,
  *       "keys": [{ "publicKey": "<43 base64url>", "revoked": "2026-12-01: laptop stolen" }, { "publicKey": "<43 base64url>" }] },
- *     { "name": "bob", "keys": [{ "publicKey": "<43 base64url>" }] }
+ *     { "name": "bob", "vouchedBy": ["alice"], "keys": [{ "publicKey": "<43 base64url>" }] }
  *   ]
  * }
  * ```
  *
  * A revoked key is refused for every report, whatever date the report claims
  * (a thief can backdate).
+ *
+ * - `weight` (default 1): what the member's report counts toward k in the
+ *   correlation (correlator.ts): a collective incident needs reports whose
+ *   members' weights add up to k.
+ * - `vouchedBy`: a member admitted on someone's word. It is *in standing*
+ *   (its reports accepted) only while at least one of its vouchers is: a
+ *   member of this file, in standing, with a key not revoked. Remove or
+ *   revoke the voucher and those it alone vouched for are out too (a name not
+ *   in the file is a voucher that left). A member without `vouchedBy` stands
+ *   on its own keys. Computed once per file (`Member.standing`), so it takes
+ *   effect on reload like any edit.
  */
 import { readFileSync, statSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
@@ -64,7 +75,7 @@ const TrustFileSchema = z
           .object({
             name: z.string().regex(MEMBER_NAME, 'expected 1-32 lower-case letters, digits, "_" or "-"'),
             weight: z.number().positive().max(1000).optional(),
-            vouchesFor: z.array(z.string()).max(1000).optional(),
+            vouchedBy: z.array(z.string().regex(MEMBER_NAME, 'expected a member name')).min(1).max(100).optional(),
             keys: z
               .array(
                 z
@@ -96,8 +107,11 @@ export interface TrustedKey {
 export interface Member {
   name: string;
   weight: number;
-  vouchesFor: string[];
+  /** Who vouches for it (empty: it stands on its own). */
+  vouchedBy: string[];
   keyIds: string[];
+  /** true, or why its reports are refused ("has only revoked keys", "is vouched for by no member in standing (carol)"). */
+  standing: true | string;
 }
 
 export interface Trust {
@@ -113,6 +127,8 @@ export function parseTrust(raw: unknown): Trust {
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const where = issue.path.length ? issue.path.join('.') : 'the file';
+    if (issue.code === 'unrecognized_keys' && issue.keys[0] === 'vouchesFor')
+      throw new Error(`${where}: unknown key "vouchesFor": vouching is written on the vouched member, as "vouchedBy": ["<voucher>"]`);
     throw new Error(
       issue.code === 'unrecognized_keys' ? `${where}: unknown key ${JSON.stringify(issue.keys[0])}` : `${where}: ${issue.message}`,
     );
@@ -136,14 +152,49 @@ export function parseTrust(raw: unknown): Trust {
       keys.set(keyId, { keyId, member: m.name, publicKey, revoked: k.revoked });
       keyIds.push(keyId);
     });
-    members.set(m.name, { name: m.name, weight: m.weight ?? 1, vouchesFor: m.vouchesFor ?? [], keyIds });
+    const live = m.keys.some((k) => k.revoked === undefined);
+    members.set(m.name, {
+      name: m.name,
+      weight: m.weight ?? 1,
+      vouchedBy: m.vouchedBy ?? [],
+      keyIds,
+      standing: live ? true : 'has only revoked keys',
+    });
   });
-  file.members.forEach((m, i) =>
-    (m.vouchesFor ?? []).forEach((v, j) => {
-      if (!members.has(v)) throw new Error(`members.${i}.vouchesFor.${j}: no member named ${JSON.stringify(v)}`);
-    }),
-  );
+  settleVouching(members);
   return { collective: file.collective, limits: { ...DEFAULT_LIMITS, ...file.limits }, members, keys };
+}
+
+/**
+ * Who is in standing: a member with a live key and no voucher, and then every
+ * member with a live key vouched for by one in standing (a walk from the
+ * members who stand on their own, each member raised once: linear in the
+ * file). A ring of members vouching only for each other never stands.
+ */
+function settleVouching(members: Map<string, Member>): void {
+  // voucher → the members it vouches for that have a live key (those are the only ones it can raise).
+  const vouchees = new Map<string, Member[]>();
+  const queue: Member[] = [];
+  for (const m of members.values()) {
+    if (m.standing !== true) continue;
+    if (m.vouchedBy.length === 0) {
+      queue.push(m);
+      continue;
+    }
+    m.standing = `is vouched for by no member in standing (${m.vouchedBy.join(', ')})`;
+    for (const v of m.vouchedBy) {
+      const list = vouchees.get(v);
+      if (list) list.push(m);
+      else vouchees.set(v, [m]);
+    }
+  }
+  // From the members who stand on their own: each member is raised once.
+  for (let m = queue.pop(); m; m = queue.pop())
+    for (const u of vouchees.get(m.name) ?? [])
+      if (u.standing !== true) {
+        u.standing = true;
+        queue.push(u);
+      }
 }
 
 /** Read and validate a trust file; errors are one line starting with the path. */

@@ -1,15 +1,18 @@
 /**
  * `run --collective` end to end, with a real nats-server as the collective's
- * hub (one user per member, each allowed to publish only under its own
- * subject: the shape of deploy/collective/nats-server.conf) and three real
- * `run` processes, one per member, each with its own key:
+ * hub (deploy/collective/ as shipped: one user per member, each allowed to
+ * publish only under its own subject, the reports stream with its per-member
+ * quota) and three real `run` processes, one per member, each with its own key:
  *
  * - the simulator's addr flood against alice's and bob's observers becomes a
  *   collective incident with k = 2 at all three members within 10 s; carol,
  *   attacked by nothing, raises no local alert but shows the collective one;
  * - carol publishing under alice's subject is refused by the server; carol
  *   signing a report that claims to be alice is refused by us (counted);
- * - redaction: every byte on the hub's subjects (read by an admin user) is
+ * - carol flooding 10,000 signed reports: the hub's stream passes 60, the
+ *   members accept the trust file's 30 and count the rest `rate-limited` in
+ *   their pipeline.counters events (what /metrics shows);
+ * - redaction: every byte the members read on the hub (read by its operator) is
  *   scanned for our observers' addresses, ports, node ids and host name.
  */
 import assert from 'node:assert/strict';
@@ -23,28 +26,14 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { signReport } from '../../src/collective/envelope.js';
 import { generateKeyPair } from '../../src/collective/keys.js';
 import { createPrivateKey } from 'node:crypto';
-import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { HUB_MEMBERS, hubPassword as password, startCollectiveHub, type CollectiveHub } from '../helpers/collective-hub.js';
 import { buildDetectors } from '../../src/consumers/detectors/index.js';
 import { bitcoindSkipReason, BITCOIND, startBitcoind } from '../helpers/bitcoind.js';
 import { listeningPort, runCli, startCli, type Cli } from './helpers.js';
 import { containsToken } from '../helpers/tokens.js';
 
-const MEMBERS = ['alice', 'bob', 'carol'] as const;
+const MEMBERS = HUB_MEMBERS;
 type Name = (typeof MEMBERS)[number];
-const password = (m: string) => `pw-${m}-0123456789`;
-
-function hubConfig(): string {
-  const user = (m: string) =>
-    `{ user: "${m}", password: "${password(m)}", permissions: { publish: { allow: ["collective.reports.${m}"] }, subscribe: { allow: ["collective.reports.*"] } } }`;
-  return [
-    'authorization {',
-    '  users = [',
-    ...MEMBERS.map((m) => `    ${user(m)}`),
-    `    { user: "admin", password: "${password('admin')}", permissions: { publish: { deny: [">"] }, subscribe: { allow: [">"] } } }`,
-    '  ]',
-    '}',
-  ].join('\n');
-}
 
 type Ev = { type: string; source: string; data: Record<string, unknown> };
 const events = (cli: Cli) => cli.events() as unknown as Ev[];
@@ -54,27 +43,32 @@ const alerts = (cli: Cli, detector: string) => events(cli).filter((e) => e.type 
 let banLines: string[] = [];
 
 describe('run --collective: three members on a real hub', () => {
-  let hub: NatsServer;
+  let hub: CollectiveHub;
   const dir = mkdtempSync(join(tmpdir(), 'peer-observer-collective-run-'));
   const keys = {} as Record<Name, ReturnType<typeof generateKeyPair>>;
   const observers = {} as Record<Name, Cli>;
   const ports = {} as Record<Name, number>;
   let admin: NatsConnection;
   const wire: string[] = [];
-  const url = (m: string) => `nats://${m}:${password(m)}@127.0.0.1:${hub.port}`;
+  const url = (m: string) => hub.url(m);
 
   before(async () => {
-    hub = await startNatsServer({ maxPayload: 65_536, config: [hubConfig()] });
+    hub = await startCollectiveHub();
     for (const m of MEMBERS) {
       keys[m] = generateKeyPair();
       writeFileSync(join(dir, `${m}.pem`), keys[m].privateKeyPem, { mode: 0o600 });
     }
     writeFileSync(
       join(dir, 'collective.json'),
-      JSON.stringify({ collective: 'bnoc-test', members: MEMBERS.map((m) => ({ name: m, keys: [{ publicKey: keys[m].publicKey }] })) }),
+      JSON.stringify({
+        collective: 'bnoc-test',
+        // Below the hub's 60 a minute, so a flood shows both: the hub's quota and our rate, counted.
+        limits: { maxReportsPerMinute: 30 },
+        members: MEMBERS.map((m) => ({ name: m, keys: [{ publicKey: keys[m].publicKey }] })),
+      }),
     );
-    admin = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'admin', pass: password('admin') });
-    admin.subscribe('collective.>', { callback: (_e, msg) => void wire.push(Buffer.from(msg.data).toString('latin1')) });
+    admin = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'operator', pass: password('operator') });
+    admin.subscribe('collective.reports.>', { callback: (_e, msg) => void wire.push(Buffer.from(msg.data).toString('latin1')) });
     await admin.flush();
     for (const m of MEMBERS) {
       // The flags, the environment and the config file each carry some of the settings.
@@ -159,7 +153,7 @@ describe('run --collective: three members on a real hub', () => {
     );
   });
 
-  it('carol publishing under alice’s subject is refused by the server; carol signing as alice is refused by us', async () => {
+  it('carol publishing under alice’s subject is refused by the server; carol signing as alice is refused by us; carol’s flood is held to the hub’s quota and our rate, counted', async () => {
     const carol = await connect({ servers: `nats://127.0.0.1:${hub.port}`, user: 'carol', pass: password('carol') });
     const errors: string[] = [];
     void (async () => {
@@ -179,13 +173,10 @@ describe('run --collective: three members on a real hub', () => {
     };
     const carolKey = createPrivateKey(keys.carol.privateKeyPem);
     // Carol's key, alice's name, on alice's subject: the server refuses it.
-    carol.publish(
-      'collective.reports.alice',
-      signReport(report, { collective: 'bnoc-test', member: 'alice', privateKey: carolKey, seq: 1 }),
-    );
+    carol.publish('collective.in.alice', signReport(report, { collective: 'bnoc-test', member: 'alice', privateKey: carolKey, seq: 1 }));
     // Carol's key, alice's name, on carol's own subject: delivered, and refused by every verifier.
     const claim = signReport(report, { collective: 'bnoc-test', member: 'alice', privateKey: carolKey, seq: 2 });
-    carol.publish('collective.reports.carol', claim);
+    carol.publish('collective.in.carol', claim);
     await carol.flush();
     const deadline = Date.now() + 5000;
     while (wire.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
@@ -197,7 +188,23 @@ describe('run --collective: three members on a real hub', () => {
       `no permissions violation: ${errors.join('; ')}`,
     );
     // Oversize: the hub's max_payload (64 KiB) is refused before it leaves carol.
-    assert.throws(() => carol.publish('collective.reports.carol', 'x'.repeat(70_000)), /max_payload|payload/i);
+    assert.throws(() => carol.publish('collective.in.carol', 'x'.repeat(70_000)), /max_payload|payload/i);
+
+    // Carol floods 10,000 validly signed reports, each about a netgroup of its own: the hub's stream passes its
+    // quota (60 a minute, the claim above included), the members accept the trust file's 30 and refuse the rest.
+    const flood = Array.from({ length: 10_000 }, (_, i) =>
+      signReport(
+        { ...report, attackers: [{ kind: 'netgroup' as const, id: `44.${i >> 8}.${i & 255}.0/24` }], evidenceDigest: 'f'.repeat(64) },
+        { collective: 'bnoc-test', member: 'carol', privateKey: carolKey, seq: 3 + i },
+      ),
+    );
+    const onWire = () => wire.filter((w) => w.includes('f'.repeat(64))).length;
+    for (const text of flood) carol.publish('collective.in.carol', text);
+    await carol.flush();
+    const fromCarol = (m: Name) => alerts(observers[m], 'collective').filter((e) => (e.data.nodeIds as string[])[0] === 'carol').length;
+    for (const m of ['alice', 'bob'] as const) await observers[m].until(() => fromCarol(m) === 30, `carol's 30 at ${m}`, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(onWire(), 59, 'the hub passed 60 of carol’s in a minute: the claim and 59 of the flood');
     await carol.close();
 
     for (const m of ['alice', 'bob'] as const) {
@@ -209,6 +216,9 @@ describe('run --collective: three members on a real hub', () => {
       assert.ok(last, `${m}: no collective counters`);
       const c = last.data.counters as Record<string, number>;
       assert.equal(c['refused.subject-mismatch'], 1, `${m}: ${JSON.stringify(c)}`);
+      // Of carol's 59 the hub passed: 30 accepted (the trust file's rate), 29 refused and counted.
+      assert.equal(c['refused.rate-limited'], 29, `${m}: ${JSON.stringify(c)}`);
+      assert.equal(fromCarol(m), 30);
       assert.ok(c.shared! >= 1 && c.accepted! >= 1, `${m}: ${JSON.stringify(c)}`);
     }
     // Nothing claiming to be alice came from carol at any member.

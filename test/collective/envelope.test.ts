@@ -55,7 +55,7 @@ function trustFile(over: Partial<TrustFile> = {}): TrustFile {
   return {
     collective: 'bnoc-test',
     members: [
-      { name: 'alice', weight: 2, vouchesFor: ['bob'], keys: [{ publicKey: alice.publicKey }] },
+      { name: 'alice', weight: 2, keys: [{ publicKey: alice.publicKey }] },
       { name: 'bob', keys: [{ publicKey: bob.publicKey }] },
       { name: 'carol', keys: [{ publicKey: carol.publicKey }] },
     ],
@@ -226,7 +226,7 @@ describe('collective reports: sign and verify', () => {
 
     // Removing a member: their reports stop.
     const removed = trustFile();
-    removed.members = removed.members.filter((m) => m.name !== 'bob').map((m) => ({ ...m, vouchesFor: [] }));
+    removed.members = removed.members.filter((m) => m.name !== 'bob');
     writeTrust(path, removed);
     await until(() => store.stats().reloads === 2, 'the second reload');
     assert.equal(refused(v.verify(sign(bob, 'bob', 1))), 'unknown-member');
@@ -286,7 +286,11 @@ describe('collective reports: sign and verify', () => {
       ],
       [
         { ...trustFile(), members: [{ name: 'a', vouchesFor: ['zed'], keys: [{ publicKey: alice.publicKey }] }] },
-        /members\.0\.vouchesFor\.0: no member named "zed"/,
+        /members\.0: unknown key "vouchesFor": vouching is written on the vouched member, as "vouchedBy"/,
+      ],
+      [
+        { ...trustFile(), members: [{ name: 'a', vouchedBy: ['Zed!'], keys: [{ publicKey: alice.publicKey }] }] },
+        /members\.0\.vouchedBy\.0: expected a member name/,
       ],
     ];
     cases.forEach(([t, message], i) => {

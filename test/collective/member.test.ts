@@ -13,7 +13,8 @@ import { startCollective, type Collective } from '../../src/collective/member.js
 import { generateKeyPair } from '../../src/collective/keys.js';
 import { AlertManager } from '../../src/consumers/alerts/manager.js';
 import type { Signal } from '../../src/consumers/detectors/types.js';
-import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { hubPassword, startCollectiveHub, type CollectiveHub } from '../helpers/collective-hub.js';
+import { startNatsServer } from '../helpers/nats-server.js';
 
 const until = async (pred: () => boolean, what: string, ms = 5000) => {
   const deadline = Date.now() + ms;
@@ -23,16 +24,17 @@ const until = async (pred: () => boolean, what: string, ms = 5000) => {
   }
 };
 
-describe('collective member (in process, real nats-server)', () => {
-  let hub: NatsServer;
+describe('collective member (in process, the shipped hub on a real nats-server)', () => {
+  let hub: CollectiveHub;
   let nc: NatsConnection;
   const seen: { subject: string; body: { member: string; seq: number; report: { attackers: { id: string }[] } } }[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'po-collective-member-'));
   const alice = generateKeyPair();
 
   before(async () => {
-    hub = await startNatsServer();
-    nc = await connect({ servers: hub.url });
+    hub = await startCollectiveHub();
+    // What every member reads: the reports the hub's stream kept.
+    nc = await connect({ servers: hub.server.url, user: 'bob', pass: hubPassword('bob') });
     nc.subscribe('collective.reports.*', { callback: (_e, m) => void seen.push({ subject: m.subject, body: m.json() }) });
     await nc.flush();
     writeFileSync(join(dir, 'alice.pem'), alice.privateKeyPem, { mode: 0o600 });
@@ -51,13 +53,14 @@ describe('collective member (in process, real nats-server)', () => {
     const bus = new EmbeddedBus();
     const manager = new AlertManager({ nodeId: 'obs', source: 'detectors' }, (e) => bus.publish(e));
     const collective: Collective = await startCollective(bus, manager, {
-      servers: [hub.url],
+      servers: [hub.url('alice')],
       keyFile: join(dir, 'alice.pem'),
       trustFile: join(dir, 'trust.json'),
       minMembers: 2,
       windowMs: 60_000,
       nodeId: 'obs',
       shareIntervalMs: 300,
+      tickMs: 200,
     });
     try {
       assert.equal(collective.member, 'alice');
@@ -99,16 +102,59 @@ describe('collective member (in process, real nats-server)', () => {
       assert.equal(c.own, 2, 'the hub echoed our two reports, not taken as received');
       assert.equal(c.accepted, 0);
       assert.equal(c.shareErrors, 0);
+      assert.equal(c.notEchoed, 0, 'the hub republished both');
     } finally {
       await collective.close();
       await bus.close();
     }
   });
 
-  it('refuses to start with a key that is not in the trust file, or revoked', async () => {
+  it('a hub that does not republish our reports (no reports stream) is said once and counted', async () => {
+    const plain = await startNatsServer();
+    const bus = new EmbeddedBus();
+    const manager = new AlertManager({ nodeId: 'obs', source: 'detectors' }, (e) => bus.publish(e));
+    const notices: string[] = [];
+    const collective = await startCollective(bus, manager, {
+      servers: [plain.url],
+      keyFile: join(dir, 'alice.pem'),
+      trustFile: join(dir, 'trust.json'),
+      minMembers: 2,
+      windowMs: 60_000,
+      nodeId: 'obs',
+      tickMs: 200,
+      onNotice: (l) => notices.push(l),
+    });
+    try {
+      const signal = (ip: string): Signal => ({
+        detector: 'addr-flood',
+        subject: { kind: 'peer', id: `${ip}:8333` },
+        severity: 'warning',
+        summary: 'x',
+        counts: { addrEntries: 1000 },
+        nodeId: 'obs',
+        timeUs: Date.now() * 1000,
+        netgroup: '93.184.0.0/16',
+        sourceIp: ip,
+      });
+      manager.ingest(signal('93.184.216.34'));
+      await until(() => collective.counters().notEchoed === 1, 'the missing echo counted');
+      assert.equal(collective.counters().shared, 1);
+      assert.equal(collective.counters().own, 0);
+      const said = notices.filter((l) => l.startsWith('the hub did not republish'));
+      assert.deepEqual(said, [
+        "the hub did not republish 1 of our reports: is its reports stream set up (peer-observer collective hub-setup), with a quota of at least the trust file's maxReportsPerMinute?",
+      ]);
+    } finally {
+      await collective.close();
+      await bus.close();
+      await plain.stop();
+    }
+  });
+
+  it('refuses to start with a key that is not in the trust file, revoked, or of a member not in standing', async () => {
     const other = generateKeyPair();
     writeFileSync(join(dir, 'other.pem'), other.privateKeyPem, { mode: 0o600 });
-    const o = { servers: [hub.url], trustFile: join(dir, 'trust.json'), minMembers: 2, windowMs: 1000, nodeId: 'obs' };
+    const o = { servers: [hub.url('alice')], trustFile: join(dir, 'trust.json'), minMembers: 2, windowMs: 1000, nodeId: 'obs' };
     const bus = new EmbeddedBus();
     const manager = new AlertManager({ nodeId: 'obs', source: 'detectors' }, () => {});
     await assert.rejects(
@@ -122,6 +168,15 @@ describe('collective member (in process, real nats-server)', () => {
     await assert.rejects(
       startCollective(bus, manager, { ...o, keyFile: join(dir, 'alice.pem'), trustFile: join(dir, 'revoked.json') }),
       /of alice is revoked/,
+    );
+    // Vouched for by someone who left the file: not in standing, so the members would refuse everything we sign.
+    writeFileSync(
+      join(dir, 'unvouched.json'),
+      JSON.stringify({ collective: 'c', members: [{ name: 'alice', vouchedBy: ['zoe'], keys: [{ publicKey: alice.publicKey }] }] }),
+    );
+    await assert.rejects(
+      startCollective(bus, manager, { ...o, keyFile: join(dir, 'alice.pem'), trustFile: join(dir, 'unvouched.json') }),
+      /--collective-key: alice is vouched for by no member in standing \(zoe\) in /,
     );
     await bus.close();
   });

@@ -64,6 +64,8 @@ export interface NatsServerOptions {
   serverName?: string;
   /** More configuration lines (an `authorization` block, ...). */
   config?: string[];
+  /** The whole configuration file instead of the lines above (a shipped example, rewritten for the test); it must listen on `port`. */
+  configText?: string;
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
@@ -85,7 +87,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       `}`,
     );
   }
-  writeFileSync(conf, lines.join('\n') + '\n');
+  writeFileSync(conf, options.configText ?? lines.join('\n') + '\n');
   const child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   // Never outlive the test process, even when a test fails before stop().
   const killOnExit = () => child.kill('SIGKILL');

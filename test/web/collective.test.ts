@@ -44,7 +44,12 @@ describe('dashboard: the Collective page in Chromium', { timeout: 60_000 }, () =
       join(dir, 'collective.json'),
       JSON.stringify({
         collective: 'bnoc-web',
-        members: Object.entries(keys).map(([name, k]) => ({ name, keys: [{ publicKey: k.publicKey }] })),
+        // carol weighs 2: the incident she and bob confirm shows its weight beside its members.
+        members: Object.entries(keys).map(([name, k]) => ({
+          name,
+          ...(name === 'carol' ? { weight: 2 } : {}),
+          keys: [{ publicKey: k.publicKey }],
+        })),
       }),
     );
     pipeline = await startPipeline({
@@ -114,7 +119,7 @@ describe('dashboard: the Collective page in Chromium', { timeout: 60_000 }, () =
     await publish(1, 'carol');
     await page.waitForSelector('article[data-collective]', { timeout: 10_000 });
     const article = (await page.textContent('article[data-collective]'))!;
-    assert.match(article, /netgroup 93\.184\.0\.0\/16 · 2 members/);
+    assert.match(article, /netgroup 93\.184\.0\.0\/16 · 2 members \(weight 3\)/);
     assert.ok(article.includes('1'.repeat(64)) && article.includes('2'.repeat(64)), article);
     assert.ok(article.includes('bob') && article.includes('carol'), article);
     await page.waitForFunction(() => document.querySelectorAll('table.reports tbody tr').length === 2, null, { timeout: 10_000 });

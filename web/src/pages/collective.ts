@@ -39,6 +39,12 @@ export class Collective {
     this.el.dataset.sig = sig;
     confirmed.sort((a, b) => b.lastSeenUs - a.lastSeenUs);
     reports.sort((a, b) => b.lastSeenUs - a.lastSeenUs);
+    // The members' weight when the trust file gives some other than 1 (docs/collective.md, "weight").
+    const members = (a: Alert) => {
+      const n = a.nodeIds.length;
+      const w = a.evidence.counts['weight'];
+      return `${n} member${n === 1 ? '' : 's'}${typeof w === 'number' && w !== n ? ` (weight ${w})` : ''}`;
+    };
     const incident = (a: Alert) =>
       h(
         'article',
@@ -50,7 +56,7 @@ export class Collective {
           ' ',
           h('b', null, `${a.subject.kind} `),
           h('code', null, a.subject.id),
-          ` · ${a.nodeIds.length} members · ${fmtTime(a.firstSeenUs)} → ${fmtTime(a.lastSeenUs)}`,
+          ` · ${members(a)} · ${fmtTime(a.firstSeenUs)} → ${fmtTime(a.lastSeenUs)}`,
         ),
         table(
           ['member', 'reported', 'detectors', 'evidence digest'],
@@ -73,7 +79,7 @@ export class Collective {
         ? h(
             'p',
             { class: 'muted' },
-            'Nothing confirmed yet: an attacker netgroup or ASN reported by k members within the window shows here.',
+            'Nothing confirmed yet: an attacker netgroup or ASN reported within the window by members whose weights add up to k shows here.',
           )
         : null,
       ...confirmed.slice(0, SHOWN).map(incident),
