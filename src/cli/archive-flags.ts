@@ -35,13 +35,7 @@ export interface RetentionFlags {
   freshIfDamaged?: boolean;
 }
 
-/** `--help` of the archive settings `run` and `archive` share. */
-export const ARCHIVE_FLAG_HELP = {
-  foldRate:
-    'with --data-dir: events per second (a KiB of payload counting as one more) each connection may send of one command before the rest are folded into counted aggregates (default: 10; 0: store every event whole)',
-  freshIfDamaged:
-    'with --data-dir: if the archive fails its integrity check, move it aside (archive.sqlite.damaged-<time>, never deleted) and start a fresh one',
-};
+export { ARCHIVE_FLAG_HELP } from './settings/archive.js';
 
 /** A number ≥ 0 (0 meaning "off"). */
 function parseNonNegative(flag: string, value: string, max: number, what: string): number {

@@ -8,10 +8,10 @@ import type { Command } from 'commander';
 import { NatsBus } from '../bus/nats.js';
 import { startLogger } from '../consumers/logger/logger.js';
 import { EVENT_TYPES, type EventType } from '../events/types.js';
-import { parseNatsUrl } from './config.js';
+import { parseNatsUrl } from './settings/schemas.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
-import { collectList } from './run.js';
+import { collectList } from './settings/define.js';
 import { DurableConsumer } from '../bus/durable.js';
 import { parseStreamFlags, STREAM_FLAG_HELP, type StreamFlags, type StreamOptions } from './stream-flags.js';
 
@@ -115,10 +115,8 @@ async function logDurable(options: LogOptions, bus: NatsBus, signal: AbortSignal
   if (s.forged || s.late) io.stderr.write(`peer-observer: log: refused forged=${s.forged} late=${s.late}\n`);
 }
 
-export function registerLog(program: Command, context: { signal: AbortSignal; io: Io }): void {
-  program
-    .command('log')
-    .description('print the events observers publish to NATS, until interrupted; counters on stderr at exit')
+export function registerLog(command: Command, context: { signal: AbortSignal; io: Io }): void {
+  command
     .option('--nats <url>', 'the NATS server to read from (repeatable or comma-separated for a cluster)', collectList)
     .option('--json', 'print one JSON event per line instead of text')
     .option('--node-id <id>', 'only events from this observer (repeatable)', collectList)

@@ -32,7 +32,7 @@ import { RuntimeError, UsageError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
 import { ProgressBar } from './progress.js';
 import { addFilterOptions, archivedEvents, openForReading } from './query.js';
-import { collectList } from './run.js';
+import { collectList } from './settings/define.js';
 
 /** Events per drain: how far ahead of its consumers a max-speed replay may run. */
 const DRAIN_EVERY = 1000;
@@ -260,11 +260,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function registerReplay(program: Command, context: { signal: AbortSignal; io: Io }): void {
+export function registerReplay(command: Command, context: { signal: AbortSignal; io: Io }): void {
   addFilterOptions(
-    program
-      .command('replay')
-      .description('feed archived events back into a bus: printed by the logger here, or published to NATS')
+    command
       .option('--data-dir <dir>', 'directory of the archive (as given to archive or run)')
       .option('--pcap <file>', 'replay a pcap of Bitcoin P2P traffic instead of an archive (with --network; --node-id names it)')
       .option('--network <name>', 'with --pcap: mainnet, testnet3, testnet4, signet or regtest (default: mainnet)'),

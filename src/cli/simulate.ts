@@ -142,10 +142,8 @@ export function scenarioList(): string {
   ).join('\n');
 }
 
-export function registerSimulate(program: Command, context: { signal: AbortSignal; io: Io }): void {
-  program
-    .command('simulate')
-    .description('run simulated attack (or honest) peers against a node or observer: real TCP peers from many 127.x.y.z addresses')
+export function registerSimulate(command: Command, context: { signal: AbortSignal; io: Io }): void {
+  command
     .option('--target <host:port>', 'the node or observer to attack (loopback only unless --allow-non-loopback)')
     .option('--scenario <name>', `one of: ${SCENARIO_NAMES.join(', ')}`)
     .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)')

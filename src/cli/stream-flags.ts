@@ -5,7 +5,7 @@
  * PEER_OBSERVER_* environment variable.
  */
 import type { StartAt } from '../bus/durable.js';
-import { NATS_MODES, type NatsMode } from '../bus/nats.js';
+import { NATS_MODES, type NatsMode } from '../bus/modes.js';
 import { parseTime } from './archive-flags.js';
 import { UsageError } from './errors.js';
 
