@@ -9,8 +9,8 @@ import { NatsBus } from '../bus/nats.js';
 import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
 import { ARCHIVE_FLAG_HELP, parseDataDir, parseRetention } from './archive-flags.js';
 import { defaultNodeId } from './settings/node.js';
-import { parseNatsUrl } from './settings/schemas.js';
-import { RuntimeError, UsageError, describeError } from './errors.js';
+import { parseNatsFlags } from './settings/values.js';
+import { RuntimeError, describeError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
 import { collectList } from './settings/define.js';
 import { parseStreamFlags, STREAM_FLAG_HELP, type StreamOptions } from './stream-flags.js';
@@ -56,17 +56,6 @@ export interface ArchiveFlags {
   natsMode?: string;
   consumerName?: string;
   since?: string;
-}
-
-export function parseNatsFlags(urls: string[] | undefined, why: string): string[] {
-  if (!urls?.length) throw new UsageError(`--nats <url> is required (${why})`);
-  return urls.map((u) => {
-    try {
-      return parseNatsUrl(u);
-    } catch (err) {
-      throw new UsageError(`--nats ${JSON.stringify(u)}: ${(err as Error).message}`);
-    }
-  });
 }
 
 export function parseArchiveFlags(flags: ArchiveFlags): ArchiveCommandOptions {

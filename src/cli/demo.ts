@@ -9,13 +9,14 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/networks.js';
+import { networkByName, type NetworkName } from '../protocol/networks.js';
 import { runHonestPeer } from '../simulate/honest-peer.js';
 import { sleep } from '../simulate/kit.js';
 import { runSimulation } from '../simulate/runner.js';
 import { scenarioByName } from '../simulate/scenarios/index.js';
 import { isLoopbackHost } from '../http/server.js';
 import { HTTP_SETTINGS } from './settings/http.js';
+import { NODE_SETTINGS } from './settings/node.js';
 import { UsageError } from './errors.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
 
@@ -58,7 +59,7 @@ export const MAX_DEMO_PEERS = 200;
 
 const DemoSchema = z
   .object({
-    network: z.enum(NETWORK_NAMES, { errorMap: () => ({ message: `expected one of ${NETWORK_NAMES.join(', ')}` }) }),
+    network: NODE_SETTINGS.network.schema,
     peers: z.coerce
       .number()
       .int(`expected an integer from 1 to ${MAX_DEMO_PEERS}`)

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { NatsBus } from '../bus/nats.js';
 import { startLogger } from '../consumers/logger/logger.js';
 import { EVENT_TYPES, type EventType } from '../events/types.js';
-import { parseNatsUrl } from './settings/schemas.js';
+import { flagValue, parseNatsFlags } from './settings/values.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
 import { collectList } from './settings/define.js';
@@ -26,22 +26,10 @@ export interface LogOptions {
   stream: StreamOptions;
 }
 
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 /** Validate the flags as commander hands them over; one-line errors naming the flag. */
 export function parseLogFlags(flags: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] } & StreamFlags): LogOptions {
-  if (!flags.nats?.length) throw new UsageError('--nats <url> is required (the NATS server the observers publish to)');
-  const nats = flags.nats.map((u) => {
-    try {
-      return parseNatsUrl(u);
-    } catch (err) {
-      throw new UsageError(`--nats ${JSON.stringify(u)}: ${(err as Error).message}`);
-    }
-  });
-  const nodeIds = flags.nodeId ?? [];
-  for (const id of nodeIds) {
-    if (!NODE_ID.test(id)) throw new UsageError(`--node-id ${JSON.stringify(id)}: expected 1-64 letters, digits, ".", "_" or "-"`);
-  }
+  const nats = parseNatsFlags(flags.nats, 'the NATS server the observers publish to');
+  const nodeIds = (flags.nodeId ?? []).map((id) => flagValue('nodeId', id));
   const types = (flags.type ?? []).map((t) => {
     if (!(EVENT_TYPES as readonly string[]).includes(t)) {
       throw new UsageError(`--type ${JSON.stringify(t)}: expected one of ${EVENT_TYPES.join(', ')}`);

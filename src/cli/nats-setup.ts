@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { connect } from '@nats-io/transport-node';
 import { DEFAULT_STREAM_LIMITS, describeStream, ensureStream, hasJetStream, type StreamLimits } from '../bus/jetstream.js';
 import { natsCredentials } from '../bus/nats.js';
-import { parseNatsFlags } from './archive.js';
+import { parseNatsFlags } from './settings/values.js';
 import { parsePositive } from './archive-flags.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
