@@ -7,12 +7,15 @@
  *
  *   npm run bench:startup -- [--reps 15]
  *
- * Needs `npm run build:dist` first. Prints a table and one `BENCH_JSON` line.
+ * Needs `npm run build:dist` first. Prints a table (medians, and the fastest
+ * run of each: on a shared machine the minimum is the run least disturbed by
+ * other work), the load average before and after, and one `BENCH_JSON` line.
  * A benchmark script, never a test: nothing here asserts a time.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { loadavg } from 'node:os';
 import { fmt, median, table } from './lib/stats.js';
 
 const { values: opts } = parseArgs({ options: { reps: { type: 'string', default: '15' } } });
@@ -31,6 +34,7 @@ function once(args: string[], useDist: string): number {
   return ms;
 }
 
+const loadBefore = loadavg()[0]!;
 const times: Record<string, Record<string, number[]>> = {};
 for (const args of commands) {
   const key = args.join(' ');
@@ -42,10 +46,29 @@ for (const args of commands) {
 const rows = Object.entries(times).map(([key, t]) => {
   const d = median(t.dist!);
   const s = median(t.tsx!);
-  return [key, `${fmt(d, 0)} ms`, `${fmt(s, 0)} ms`, `${fmt((100 * d) / s, 0)} %`];
+  const dMin = Math.min(...t.dist!);
+  const sMin = Math.min(...t.tsx!);
+  return [
+    key,
+    `${fmt(d, 0)} ms`,
+    `${fmt(s, 0)} ms`,
+    `${fmt((100 * d) / s, 0)} %`,
+    `${fmt(dMin, 0)} / ${fmt(sMin, 0)} ms`,
+    `${fmt((100 * dMin) / sMin, 0)} %`,
+  ];
 });
-console.log(table(['command', 'compiled (dist/)', 'sources via tsx', 'compiled / tsx'], rows));
+const loadAfter = loadavg()[0]!;
+console.log(table(['command', 'compiled (dist/)', 'sources via tsx', 'compiled / tsx', 'fastest: dist / tsx', 'fastest ratio'], rows));
+console.log(`reps ${reps}; 1-minute load average ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after (2 cores)`);
 console.log(
   'BENCH_JSON ' +
-    JSON.stringify(Object.fromEntries(Object.entries(times).map(([k, t]) => [k, { distMs: median(t.dist!), tsxMs: median(t.tsx!) }]))),
+    JSON.stringify({
+      load: { before: loadBefore, after: loadAfter },
+      ...Object.fromEntries(
+        Object.entries(times).map(([k, t]) => [
+          k,
+          { distMs: median(t.dist!), tsxMs: median(t.tsx!), distMinMs: Math.min(...t.dist!), tsxMinMs: Math.min(...t.tsx!) },
+        ]),
+      ),
+    }),
 );
