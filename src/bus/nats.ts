@@ -50,6 +50,8 @@ import {
 import { MessageReader, newReaderCounters } from './reader.js';
 import { BATCH_HEADER, SEQ_HEADER, formatBatch, formatSeq, type BatchEncoding } from './seq.js';
 import { nodeToken, SUBJECT_ROOT, subjectsFor } from './subjects.js';
+import type { NatsMode } from './modes.js';
+export { NATS_MODES, type NatsMode } from './modes.js';
 
 export const DEFAULT_PUBLISH_BUFFER = 100_000;
 export const DEFAULT_SUBSCRIBER_QUEUE = 100_000;
@@ -100,8 +102,6 @@ export interface NatsBusOptions {
   ackTimeoutMs?: number;
 }
 
-export type NatsMode = 'auto' | 'jetstream' | 'core';
-export const NATS_MODES: readonly NatsMode[] = ['auto', 'jetstream', 'core'];
 /** JetStream messages awaiting their acknowledgement at once (each holds up to batchEvents events). */
 const MAX_JS_OUTSTANDING = 256;
 

@@ -7,8 +7,8 @@ import { ipFromString, ipToString, formatEndpoint, parseEndpoint } from '../prot
 import { EVENT_TYPES, type EventType } from '../events/types.js';
 import type { ArchiveFilter, PeerFilter } from '../consumers/archive/query.js';
 import { UsageError } from './errors.js';
+import { flagValue } from './settings/values.js';
 
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const COMMAND = /^[\x21-\x7e]{1,12}$/;
 
 function bad(flag: string, value: string, message: string): UsageError {
@@ -35,13 +35,7 @@ export interface RetentionFlags {
   freshIfDamaged?: boolean;
 }
 
-/** `--help` of the archive settings `run` and `archive` share. */
-export const ARCHIVE_FLAG_HELP = {
-  foldRate:
-    'with --data-dir: events per second (a KiB of payload counting as one more) each connection may send of one command before the rest are folded into counted aggregates (default: 10; 0: store every event whole)',
-  freshIfDamaged:
-    'with --data-dir: if the archive fails its integrity check, move it aside (archive.sqlite.damaged-<time>, never deleted) and start a fresh one',
-};
+export { ARCHIVE_FLAG_HELP } from './settings/archive.js';
 
 /** A number ≥ 0 (0 meaning "off"). */
 function parseNonNegative(flag: string, value: string, max: number, what: string): number {
@@ -145,8 +139,7 @@ export function parseFilter(flags: FilterFlags, nowUs = Date.now() * 1000): Arch
     });
   }
   if (flags.nodeId?.length) {
-    for (const id of flags.nodeId) if (!NODE_ID.test(id)) throw bad('--node-id', id, 'expected 1-64 letters, digits, ".", "_" or "-"');
-    filter.nodeIds = flags.nodeId;
+    filter.nodeIds = flags.nodeId.map((id) => flagValue('nodeId', id));
   }
   if (flags.command !== undefined) {
     if (!COMMAND.test(flags.command))

@@ -8,10 +8,11 @@ import type { Command } from 'commander';
 import { NatsBus, natsCredentials } from '../bus/nats.js';
 import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
 import { ARCHIVE_FLAG_HELP, parseDataDir, parseRetention } from './archive-flags.js';
-import { defaultNodeId, parseNatsUrl } from './config.js';
-import { RuntimeError, UsageError, describeError } from './errors.js';
+import { defaultNodeId } from './settings/node.js';
+import { parseNatsFlags } from './settings/values.js';
+import { RuntimeError, describeError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
-import { collectList } from './run.js';
+import { collectList } from './settings/define.js';
 import { parseStreamFlags, STREAM_FLAG_HELP, type StreamOptions } from './stream-flags.js';
 import { DurableConsumer } from '../bus/durable.js';
 import { openArchiveForWriting } from '../consumers/archive/db.js';
@@ -55,17 +56,6 @@ export interface ArchiveFlags {
   natsMode?: string;
   consumerName?: string;
   since?: string;
-}
-
-export function parseNatsFlags(urls: string[] | undefined, why: string): string[] {
-  if (!urls?.length) throw new UsageError(`--nats <url> is required (${why})`);
-  return urls.map((u) => {
-    try {
-      return parseNatsUrl(u);
-    } catch (err) {
-      throw new UsageError(`--nats ${JSON.stringify(u)}: ${(err as Error).message}`);
-    }
-  });
 }
 
 export function parseArchiveFlags(flags: ArchiveFlags): ArchiveCommandOptions {
@@ -164,10 +154,8 @@ export async function archive(options: ArchiveCommandOptions, signal: AbortSigna
   io.stderr.write(`peer-observer: archive: ${formatArchiveCounters(consumer.counters())} rejected=${s.rejected}\n`);
 }
 
-export function registerArchive(program: Command, context: { signal: AbortSignal; io: Io }): void {
-  program
-    .command('archive')
-    .description('keep every event observers publish to NATS in SQLite under --data-dir, until interrupted')
+export function registerArchive(command: Command, context: { signal: AbortSignal; io: Io }): void {
+  command
     .option('--nats <url>', 'the NATS server to read from (repeatable or comma-separated for a cluster)', collectList)
     .option('--data-dir <dir>', 'directory of the archive (archive.sqlite; created if missing)')
     .option('--retention-days <n>', 'delete events older than this many days (fractions allowed)')

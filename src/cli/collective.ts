@@ -159,10 +159,7 @@ export function listCommand(o: { dataDir: string; minMembers: string; format: st
   io.stderr.write(`peer-observer: collective list: ${notes.join('; ')}\n`);
 }
 
-export function registerCollective(program: Command, context: { io: Io }): void {
-  const collective = program
-    .command('collective')
-    .description("the operators' collective: keys, signed and redacted incident reports, verification (docs/collective.md)");
+export function registerCollective(collective: Command, context: { io: Io }): void {
   collective
     .command('keygen')
     .description('make an Ed25519 key pair: the private key into --out (mode 0600), the member entry for collective.json on stdout')

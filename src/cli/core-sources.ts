@@ -11,7 +11,8 @@ import { redactUrl } from '../sources/rpc/client.js';
 import { startLogSource, type LogSource } from '../sources/log/source.js';
 import { startRpcSource, type RpcSource } from '../sources/rpc/source.js';
 import { startUsdtSource, type UsdtSource } from '../sources/usdt/source.js';
-import type { ConfigLayer } from './config.js';
+import { DEFAULTS, type ConfigLayer } from './settings/index.js';
+import { flagOf } from './settings/define.js';
 import { UsageError } from './errors.js';
 
 export interface CoreSourcesConfig {
@@ -25,7 +26,7 @@ export function coreSourcesConfig(c: ConfigLayer): CoreSourcesConfig {
   let rpc: CoreSourcesConfig['rpc'] = null;
   const rpcOnly = (['rpcCookie', 'rpcUser', 'rpcPassword', 'rpcInterval', 'rpcStatusInterval'] as const).find((k) => c[k] !== undefined);
   if (c.rpcUrl === undefined) {
-    if (rpcOnly) throw new UsageError(`--${kebab(rpcOnly)} needs --rpc-url (the node it is for)`);
+    if (rpcOnly) throw new UsageError(`${flagOf(rpcOnly)} needs --rpc-url (the node it is for)`);
   } else {
     if (c.rpcCookie !== undefined && (c.rpcUser !== undefined || c.rpcPassword !== undefined))
       throw new UsageError('--rpc-cookie and --rpc-user/--rpc-password: give one way to authenticate');
@@ -43,12 +44,12 @@ export function coreSourcesConfig(c: ConfigLayer): CoreSourcesConfig {
     rpc = {
       url: c.rpcUrl,
       auth,
-      peersIntervalMs: Math.round((c.rpcInterval ?? 10) * 1000),
-      statusIntervalMs: Math.round((c.rpcStatusInterval ?? 60) * 1000),
+      peersIntervalMs: Math.round((c.rpcInterval ?? DEFAULTS.rpcInterval) * 1000),
+      statusIntervalMs: Math.round((c.rpcStatusInterval ?? DEFAULTS.rpcStatusInterval) * 1000),
     };
   }
   if (c.debugLogFromStart !== undefined && c.debugLog === undefined) throw new UsageError('--debug-log-from-start needs --debug-log');
-  const log = c.debugLog === undefined ? null : { path: c.debugLog, fromStart: c.debugLogFromStart ?? false };
+  const log = c.debugLog === undefined ? null : { path: c.debugLog, fromStart: c.debugLogFromStart ?? DEFAULTS.debugLogFromStart };
   let usdt: CoreSourcesConfig['usdt'] = null;
   if (c.usdtInput !== undefined) {
     if (c.usdt || c.bitcoindPid !== undefined)
@@ -61,10 +62,6 @@ export function coreSourcesConfig(c: ConfigLayer): CoreSourcesConfig {
     throw new UsageError('--bitcoind-pid is for --usdt');
   }
   return { rpc, log, usdt };
-}
-
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`);
 }
 
 export interface CoreSources {

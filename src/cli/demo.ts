@@ -9,13 +9,14 @@
  */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/networks.js';
+import { networkByName, type NetworkName } from '../protocol/networks.js';
 import { runHonestPeer } from '../simulate/honest-peer.js';
 import { sleep } from '../simulate/kit.js';
 import { runSimulation } from '../simulate/runner.js';
 import { scenarioByName } from '../simulate/scenarios/index.js';
 import { isLoopbackHost } from '../http/server.js';
-import { LayerSchema } from './config.js';
+import { HTTP_SETTINGS } from './settings/http.js';
+import { NODE_SETTINGS } from './settings/node.js';
 import { UsageError } from './errors.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
 
@@ -58,7 +59,7 @@ export const MAX_DEMO_PEERS = 200;
 
 const DemoSchema = z
   .object({
-    network: z.enum(NETWORK_NAMES, { errorMap: () => ({ message: `expected one of ${NETWORK_NAMES.join(', ')}` }) }),
+    network: NODE_SETTINGS.network.schema,
     peers: z.coerce
       .number()
       .int(`expected an integer from 1 to ${MAX_DEMO_PEERS}`)
@@ -87,7 +88,7 @@ export function parseDemoFlags(flags: {
 }): DemoOptions {
   let http: DemoOptions['http'];
   if (flags.http !== undefined) {
-    const parsed = LayerSchema.shape.http.safeParse(flags.http);
+    const parsed = HTTP_SETTINGS.http.schema.safeParse(flags.http);
     if (!parsed.success) throw new UsageError(`--http ${JSON.stringify(flags.http)}: ${parsed.error.issues[0]!.message}`);
     if (!parsed.data || !isLoopbackHost(parsed.data.host))
       throw new UsageError(`--http ${JSON.stringify(flags.http)}: the demo serves HTTP on loopback only`);
@@ -219,10 +220,8 @@ export async function demo(options: DemoOptions, signal: AbortSignal, io: Io): P
   await pipeline.stop();
 }
 
-export function registerDemo(program: Command, context: { signal: AbortSignal; io: Io }): void {
-  program
-    .command('demo')
-    .description('see it work: an observer on 127.0.0.1, simulated honest peers and rotating attacks against it, logged live')
+export function registerDemo(command: Command, context: { signal: AbortSignal; io: Io }): void {
+  command
     .option('--network <name>', 'mainnet, testnet3, testnet4, signet or regtest (default: regtest)')
     .option('--peers <n>', 'how many simulated peers (default: 3)')
     .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)')

@@ -87,8 +87,7 @@ export async function exportIncident(o: ExportOptions, io: Io): Promise<Incident
   return report;
 }
 
-export function registerIncidents(program: Command, context: { io: Io; env: NodeJS.ProcessEnv }): void {
-  const incidents = program.command('incidents').description('incident reports from the archive or a running observer');
+export function registerIncidents(incidents: Command, context: { io: Io; env: NodeJS.ProcessEnv }): void {
   incidents
     .command('export <id>')
     .description('write a self-contained incident report (timeline, alerts, evidence, subjects, netgroups)')

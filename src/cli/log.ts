@@ -8,10 +8,10 @@ import type { Command } from 'commander';
 import { NatsBus, natsCredentials } from '../bus/nats.js';
 import { startLogger } from '../consumers/logger/logger.js';
 import { EVENT_TYPES, type EventType } from '../events/types.js';
-import { parseNatsUrl } from './config.js';
+import { flagValue, parseNatsFlags } from './settings/values.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
-import { collectList } from './run.js';
+import { collectList } from './settings/define.js';
 import { DurableConsumer } from '../bus/durable.js';
 import { parseStreamFlags, STREAM_FLAG_HELP, type StreamFlags, type StreamOptions } from './stream-flags.js';
 
@@ -26,22 +26,10 @@ export interface LogOptions {
   stream: StreamOptions;
 }
 
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 /** Validate the flags as commander hands them over; one-line errors naming the flag. */
 export function parseLogFlags(flags: { nats?: string[]; json?: boolean; nodeId?: string[]; type?: string[] } & StreamFlags): LogOptions {
-  if (!flags.nats?.length) throw new UsageError('--nats <url> is required (the NATS server the observers publish to)');
-  const nats = flags.nats.map((u) => {
-    try {
-      return parseNatsUrl(u);
-    } catch (err) {
-      throw new UsageError(`--nats ${JSON.stringify(u)}: ${(err as Error).message}`);
-    }
-  });
-  const nodeIds = flags.nodeId ?? [];
-  for (const id of nodeIds) {
-    if (!NODE_ID.test(id)) throw new UsageError(`--node-id ${JSON.stringify(id)}: expected 1-64 letters, digits, ".", "_" or "-"`);
-  }
+  const nats = parseNatsFlags(flags.nats, 'the NATS server the observers publish to');
+  const nodeIds = (flags.nodeId ?? []).map((id) => flagValue('nodeId', id));
   const types = (flags.type ?? []).map((t) => {
     if (!(EVENT_TYPES as readonly string[]).includes(t)) {
       throw new UsageError(`--type ${JSON.stringify(t)}: expected one of ${EVENT_TYPES.join(', ')}`);
@@ -115,10 +103,8 @@ async function logDurable(options: LogOptions, bus: NatsBus, signal: AbortSignal
   if (s.forged || s.late) io.stderr.write(`peer-observer: log: refused forged=${s.forged} late=${s.late}\n`);
 }
 
-export function registerLog(program: Command, context: { signal: AbortSignal; io: Io }): void {
-  program
-    .command('log')
-    .description('print the events observers publish to NATS, until interrupted; counters on stderr at exit')
+export function registerLog(command: Command, context: { signal: AbortSignal; io: Io }): void {
+  command
     .option('--nats <url>', 'the NATS server to read from (repeatable or comma-separated for a cluster)', collectList)
     .option('--json', 'print one JSON event per line instead of text')
     .option('--node-id <id>', 'only events from this observer (repeatable)', collectList)

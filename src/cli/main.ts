@@ -4,29 +4,19 @@
  * the commander program, turns SIGINT/SIGTERM into an AbortSignal, and turns any
  * failure into one line on stderr and an exit code (2 bad input, 1 runtime).
  */
-import { Command, CommanderError } from 'commander';
-import { registerArchive } from './archive.js';
-import { registerCollective } from './collective.js';
-import { registerDemo } from './demo.js';
+import { Command, CommanderError, Help } from 'commander';
+import { COMMANDS, commandIn, type MainContext } from './commands.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
-import { registerLog } from './log.js';
-import { registerNats } from './nats-setup.js';
-import { registerIncidents } from './incidents.js';
-import { registerQuery } from './query.js';
-import { registerReplay } from './replay.js';
-import type { Io } from './pipeline.js';
-import { registerRun } from './run.js';
-import { registerSimulate } from './simulate.js';
+
+export type { MainContext } from './commands.js';
 
 export const VERSION = '0.1.0';
 
-export interface MainContext {
-  io: Io;
-  env: NodeJS.ProcessEnv;
-  signal: AbortSignal;
-}
-
-export function buildProgram(context: MainContext): Command {
+/**
+ * The program, with every command named and described; only the command `argv`
+ * runs is loaded and registered in full (commands.ts).
+ */
+export async function buildProgram(context: MainContext, argv: readonly string[] = []): Promise<Command> {
   const program = new Command('peer-observer')
     .description('Watch the Bitcoin P2P network for attacks: a honeypot node that turns every connection and message into an event.')
     .version(VERSION)
@@ -38,23 +28,24 @@ export function buildProgram(context: MainContext): Command {
       outputError: (s, write) => write(`peer-observer: ${s.trim().split('\n')[0]}\n`),
     })
     .showSuggestionAfterError(true);
-  registerRun(program, context);
-  registerDemo(program, context);
-  registerLog(program, context);
-  registerArchive(program, context);
-  registerQuery(program, context);
-  registerReplay(program, context);
-  registerSimulate(program, context);
-  registerIncidents(program, context);
-  registerCollective(program, context);
-  registerNats(program, context);
-  for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
+  // A command not loaded has no options yet; the help says `[options]` for it as for a loaded one.
+  const unloaded = new WeakSet<Command>();
+  program.configureHelp({
+    subcommandTerm: (cmd) =>
+      unloaded.has(cmd) ? `${cmd.name()} [options]` : Help.prototype.subcommandTerm.call(program.createHelp(), cmd),
+  });
+  const wanted = commandIn(argv);
+  for (const entry of COMMANDS) {
+    const command = program.command(entry.name).description(entry.description).exitOverride().configureOutput(program.configureOutput());
+    if (entry.name === wanted) (await entry.load())(command, context);
+    else if (entry.options) unloaded.add(command);
+  }
   return program;
 }
 
 /** Run the CLI; resolves with the exit code instead of exiting. */
 export async function main(argv: string[], context: MainContext): Promise<number> {
-  const program = buildProgram(context);
+  const program = await buildProgram(context, argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -9,11 +9,11 @@ import type { Command } from 'commander';
 import { connect } from '@nats-io/transport-node';
 import { DEFAULT_STREAM_LIMITS, describeStream, ensureStream, hasJetStream, type StreamLimits } from '../bus/jetstream.js';
 import { natsCredentials } from '../bus/nats.js';
-import { parseNatsFlags } from './archive.js';
+import { parseNatsFlags } from './settings/values.js';
 import { parsePositive } from './archive-flags.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
-import { collectList } from './run.js';
+import { collectList } from './settings/define.js';
 
 export interface SetupFlags {
   nats?: string[];
@@ -86,8 +86,7 @@ export async function natsSetup(options: { nats: string[]; limits: StreamLimits 
   }
 }
 
-export function registerNats(program: Command, context: { io: Io }): void {
-  const nats = program.command('nats').description('NATS administration: the JetStream stream (docs/bus.md)');
+export function registerNats(nats: Command, context: { io: Io }): void {
   nats
     .command('setup')
     .description('create the JetStream stream observers publish into, or check it and set its limits; prints its state')

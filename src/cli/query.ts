@@ -18,7 +18,7 @@ import { decodeEvent } from '../events/wire.js';
 import { parseDataDir, parseFilter, type FilterFlags } from './archive-flags.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
-import { collectList } from './run.js';
+import { collectList } from './settings/define.js';
 
 export interface QueryOptions {
   dataDir: string;
@@ -187,13 +187,8 @@ export function addFilterOptions(command: Command): Command {
     .option('--limit <n>', 'at most this many events');
 }
 
-export function registerQuery(program: Command, context: { signal: AbortSignal; io: Io }): void {
-  addFilterOptions(
-    program
-      .command('query')
-      .description('print archived events (oldest first) as a table, or as JSON lines with --json')
-      .option('--data-dir <dir>', 'directory of the archive (as given to archive or run)'),
-  )
+export function registerQuery(command: Command, context: { signal: AbortSignal; io: Io }): void {
+  addFilterOptions(command.option('--data-dir <dir>', 'directory of the archive (as given to archive or run)'))
     .option('--json', 'one JSON event envelope per line instead of the table (an aggregate: {"aggregate":{...},"sample":{...}})')
     .option('--count', 'print exact counts of the matching events (aggregates expanded) instead of listing them')
     .action(async (opts: QueryFlags) => {

@@ -20,19 +20,19 @@ import type { Command } from 'commander';
 import type { Bus } from '../bus/bus.js';
 import { EmbeddedBus } from '../bus/embedded.js';
 import { NatsBus } from '../bus/nats.js';
-import { BATCH_ENCODINGS, type BatchEncoding } from '../bus/seq.js';
+import type { BatchEncoding } from '../bus/seq.js';
 import { countEvents, countMatching, type ArchiveFilter } from '../consumers/archive/query.js';
 import { startLogger } from '../consumers/logger/logger.js';
 import type { ObserverEvent } from '../events/types.js';
-import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/networks.js';
+import { networkByName, type NetworkName } from '../protocol/networks.js';
 import { pcapEvents } from '../sources/replay/pcap.js';
 import { parseDataDir, parseFilter, type FilterFlags } from './archive-flags.js';
-import { parseNatsFlags } from './archive.js';
+import { flagValue, parseNatsFlags } from './settings/values.js';
 import { RuntimeError, UsageError, describeError } from './errors.js';
 import type { Io } from './pipeline.js';
 import { ProgressBar } from './progress.js';
 import { addFilterOptions, archivedEvents, openForReading } from './query.js';
-import { collectList } from './run.js';
+import { collectList } from './settings/define.js';
 
 /** Events per drain: how far ahead of its consumers a max-speed replay may run. */
 const DRAIN_EVERY = 1000;
@@ -90,16 +90,10 @@ function parsePcapFlags(flags: ReplayFlags): ReplayOptions['from'] {
   }
   if (!isFile) throw new UsageError(`--pcap ${JSON.stringify(pcap)}: not a file`);
   const network = flags.network ?? 'mainnet';
-  if (!(NETWORK_NAMES as readonly string[]).includes(network)) {
-    throw new UsageError(`--network ${JSON.stringify(network)}: expected one of ${NETWORK_NAMES.join(', ')}`);
-  }
   const ids = flags.nodeId ?? [];
   if (ids.length > 1) throw new UsageError('--node-id: with --pcap, one node id names the observer of the capture');
   const nodeId = ids[0] ?? 'pcap';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(nodeId)) {
-    throw new UsageError(`--node-id ${JSON.stringify(nodeId)}: expected 1-64 letters, digits, ".", "_" or "-"`);
-  }
-  return { pcap, network: network as NetworkName, nodeId };
+  return { pcap, network: flagValue('network', network), nodeId: flagValue('nodeId', nodeId) };
 }
 
 export function parseReplayFlags(flags: ReplayFlags, nowUs?: number): ReplayOptions {
@@ -114,12 +108,9 @@ export function parseReplayFlags(flags: ReplayFlags, nowUs?: number): ReplayOpti
   const nats = flags.nats !== undefined ? parseNatsFlags(flags.nats, 'the NATS server to publish to') : [];
   if (nats.length && flags.json)
     throw new UsageError('--json prints the replayed events here; with --nats they go to NATS instead: choose one');
-  const natsEncoding = flags.natsEncoding ?? 'msgpack';
-  if (!(BATCH_ENCODINGS as readonly string[]).includes(natsEncoding)) {
-    throw new UsageError(`--nats-encoding ${JSON.stringify(natsEncoding)}: expected one of ${BATCH_ENCODINGS.join(', ')}`);
-  }
+  const natsEncoding = flagValue('natsEncoding', flags.natsEncoding ?? 'msgpack');
   if (flags.natsEncoding !== undefined && !nats.length) throw new UsageError('--nats-encoding needs --nats (the bus it applies to)');
-  return { from, speed, nats, natsEncoding: natsEncoding as BatchEncoding, json: flags.json ?? false };
+  return { from, speed, nats, natsEncoding, json: flags.json ?? false };
 }
 
 interface ReplayBus {
@@ -260,11 +251,9 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function registerReplay(program: Command, context: { signal: AbortSignal; io: Io }): void {
+export function registerReplay(command: Command, context: { signal: AbortSignal; io: Io }): void {
   addFilterOptions(
-    program
-      .command('replay')
-      .description('feed archived events back into a bus: printed by the logger here, or published to NATS')
+    command
       .option('--data-dir <dir>', 'directory of the archive (as given to archive or run)')
       .option('--pcap <file>', 'replay a pcap of Bitcoin P2P traffic instead of an archive (with --network; --node-id names it)')
       .option('--network <name>', 'with --pcap: mainnet, testnet3, testnet4, signet or regtest (default: mainnet)'),

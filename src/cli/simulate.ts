@@ -5,13 +5,13 @@
  * --allow-non-loopback is given; the check happens before anything connects.
  */
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { parseEndpoint } from '../protocol/address.js';
-import { NETWORK_NAMES, networkByName, type NetworkName } from '../protocol/networks.js';
+import { networkByName, type NetworkName } from '../protocol/networks.js';
 import { checkTarget, runSimulation, TargetRefusedError, TargetUnreachableError, type SimulationResult } from '../simulate/runner.js';
 import { SCENARIOS, SCENARIO_NAMES, scenarioByName } from '../simulate/scenarios/index.js';
 import type { ConnectFn } from '../simulate/kit.js';
 import { RuntimeError, UsageError } from './errors.js';
+import { flagValue } from './settings/values.js';
 import type { Io } from './pipeline.js';
 
 export interface SimulateOptions {
@@ -45,8 +45,7 @@ const NUMBER = /^\s*[0-9]+(\.[0-9]+)?\s*$/;
 /** Validate the flags; one-line errors naming the flag. The loopback rule is checked here, before anything connects. */
 export function parseSimulateFlags(flags: SimulateFlags): SimulateOptions {
   const network = flags.network ?? 'regtest';
-  const parsedNetwork = z.enum(NETWORK_NAMES).safeParse(network);
-  if (!parsedNetwork.success) throw new UsageError(`--network ${JSON.stringify(network)}: expected one of ${NETWORK_NAMES.join(', ')}`);
+  const parsedNetwork = flagValue('network', network);
   if (flags.scenario === undefined) throw new UsageError(`--scenario is required: one of ${SCENARIO_NAMES.join(', ')} (see --list)`);
   if (!scenarioByName(flags.scenario)) {
     throw new UsageError(`--scenario ${JSON.stringify(flags.scenario)}: expected one of ${SCENARIO_NAMES.join(', ')}`);
@@ -54,7 +53,7 @@ export function parseSimulateFlags(flags: SimulateFlags): SimulateOptions {
   if (flags.target === undefined) throw new UsageError('--target host:port is required (e.g. --target 127.0.0.1:18444)');
   let target: { host: string; port: number };
   try {
-    target = parseEndpoint(flags.target, networkByName(parsedNetwork.data).defaultPort);
+    target = parseEndpoint(flags.target, networkByName(parsedNetwork).defaultPort);
   } catch (err) {
     throw new UsageError(`--target ${JSON.stringify(flags.target)}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -78,7 +77,7 @@ export function parseSimulateFlags(flags: SimulateFlags): SimulateOptions {
   return {
     target,
     scenario: flags.scenario,
-    network: parsedNetwork.data,
+    network: parsedNetwork,
     ...(peers !== undefined ? { peers } : {}),
     ...(rate !== undefined ? { rate } : {}),
     ...(duration !== undefined ? { duration } : {}),
@@ -142,10 +141,8 @@ export function scenarioList(): string {
   ).join('\n');
 }
 
-export function registerSimulate(program: Command, context: { signal: AbortSignal; io: Io }): void {
-  program
-    .command('simulate')
-    .description('run simulated attack (or honest) peers against a node or observer: real TCP peers from many 127.x.y.z addresses')
+export function registerSimulate(command: Command, context: { signal: AbortSignal; io: Io }): void {
+  command
     .option('--target <host:port>', 'the node or observer to attack (loopback only unless --allow-non-loopback)')
     .option('--scenario <name>', `one of: ${SCENARIO_NAMES.join(', ')}`)
     .option('--duration <seconds>', 'stop after this long (default: until Ctrl-C)')

@@ -5,7 +5,8 @@
  * PEER_OBSERVER_* environment variable.
  */
 import type { StartAt } from '../bus/durable.js';
-import { NATS_MODES, type NatsMode } from '../bus/nats.js';
+import type { NatsMode } from '../bus/modes.js';
+import { flagValue } from './settings/values.js';
 import { parseTime } from './archive-flags.js';
 import { UsageError } from './errors.js';
 
@@ -31,9 +32,7 @@ export function parseStreamFlags(
   env: NodeJS.ProcessEnv = process.env,
   nowUs = Date.now() * 1000,
 ): StreamOptions {
-  const mode = flags.natsMode ?? env.PEER_OBSERVER_NATS_MODE ?? 'auto';
-  if (!(NATS_MODES as readonly string[]).includes(mode))
-    throw new UsageError(`--nats-mode ${JSON.stringify(mode)}: expected one of ${NATS_MODES.join(', ')}`);
+  const mode = flagValue('natsMode', flags.natsMode ?? env.PEER_OBSERVER_NATS_MODE ?? 'auto');
   const name = flags.consumerName ?? env.PEER_OBSERVER_CONSUMER_NAME ?? 'default';
   if (!CONSUMER_NAME.test(name)) throw new UsageError(`--consumer-name ${JSON.stringify(name)}: expected 1-32 letters, digits, "_" or "-"`);
   const since = flags.since ?? env.PEER_OBSERVER_SINCE;
@@ -42,7 +41,7 @@ export function parseStreamFlags(
   else if (since === 'new') start = { kind: 'new' };
   else if (since !== undefined) start = { kind: 'time', sinceUs: parseTime('--since', since, nowUs) };
   if (since !== undefined && mode === 'core') throw new UsageError('--since needs a JetStream stream (not --nats-mode core)');
-  return { mode: mode as NatsMode, consumer: `${command}-${name}`, start };
+  return { mode, consumer: `${command}-${name}`, start };
 }
 
 export const STREAM_FLAG_HELP = {
