@@ -11,7 +11,7 @@ import { EmbeddedBus } from '../../src/bus/embedded.js';
 import type { AlertStore } from '../../src/consumers/alerts/types.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import type { Alert, Incident } from '../../src/events/types.js';
-import { LIVE_PROTOCOL } from '../../src/http/live.js';
+import { LIVE_PROTOCOL } from '../../src/live/feed.js';
 import { HostAllowlist } from '../../src/http/hosts.js';
 import { protocolToken } from '../../src/http/server.js';
 import { startHttpService, type HttpService } from '../../src/http/service.js';
