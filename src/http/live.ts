@@ -20,11 +20,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Bus, Subscription } from '../bus/bus.js';
 import type { AlertStore } from '../consumers/alerts/types.js';
-import { CidrList, ipOfRemote } from '../consumers/detectors/net.js';
-import { LINKINGLION_RANGES } from '../consumers/detectors/spy.js';
 import { commandLabel } from '../consumers/metrics/labels.js';
 import type { PeerRow, PeersTable } from '../consumers/peers/table.js';
 import type { RecentEvents } from '../consumers/recent/ring.js';
+import { PeerFlags } from '../consumers/relay/flags.js';
 import { RelayTracker } from '../consumers/relay/relay.js';
 import type { Alert, EventType, Incident, MessageEvent, ObserverEvent } from '../events/types.js';
 import {
@@ -96,7 +95,6 @@ export class LiveHub {
   private readonly seriesLength: number;
   private readonly maxBuffered: number;
   private readonly maxClients: number;
-  private readonly list = new CidrList(LINKINGLION_RANGES.map((r) => ({ cidr: r.cidr, label: r.label })));
   private readonly observers = new Map<string, number>();
   private counts = new Map<string, number>();
   private readonly series: SeriesPoint[] = [];
@@ -106,7 +104,8 @@ export class LiveHub {
   readonly relay: RelayTracker;
   private changedAlerts = new Map<string, Alert>();
   private changedIncidents = new Map<string, Incident>();
-  private spies = new Set<string>();
+  /** Watch-list and spy flags per address (consumers/relay). */
+  private readonly flags: PeerFlags;
   private stats: Omit<LiveStats, 'clients' | 'eventsDropped'> = {
     slowClientsDropped: 0,
     clientsRefused: 0,
@@ -123,6 +122,7 @@ export class LiveHub {
     this.maxBuffered = o.maxBufferedBytes ?? 8 * 1024 * 1024;
     this.maxClients = o.maxClients ?? 32;
     this.relay = new RelayTracker();
+    this.flags = new PeerFlags(o.alerts);
     const subscription = bus.subscribe({
       types: LIVE_TYPES,
       maxQueue: o.maxQueue ?? 100_000,
@@ -139,7 +139,6 @@ export class LiveHub {
       handleProtocols: (protocols) => (protocols.has(LIVE_PROTOCOL) ? LIVE_PROTOCOL : false),
     });
     this.timer = setInterval(() => this.tick(), this.tickMs).unref();
-    this.refreshSpies();
   }
 
   liveStats(): LiveStats {
@@ -206,10 +205,7 @@ export class LiveHub {
     switch (e.type) {
       case 'alert':
         this.changedAlerts.set(e.data.id, e.data);
-        if (e.data.detector === 'spy' && e.data.subject.kind === 'peer') {
-          if (e.data.status === 'active') this.spies.add(ipOfRemote(e.data.subject.id));
-          else this.spies.delete(ipOfRemote(e.data.subject.id));
-        }
+        this.flags.observeAlert(e.data);
         return;
       case 'incident':
         this.changedIncidents.set(e.data.id, e.data);
@@ -245,24 +241,11 @@ export class LiveHub {
     return out.reverse();
   }
 
-  private refreshSpies(): void {
-    const store = this.o.alerts?.();
-    if (!store) return;
-    this.spies = new Set(
-      store
-        .alerts({ status: 'active', detector: 'spy', limit: 1000 })
-        .filter((a) => a.subject.kind === 'peer')
-        .map((a) => ipOfRemote(a.subject.id)),
-    );
-  }
-
   private live(row: PeerRow): LivePeer {
-    const ip = ipOfRemote(row.address);
     return {
       ...row,
       asn: this.o.asn?.lookup(row.address) ?? null,
-      listMatch: this.list.match(ip)?.label ?? null,
-      spy: this.spies.has(ip),
+      ...this.flags.of(row.address),
       relay: this.relay.counts(row.key),
     };
   }
@@ -294,7 +277,7 @@ export class LiveHub {
     this.counts = new Map();
     this.series.push(point);
     if (this.series.length > this.seriesLength) this.series.shift();
-    this.refreshSpies();
+    this.flags.refresh();
     const all = this.o.peers.peers({ state: 'all' });
     const present = new Set<string>();
     const changed: LivePeer[] = [];

@@ -1,13 +1,17 @@
 /**
- * Relay analytics (src/consumers/relay/relay.ts) as plain state, no HTTP and no
- * bus: events made by the real summariser from real codec messages.
+ * Relay analytics and peer flags (src/consumers/relay/) as plain state, no HTTP
+ * and no bus: events made by the real summariser from real codec messages, alerts
+ * by a real alert manager.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AlertManager } from '../../src/consumers/alerts/manager.js';
+import type { Signal } from '../../src/consumers/detectors/types.js';
+import { PeerFlags } from '../../src/consumers/relay/flags.js';
 import { MAX_ANNOUNCED, RelayTracker } from '../../src/consumers/relay/relay.js';
 import { withoutPayload } from '../../src/events/message-summary.js';
 import { messageSummary } from '../../src/events/summary.js';
-import type { MessageEvent } from '../../src/events/types.js';
+import type { MessageEvent, ObserverEvent } from '../../src/events/types.js';
 import { ipFromString } from '../../src/protocol/address.js';
 import { txid } from '../../src/protocol/messages/ids.js';
 import { msg } from '../../src/protocol/messages/index.js';
@@ -124,5 +128,46 @@ describe('RelayTracker', () => {
     r.retain(new Set(['b']));
     assert.equal(r.size, 1);
     assert.equal(r.counts('c').txIn, 0);
+  });
+});
+
+describe('PeerFlags', () => {
+  const T0 = 1_700_000_000_000_000;
+  const spySignal = (remote: string, timeUs: number): Signal => ({
+    detector: 'spy',
+    subject: { kind: 'peer', id: remote },
+    severity: 'warning',
+    summary: 'spy',
+    counts: { probes: 1 },
+    sample: null,
+    nodeId: 'obs-1',
+    timeUs,
+    netgroup: '45.83.0.0/16',
+    sourceIp: remote.split(':')[0]!,
+  });
+
+  it('flags watch-list addresses, and spies from alert events and from the alert store', () => {
+    const published: ObserverEvent[] = [];
+    const manager = new AlertManager({ nodeId: 'obs-1', source: 'detectors' }, (e) => published.push(e), { quietMs: 60_000 });
+    // A spy alert raised before the flags exist: found in the store.
+    manager.ingest(spySignal('45.83.2.1:40000', T0));
+    const flags = new PeerFlags(() => manager.store);
+    assert.deepEqual(flags.of('45.83.2.1:1'), { listMatch: null, spy: true }, 'by IP, whatever the port');
+    assert.deepEqual(flags.of('162.218.65.7:8333'), { listMatch: 'AS54098', spy: false });
+    assert.deepEqual(flags.of('[2001:db8::1]:8333'), { listMatch: null, spy: false });
+    // A later one, from its alert event; resolution clears it.
+    manager.ingest(spySignal('45.83.2.9:40000', T0 + 1));
+    for (const e of published) if (e.type === 'alert') flags.observeAlert(e.data);
+    assert.equal(flags.of('45.83.2.9:8333').spy, true);
+    manager.tick(T0 + 120_000_000);
+    flags.refresh();
+    assert.equal(flags.of('45.83.2.1:40000').spy, false);
+    assert.equal(flags.of('45.83.2.9:40000').spy, false);
+  });
+
+  it('without an alert store: only the watch list', () => {
+    const flags = new PeerFlags();
+    flags.refresh();
+    assert.deepEqual(flags.of('91.198.115.3:8333'), { listMatch: 'AS54098', spy: false });
   });
 });
