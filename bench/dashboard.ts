@@ -88,7 +88,18 @@ function traffic(): ObserverEvent {
       command: 'tx',
       size: 222,
       known: true,
-      payload: { txid: seq.toString(16).padStart(64, '0'), wtxid: null, size: 222 },
+      payload: {
+        txid: seq.toString(16).padStart(64, '0'),
+        wtxid: seq.toString(16).padStart(64, '0'),
+        segwit: false,
+        version: 2,
+        inputs: 1,
+        outputs: 2,
+        lockTime: 0,
+        size: 222,
+        vsize: 222,
+        weight: 888,
+      },
     });
   if (k < 9)
     return makeEvent(origin, 'message', {
@@ -111,7 +122,7 @@ function traffic(): ObserverEvent {
     command: 'getheaders',
     size: 69,
     known: true,
-    payload: { version: 70016, locatorCount: 1 },
+    payload: { version: 70016, locatorCount: 1, locator: ['0'.repeat(64)], stop: '0'.repeat(64) },
   });
 }
 

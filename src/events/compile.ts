@@ -88,6 +88,25 @@ export function compileCheck(schema: z.ZodTypeAny, natives: Natives = new Map())
     }
     case K.ZodObject:
       return objectCheck(schema as z.AnyZodObject, natives);
+    case K.ZodUnion: {
+      // zod returns the first option that accepts the value; strict objects return it unchanged.
+      const options = (def.options as z.ZodTypeAny[]).map((o) => compileCheck(o, natives));
+      return (v) => {
+        for (const option of options) if (option(v)) return true;
+        return false;
+      };
+    }
+    case K.ZodDiscriminatedUnion: {
+      // One option per discriminator value, found by a map lookup as zod does.
+      const key = def.discriminator as string;
+      const byValue = new Map<unknown, Check>();
+      for (const [value, option] of def.optionsMap as Map<unknown, z.ZodTypeAny>) byValue.set(value, compileCheck(option, natives));
+      return (v) => {
+        if (!isPlainObject(v)) return false;
+        const option = byValue.get(v[key]);
+        return option !== undefined && option(v);
+      };
+    }
     default:
       throw new Error(`compileCheck: unsupported schema ${def.typeName}`);
   }

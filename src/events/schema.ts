@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { compileCheck, type Check } from './compile.js';
 import { NETWORK_NAMES } from '../protocol/networks.js';
+import { messageDataSchema } from './message-summary.js';
 import { nodeExtrasSchema, peerExtrasSchema } from './node-extras.js';
 import {
   EVENT_TYPES,
@@ -47,7 +48,8 @@ export function isJsonValue(value: unknown, depth = 0): value is JsonValue {
   return true;
 }
 
-const jsonValue = z.custom<JsonValue>((v) => isJsonValue(v), { message: 'a JSON value' });
+/** Free-form JSON (alert evidence samples), checked natively by the compiled check. */
+export const jsonValue = z.custom<JsonValue>((v) => isJsonValue(v), { message: 'a JSON value' });
 
 const connRef = z.object({ id: count, direction: z.enum(['inbound', 'outbound', 'unknown']), remote: z.string() }).strict();
 const transport = z.enum(['v1', 'v2', 'unknown']);
@@ -140,17 +142,7 @@ export const EVENT_DATA_SCHEMAS = {
       decoysIn: count.optional(),
     })
     .strict(),
-  message: z
-    .object({
-      conn: connRef,
-      dir: z.enum(['in', 'out']),
-      command: z.string().max(12),
-      size: count,
-      known: z.boolean(),
-      payload: jsonValue,
-      raw: base64.optional(),
-    })
-    .strict(),
+  message: messageDataSchema({ conn: connRef, dir: z.enum(['in', 'out']), size: count, raw: base64.optional() }),
   'handshake.version': z
     .object({
       conn: connRef,
@@ -419,9 +411,20 @@ export function parseEventWithZod(value: unknown): ObserverEvent {
 }
 
 function describe(error: z.ZodError, prefix = ''): string {
-  const issue = error.issues[0]!;
+  const issue = deepest(error.issues[0]!);
   const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
   return `${path || '<event>'}: ${issue.message}`;
+}
+
+/** Within a union (a message's payload, keyed by command), the issue of the option that got furthest: the one that names the bad field. */
+function deepest(issue: z.ZodIssue): z.ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  let best: z.ZodIssue = issue;
+  for (const e of issue.unionErrors) {
+    const candidate = deepest(e.issues[0]!);
+    if (candidate.path.length > best.path.length) best = candidate;
+  }
+  return best;
 }
 
 // Compile-time: each schema's output must be exactly its TypeScript type.

@@ -1,5 +1,6 @@
 /**
- * JSON-safe summaries of decoded messages for message events: 64-bit values as
+ * JSON-safe summaries of decoded messages for message events (their shapes are
+ * declared in message-summary.ts, with their schema): 64-bit values as
  * decimal strings, bytes as hex, hashes in display order, addresses as text.
  * addr/addrv2 carry every entry (at most 1000); bulk messages carry counts and
  * the first few items so an event stays bounded whatever the peer sends.
@@ -10,22 +11,36 @@ import { blockHash, txid, txSizes, wtxid } from '../protocol/messages/ids.js';
 import { isKnown } from '../protocol/messages/index.js';
 import { invTypeName } from '../protocol/messages/inventory.js';
 import { hasWitness } from '../protocol/messages/tx.js';
-import { ADDRV2_NETWORK, type InvItem, type Message, type NetAddr, type Tx } from '../protocol/messages/types.js';
+import {
+  ADDRV2_NETWORK,
+  type InvItem,
+  type KnownCommand,
+  type Message,
+  type NetAddr,
+  type Payloads,
+  type Tx,
+} from '../protocol/messages/types.js';
 import { serviceNames } from '../protocol/services.js';
-import type { JsonValue } from './types.js';
+import {
+  SUMMARY_ITEMS,
+  SUMMARY_UNKNOWN_BYTES,
+  type DecodeFailure,
+  type InvSummary,
+  type MessageSummaries,
+  type MessageSummary,
+  type TxSummary,
+  type UnknownSummary,
+} from './message-summary.js';
 
-/** How many items of a long list a summary shows. */
-export const SUMMARY_ITEMS = 16;
-/** How many bytes of an unknown payload a summary shows (as hex). */
-export const SUMMARY_UNKNOWN_BYTES = 256;
+export { SUMMARY_ITEMS, SUMMARY_UNKNOWN_BYTES };
 
 const NETWORK_NAMES = new Map<number, string>(Object.entries(ADDRV2_NETWORK).map(([k, v]) => [v, k]));
 
-function netAddr(a: NetAddr): JsonValue {
+function netAddr(a: NetAddr): MessageSummaries['version']['receiver'] {
   return { addr: ipToString(a.ip), port: a.port, services: a.services.toString() };
 }
 
-function invSummary(items: InvItem[]): JsonValue {
+function invSummary(items: InvItem[]): InvSummary {
   const types: Record<string, number> = {};
   for (const it of items) {
     const name = invTypeName(it.type);
@@ -38,7 +53,7 @@ function invSummary(items: InvItem[]): JsonValue {
   };
 }
 
-export function summarizeTx(t: Tx): { [key: string]: JsonValue } {
+export function summarizeTx(t: Tx): TxSummary {
   const sizes = txSizes(t);
   return {
     txid: hashToHex(txid(t)),
@@ -54,159 +69,147 @@ export function summarizeTx(t: Tx): { [key: string]: JsonValue } {
   };
 }
 
-function firstHashes(hashes: Uint8Array[]): JsonValue {
+function firstHashes(hashes: Uint8Array[]): string[] {
   return hashes.slice(0, SUMMARY_ITEMS).map(hashToHex);
 }
 
-/** A JSON-safe, bounded summary of a message. */
-export function summarizeMessage(m: Message): JsonValue {
-  if (!isKnown(m)) {
-    return {
-      length: m.payload.length,
-      hex: toHex(m.payload.subarray(0, SUMMARY_UNKNOWN_BYTES)),
-      truncated: m.payload.length > SUMMARY_UNKNOWN_BYTES,
-    };
+const empty = (): Record<string, never> => ({});
+const pingSummary = (p: Payloads['ping']): MessageSummaries['ping'] => ({ nonce: p.nonce.toString() });
+const locatorSummary = (p: Payloads['getheaders']): MessageSummaries['getheaders'] => ({
+  version: p.version,
+  locatorCount: p.locator.length,
+  locator: firstHashes(p.locator),
+  stop: hashToHex(p.stop),
+});
+const filterRange = (p: Payloads['getcfilters']): MessageSummaries['getcfilters'] => ({
+  filterType: p.filterType,
+  startHeight: p.startHeight,
+  stopHash: hashToHex(p.stopHash),
+});
+
+/** One summariser per command, each typed against its declared summary (message-summary.ts). */
+const SUMMARISERS: { [K in KnownCommand]: (p: Payloads[K]) => MessageSummaries[K] } = {
+  version: (v) => ({
+    version: v.version,
+    services: v.services.toString(),
+    serviceNames: serviceNames(v.services),
+    timestamp: v.timestamp.toString(),
+    receiver: netAddr(v.receiver),
+    sender: v.sender ? netAddr(v.sender) : null,
+    nonce: v.nonce?.toString() ?? null,
+    userAgent: v.userAgent ?? null,
+    startHeight: v.startHeight ?? null,
+    relay: v.relay ?? null,
+    ...(v.relayByte !== undefined ? { relayByte: v.relayByte } : {}),
+  }),
+  verack: empty,
+  getaddr: empty,
+  sendaddrv2: empty,
+  sendheaders: empty,
+  mempool: empty,
+  wtxidrelay: empty,
+  filterclear: empty,
+  ping: pingSummary,
+  pong: pingSummary,
+  addr: (p) => ({
+    count: p.entries.length,
+    entries: p.entries.map((e) => ({ time: e.time, services: e.services.toString(), addr: ipToString(e.ip), port: e.port })),
+  }),
+  addrv2: (p) => ({
+    count: p.entries.length,
+    entries: p.entries.map((e) => ({
+      time: e.time,
+      services: e.services.toString(),
+      network: NETWORK_NAMES.get(e.networkId) ?? `net${e.networkId}`,
+      addr: addrV2ToString(e.networkId, e.addr),
+      port: e.port,
+    })),
+  }),
+  inv: (p) => invSummary(p.items),
+  getdata: (p) => invSummary(p.items),
+  notfound: (p) => invSummary(p.items),
+  getheaders: locatorSummary,
+  getblocks: locatorSummary,
+  headers: ({ headers: hs }) => ({
+    count: hs.length,
+    first: hs.length > 0 ? hashToHex(blockHash(hs[0]!)) : null,
+    last: hs.length > 0 ? hashToHex(blockHash(hs[hs.length - 1]!)) : null,
+  }),
+  block: (b) => ({
+    hash: hashToHex(blockHash(b.header)),
+    prevBlock: hashToHex(b.header.prevBlock),
+    merkleRoot: hashToHex(b.header.merkleRoot),
+    time: b.header.time,
+    txCount: b.txs.length,
+  }),
+  tx: summarizeTx,
+  feefilter: (p) => ({ feeRate: p.feeRate.toString() }),
+  sendcmpct: (p) => ({
+    announce: p.announce,
+    version: p.version.toString(),
+    ...(p.announceByte !== undefined ? { announceByte: p.announceByte } : {}),
+  }),
+  cmpctblock: (c) => ({
+    hash: hashToHex(blockHash(c.header)),
+    prevBlock: hashToHex(c.header.prevBlock),
+    nonce: c.nonce.toString(),
+    shortIds: c.shortIds.length,
+    prefilled: c.prefilled.length,
+    prefilledIndexes: c.prefilled.slice(0, SUMMARY_ITEMS).map((p) => p.index),
+  }),
+  getblocktxn: (p) => ({ blockHash: hashToHex(p.blockHash), count: p.indexes.length, indexes: p.indexes.slice(0, SUMMARY_ITEMS) }),
+  blocktxn: (p) => ({
+    blockHash: hashToHex(p.blockHash),
+    txCount: p.txs.length,
+    txids: p.txs.slice(0, SUMMARY_ITEMS).map((t) => hashToHex(txid(t))),
+  }),
+  filterload: (p) => ({ size: p.filter.length, hashFuncs: p.hashFuncs, tweak: p.tweak, flags: p.flags }),
+  filteradd: (p) => ({ size: p.data.length, data: toHex(p.data) }),
+  merkleblock: (p) => ({
+    hash: hashToHex(blockHash(p.header)),
+    totalTxs: p.totalTxs,
+    hashCount: p.hashes.length,
+    flagBytes: p.flags.length,
+  }),
+  getcfilters: filterRange,
+  getcfheaders: filterRange,
+  cfilter: (p) => ({ filterType: p.filterType, blockHash: hashToHex(p.blockHash), size: p.filter.length }),
+  cfheaders: (p) => ({
+    filterType: p.filterType,
+    stopHash: hashToHex(p.stopHash),
+    prevHeader: hashToHex(p.prevHeader),
+    count: p.filterHashes.length,
+  }),
+  getcfcheckpt: (p) => ({ filterType: p.filterType, stopHash: hashToHex(p.stopHash) }),
+  cfcheckpt: (p) => ({ filterType: p.filterType, stopHash: hashToHex(p.stopHash), count: p.filterHeaders.length }),
+  reject: (p) => ({ message: p.message, code: p.code, reason: p.reason, data: p.data ? hashToHex(p.data) : null }),
+};
+
+/** The bounded hex of a payload we have no codec for. */
+function unknownSummary(payload: Uint8Array): UnknownSummary {
+  return {
+    length: payload.length,
+    hex: toHex(payload.subarray(0, SUMMARY_UNKNOWN_BYTES)),
+    truncated: payload.length > SUMMARY_UNKNOWN_BYTES,
+  };
+}
+
+/** A message event's `command`, `known` and `payload`: the message's summary, keyed by its command. */
+export function messageSummary(m: Message): MessageSummary {
+  if (!isKnown(m)) return { command: m.command, known: false, payload: unknownSummary(m.payload) };
+  // The table is indexed by the message's own command: its summariser takes exactly this payload.
+  const summarise = SUMMARISERS[m.command] as (p: Payloads[KnownCommand]) => MessageSummaries[KnownCommand];
+  let payload: MessageSummaries[KnownCommand] | DecodeFailure;
+  try {
+    payload = summarise(m.payload);
+  } catch (error) {
+    // A codec's output the summariser cannot read would be our bug: kept visible in the event, never thrown at a source.
+    payload = { error: `summary failed: ${error instanceof Error ? error.message : String(error)}` };
   }
-  switch (m.command) {
-    case 'version': {
-      const v = m.payload;
-      return {
-        version: v.version,
-        services: v.services.toString(),
-        serviceNames: serviceNames(v.services),
-        timestamp: v.timestamp.toString(),
-        receiver: netAddr(v.receiver),
-        sender: v.sender ? netAddr(v.sender) : null,
-        nonce: v.nonce?.toString() ?? null,
-        userAgent: v.userAgent ?? null,
-        startHeight: v.startHeight ?? null,
-        relay: v.relay ?? null,
-        ...(v.relayByte !== undefined ? { relayByte: v.relayByte } : {}),
-      };
-    }
-    case 'verack':
-    case 'getaddr':
-    case 'sendaddrv2':
-    case 'sendheaders':
-    case 'mempool':
-    case 'wtxidrelay':
-    case 'filterclear':
-      return {};
-    case 'ping':
-    case 'pong':
-      return { nonce: m.payload.nonce.toString() };
-    case 'addr':
-      return {
-        count: m.payload.entries.length,
-        entries: m.payload.entries.map((e) => ({ time: e.time, services: e.services.toString(), addr: ipToString(e.ip), port: e.port })),
-      };
-    case 'addrv2':
-      return {
-        count: m.payload.entries.length,
-        entries: m.payload.entries.map((e) => ({
-          time: e.time,
-          services: e.services.toString(),
-          network: NETWORK_NAMES.get(e.networkId) ?? `net${e.networkId}`,
-          addr: addrV2ToString(e.networkId, e.addr),
-          port: e.port,
-        })),
-      };
-    case 'inv':
-    case 'getdata':
-    case 'notfound':
-      return invSummary(m.payload.items);
-    case 'getheaders':
-    case 'getblocks':
-      return {
-        version: m.payload.version,
-        locatorCount: m.payload.locator.length,
-        locator: firstHashes(m.payload.locator),
-        stop: hashToHex(m.payload.stop),
-      };
-    case 'headers': {
-      const hs = m.payload.headers;
-      return {
-        count: hs.length,
-        first: hs.length > 0 ? hashToHex(blockHash(hs[0]!)) : null,
-        last: hs.length > 0 ? hashToHex(blockHash(hs[hs.length - 1]!)) : null,
-      };
-    }
-    case 'block': {
-      const b = m.payload;
-      return {
-        hash: hashToHex(blockHash(b.header)),
-        prevBlock: hashToHex(b.header.prevBlock),
-        merkleRoot: hashToHex(b.header.merkleRoot),
-        time: b.header.time,
-        txCount: b.txs.length,
-      };
-    }
-    case 'tx':
-      return summarizeTx(m.payload);
-    case 'feefilter':
-      return { feeRate: m.payload.feeRate.toString() };
-    case 'sendcmpct':
-      return {
-        announce: m.payload.announce,
-        version: m.payload.version.toString(),
-        ...(m.payload.announceByte !== undefined ? { announceByte: m.payload.announceByte } : {}),
-      };
-    case 'cmpctblock': {
-      const c = m.payload;
-      return {
-        hash: hashToHex(blockHash(c.header)),
-        prevBlock: hashToHex(c.header.prevBlock),
-        nonce: c.nonce.toString(),
-        shortIds: c.shortIds.length,
-        prefilled: c.prefilled.length,
-        prefilledIndexes: c.prefilled.slice(0, SUMMARY_ITEMS).map((p) => p.index),
-      };
-    }
-    case 'getblocktxn':
-      return {
-        blockHash: hashToHex(m.payload.blockHash),
-        count: m.payload.indexes.length,
-        indexes: m.payload.indexes.slice(0, SUMMARY_ITEMS),
-      };
-    case 'blocktxn':
-      return {
-        blockHash: hashToHex(m.payload.blockHash),
-        txCount: m.payload.txs.length,
-        txids: m.payload.txs.slice(0, SUMMARY_ITEMS).map((t) => hashToHex(txid(t))),
-      };
-    case 'filterload':
-      return { size: m.payload.filter.length, hashFuncs: m.payload.hashFuncs, tweak: m.payload.tweak, flags: m.payload.flags };
-    case 'filteradd':
-      return { size: m.payload.data.length, data: toHex(m.payload.data) };
-    case 'merkleblock':
-      return {
-        hash: hashToHex(blockHash(m.payload.header)),
-        totalTxs: m.payload.totalTxs,
-        hashCount: m.payload.hashes.length,
-        flagBytes: m.payload.flags.length,
-      };
-    case 'getcfilters':
-    case 'getcfheaders':
-      return { filterType: m.payload.filterType, startHeight: m.payload.startHeight, stopHash: hashToHex(m.payload.stopHash) };
-    case 'cfilter':
-      return { filterType: m.payload.filterType, blockHash: hashToHex(m.payload.blockHash), size: m.payload.filter.length };
-    case 'cfheaders':
-      return {
-        filterType: m.payload.filterType,
-        stopHash: hashToHex(m.payload.stopHash),
-        prevHeader: hashToHex(m.payload.prevHeader),
-        count: m.payload.filterHashes.length,
-      };
-    case 'getcfcheckpt':
-      return { filterType: m.payload.filterType, stopHash: hashToHex(m.payload.stopHash) };
-    case 'cfcheckpt':
-      return { filterType: m.payload.filterType, stopHash: hashToHex(m.payload.stopHash), count: m.payload.filterHeaders.length };
-    case 'reject':
-      return {
-        message: m.payload.message,
-        code: m.payload.code,
-        reason: m.payload.reason,
-        data: m.payload.data ? hashToHex(m.payload.data) : null,
-      };
-  }
+  return { command: m.command, known: true, payload } as MessageSummary;
+}
+
+/** A JSON-safe, bounded summary of a message (the `payload` of its message event). */
+export function summarizeMessage(m: Message): MessageSummaries[KnownCommand] | UnknownSummary {
+  return messageSummary(m).payload as MessageSummaries[KnownCommand] | UnknownSummary;
 }

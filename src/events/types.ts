@@ -6,6 +6,7 @@
  * (exact), byte strings are lowercase hex, hashes are hex in display order.
  */
 import type { NetworkName } from '../protocol/networks.js';
+import type { MessageSummary } from './message-summary.js';
 import type { NodeExtras, PeerExtras } from './node-extras.js';
 
 export const SCHEMA_VERSION = 1;
@@ -98,20 +99,12 @@ export interface ConnectionClosed {
   decoysIn?: number;
 }
 
-export interface MessageEvent {
+/** The fields of every message event; `command`, `known` and `payload` come from MessageSummary. */
+export interface MessageEventBase {
   conn: ConnRef;
   dir: MsgDirection;
-  command: string;
   /** Payload bytes (the 24-byte header excluded). */
   size: number;
-  /** False for commands without a codec: their payload is kept raw (hex, bounded). */
-  known: boolean;
-  /**
-   * The decoded payload, JSON-safe. Bulk messages (inv, headers, block, tx, ...)
-   * carry counts and the first entries rather than everything; addr/addrv2 carry
-   * every entry (at most 1000). See docs/events.md.
-   */
-  payload: JsonValue;
   /**
    * The payload exactly as received (base64), present when the source records raw
    * payloads (`--record-raw`); up to 4,000,000 bytes. Lets an archive be decoded
@@ -119,6 +112,16 @@ export interface MessageEvent {
    */
   raw?: string;
 }
+
+/**
+ * A message: `command`, `known` (false for commands without a codec, whose
+ * payload is kept raw, hex, bounded) and `payload`, the decoded payload's
+ * JSON-safe summary, form a union keyed by command (message-summary.ts). Bulk
+ * messages (inv, headers, block, tx, ...) carry counts and the first entries
+ * rather than everything; addr/addrv2 carry every entry (at most 1000). See
+ * docs/events.md.
+ */
+export type MessageEvent = MessageEventBase & MessageSummary;
 
 /** Facts from the peer's version message. */
 export interface HandshakeVersion {

@@ -20,16 +20,23 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Bus, Subscription } from '../bus/bus.js';
 import type { AlertStore } from '../consumers/alerts/types.js';
-import { CidrList, ipOfRemote } from '../consumers/detectors/net.js';
-import { LINKINGLION_RANGES } from '../consumers/detectors/spy.js';
 import { commandLabel } from '../consumers/metrics/labels.js';
 import type { PeerRow, PeersTable } from '../consumers/peers/table.js';
 import type { RecentEvents } from '../consumers/recent/ring.js';
-import type { Alert, EventType, Incident, JsonValue, ObserverEvent } from '../events/types.js';
+import { PeerFlags } from '../consumers/relay/flags.js';
+import { RelayTracker } from '../consumers/relay/relay.js';
+import type { Alert, EventType, Incident, MessageEvent, ObserverEvent } from '../events/types.js';
+import {
+  LIVE_PROTOCOL,
+  type LiveDelta,
+  type LivePeer,
+  type LiveServerMessage,
+  type LiveSnapshot,
+  type LiveStats,
+  type MessageItem,
+  type SeriesPoint,
+} from '../live/feed.js';
 import type { AsnLookup } from './asn.js';
-
-/** The subprotocol the dashboard speaks; the server answers with it (never with the token entry). */
-export const LIVE_PROTOCOL = 'peer-observer.v1';
 
 const LIVE_TYPES: readonly EventType[] = [
   'connection.opened',
@@ -62,60 +69,6 @@ export interface LiveOptions {
   maxQueue?: number;
 }
 
-export interface LiveStats {
-  clients: number;
-  /** Clients dropped because their socket buffer outgrew maxBufferedBytes. */
-  slowClientsDropped: number;
-  /** Upgrades refused because maxClients were connected. */
-  clientsRefused: number;
-  /** Events the hub's bus subscription dropped (queue full). */
-  eventsDropped: number;
-  /** Watched-peer messages not sent because a client's per-tick list was full. */
-  watchOverflow: number;
-  deltasSent: number;
-}
-
-/** Per-peer relay counters beyond the peers table. */
-export interface RelayCounts {
-  /** addr/addrv2 entries by address network, received and sent. */
-  addrIn: Record<string, number>;
-  addrOut: Record<string, number>;
-  /** Transaction announcements (inv entries of tx types) received, and getdata tx entries we sent. */
-  invTxIn: number;
-  getdataTxOut: number;
-  txIn: number;
-  /** tx received with no getdata of ours outstanding. */
-  unsolicited: number;
-  /** tx received whose txid/wtxid the peer never announced (only counted while we saw every entry it announced). */
-  unannounced: number;
-  /** false once an inv was bigger than its event's sample, so `unannounced` stops counting. */
-  announcedComplete: boolean;
-}
-
-export interface LivePeer extends PeerRow {
-  asn: number | null;
-  /** The watch-list range (LinkingLion by default) the address is in. */
-  listMatch: string | null;
-  /** An active `spy` alert names this peer. */
-  spy: boolean;
-  relay: RelayCounts;
-}
-
-export interface MessageItem {
-  timeUs: number;
-  dir: string;
-  command: string;
-  size: number;
-  /** The payload summary as JSON text, cut at 240 characters (attacker-controlled: render as text). */
-  summary: string;
-}
-
-interface RelayState extends RelayCounts {
-  announced: Set<string>;
-  requested: number;
-}
-
-const MAX_ANNOUNCED = 512;
 const MAX_WATCH_ITEMS = 200;
 const MAX_CHANGED_ALERTS = 200;
 
@@ -127,23 +80,10 @@ interface Client {
 
 const keyOf = (e: ObserverEvent, id: number) => `${e.nodeId}/${e.source}/${id}`;
 
-function summarize(payload: JsonValue): string {
+function summarize(payload: MessageEvent['payload']): string {
   const s = JSON.stringify(payload) ?? '';
   return s.length > 240 ? `${s.slice(0, 239)}…` : s;
 }
-
-function addrNetwork(entry: JsonValue): string {
-  if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return 'other';
-  if (typeof entry.network === 'string') return entry.network.slice(0, 16);
-  const a = typeof entry.addr === 'string' ? entry.addr : '';
-  return a.includes(':') ? 'ipv6' : a.includes('.') ? 'ipv4' : 'other';
-}
-
-function bump(m: Record<string, number>, k: string, n = 1): void {
-  m[k] = (m[k] ?? 0) + n;
-}
-
-const TX_TYPES = new Set(['tx', 'wtx', 'witness_tx']);
 
 export class LiveHub {
   private readonly subscription: Subscription;
@@ -155,16 +95,17 @@ export class LiveHub {
   private readonly seriesLength: number;
   private readonly maxBuffered: number;
   private readonly maxClients: number;
-  private readonly list = new CidrList(LINKINGLION_RANGES.map((r) => ({ cidr: r.cidr, label: r.label })));
   private readonly observers = new Map<string, number>();
   private counts = new Map<string, number>();
-  private readonly series: { t: number; counts: Record<string, number> }[] = [];
+  private readonly series: SeriesPoint[] = [];
   private dirty = new Set<string>();
   private sent = new Set<string>();
-  private readonly relay = new Map<string, RelayState>();
+  /** Relay analytics per connection (consumers/relay): the hub only feeds and reads it. */
+  readonly relay: RelayTracker;
   private changedAlerts = new Map<string, Alert>();
   private changedIncidents = new Map<string, Incident>();
-  private spies = new Set<string>();
+  /** Watch-list and spy flags per address (consumers/relay). */
+  private readonly flags: PeerFlags;
   private stats: Omit<LiveStats, 'clients' | 'eventsDropped'> = {
     slowClientsDropped: 0,
     clientsRefused: 0,
@@ -180,6 +121,8 @@ export class LiveHub {
     this.seriesLength = Math.max(10, Math.round(((o.seriesSeconds ?? 300) * 1000) / this.tickMs));
     this.maxBuffered = o.maxBufferedBytes ?? 8 * 1024 * 1024;
     this.maxClients = o.maxClients ?? 32;
+    this.relay = new RelayTracker();
+    this.flags = new PeerFlags(o.alerts);
     const subscription = bus.subscribe({
       types: LIVE_TYPES,
       maxQueue: o.maxQueue ?? 100_000,
@@ -196,7 +139,6 @@ export class LiveHub {
       handleProtocols: (protocols) => (protocols.has(LIVE_PROTOCOL) ? LIVE_PROTOCOL : false),
     });
     this.timer = setInterval(() => this.tick(), this.tickMs).unref();
-    this.refreshSpies();
   }
 
   liveStats(): LiveStats {
@@ -246,7 +188,7 @@ export class LiveHub {
     this.send(client, this.snapshot());
   }
 
-  private send(client: Client, msg: unknown): void {
+  private send(client: Client, msg: LiveServerMessage): void {
     const ws = client.ws;
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > this.maxBuffered) {
@@ -263,10 +205,7 @@ export class LiveHub {
     switch (e.type) {
       case 'alert':
         this.changedAlerts.set(e.data.id, e.data);
-        if (e.data.detector === 'spy' && e.data.subject.kind === 'peer') {
-          if (e.data.status === 'active') this.spies.add(ipOfRemote(e.data.subject.id));
-          else this.spies.delete(ipOfRemote(e.data.subject.id));
-        }
+        this.flags.observeAlert(e.data);
         return;
       case 'incident':
         this.changedIncidents.set(e.data.id, e.data);
@@ -277,7 +216,7 @@ export class LiveHub {
         this.dirty.add(key);
         const cmd = commandLabel(d.command);
         if (d.dir === 'in') this.counts.set(cmd, (this.counts.get(cmd) ?? 0) + 1);
-        this.relayOf(key, cmd, d.dir, d.payload);
+        this.relay.observe(key, d);
         for (const c of this.clients) {
           if (c.watch !== key) continue;
           if (c.pending.length >= MAX_WATCH_ITEMS) this.stats.watchOverflow++;
@@ -288,58 +227,6 @@ export class LiveHub {
       }
       default:
         if ('conn' in e.data) this.dirty.add(keyOf(e, e.data.conn.id));
-    }
-  }
-
-  private relayOf(key: string, cmd: string, dir: string, payload: JsonValue): void {
-    const interesting = cmd === 'addr' || cmd === 'addrv2' || cmd === 'inv' || cmd === 'getdata' || cmd === 'tx';
-    let r = this.relay.get(key);
-    if (!r) {
-      if (!interesting) return;
-      r = {
-        addrIn: {},
-        addrOut: {},
-        invTxIn: 0,
-        getdataTxOut: 0,
-        txIn: 0,
-        unsolicited: 0,
-        unannounced: 0,
-        announcedComplete: true,
-        announced: new Set(),
-        requested: 0,
-      };
-      this.relay.set(key, r);
-    }
-    const p = payload && typeof payload === 'object' && !Array.isArray(payload) ? payload : {};
-    if (cmd === 'addr' || cmd === 'addrv2') {
-      const entries = Array.isArray(p.entries) ? p.entries : [];
-      for (const entry of entries) bump(dir === 'in' ? r.addrIn : r.addrOut, addrNetwork(entry));
-    } else if (cmd === 'inv' && dir === 'in') {
-      const types = p.types && typeof p.types === 'object' && !Array.isArray(p.types) ? p.types : {};
-      let txs = 0;
-      for (const [t, n] of Object.entries(types)) if (TX_TYPES.has(t) && typeof n === 'number') txs += n;
-      r.invTxIn += txs;
-      const items = Array.isArray(p.items) ? p.items : [];
-      if (typeof p.count === 'number' && p.count > items.length) r.announcedComplete = false;
-      for (const it of items) {
-        if (it && typeof it === 'object' && !Array.isArray(it) && typeof it.hash === 'string' && TX_TYPES.has(String(it.type))) {
-          if (r.announced.size >= MAX_ANNOUNCED) r.announced.delete(r.announced.values().next().value!);
-          r.announced.add(it.hash);
-        }
-      }
-    } else if (cmd === 'getdata' && dir === 'out') {
-      const types = p.types && typeof p.types === 'object' && !Array.isArray(p.types) ? p.types : {};
-      for (const [t, n] of Object.entries(types)) {
-        if (!TX_TYPES.has(t) || typeof n !== 'number') continue;
-        r.getdataTxOut += n;
-        r.requested += n;
-      }
-    } else if (cmd === 'tx' && dir === 'in') {
-      r.txIn++;
-      if (r.requested > 0) r.requested--;
-      else r.unsolicited++;
-      const known = [p.txid, p.wtxid].some((h) => typeof h === 'string' && r.announced.has(h));
-      if (!known && r.announcedComplete) r.unannounced++;
     }
   }
 
@@ -354,42 +241,16 @@ export class LiveHub {
     return out.reverse();
   }
 
-  private refreshSpies(): void {
-    const store = this.o.alerts?.();
-    if (!store) return;
-    this.spies = new Set(
-      store
-        .alerts({ status: 'active', detector: 'spy', limit: 1000 })
-        .filter((a) => a.subject.kind === 'peer')
-        .map((a) => ipOfRemote(a.subject.id)),
-    );
-  }
-
   private live(row: PeerRow): LivePeer {
-    const ip = ipOfRemote(row.address);
-    const r = this.relay.get(row.key);
-    const relay: RelayCounts = r
-      ? {
-          addrIn: r.addrIn,
-          addrOut: r.addrOut,
-          invTxIn: r.invTxIn,
-          getdataTxOut: r.getdataTxOut,
-          txIn: r.txIn,
-          unsolicited: r.unsolicited,
-          unannounced: r.unannounced,
-          announcedComplete: r.announcedComplete,
-        }
-      : { addrIn: {}, addrOut: {}, invTxIn: 0, getdataTxOut: 0, txIn: 0, unsolicited: 0, unannounced: 0, announcedComplete: true };
     return {
       ...row,
       asn: this.o.asn?.lookup(row.address) ?? null,
-      listMatch: this.list.match(ip)?.label ?? null,
-      spy: this.spies.has(ip),
-      relay,
+      ...this.flags.of(row.address),
+      relay: this.relay.counts(row.key),
     };
   }
 
-  snapshot(): unknown {
+  snapshot(): LiveSnapshot {
     const store = this.o.alerts?.();
     const peers = this.o.peers.peers({ state: 'all' });
     for (const p of peers) this.sent.add(p.key);
@@ -412,11 +273,11 @@ export class LiveHub {
   /** Build and send one delta (the timer calls it; tests may too). */
   tick(): void {
     const t = Math.floor(Date.now() / this.tickMs) * this.tickMs;
-    const point = { t, counts: Object.fromEntries(this.counts) };
+    const point: SeriesPoint = { t, counts: Object.fromEntries(this.counts) };
     this.counts = new Map();
     this.series.push(point);
     if (this.series.length > this.seriesLength) this.series.shift();
-    this.refreshSpies();
+    this.flags.refresh();
     const all = this.o.peers.peers({ state: 'all' });
     const present = new Set<string>();
     const changed: LivePeer[] = [];
@@ -426,7 +287,7 @@ export class LiveHub {
     }
     const gone: string[] = [];
     for (const k of this.sent) if (!present.has(k)) gone.push(k);
-    for (const k of this.relay.keys()) if (!present.has(k)) this.relay.delete(k);
+    this.relay.retain(present);
     this.sent = present;
     this.dirty = new Set();
     const alerts = [...this.changedAlerts.values()].slice(-MAX_CHANGED_ALERTS);
@@ -434,7 +295,7 @@ export class LiveHub {
     this.changedAlerts = new Map();
     this.changedIncidents = new Map();
     if (this.clients.size === 0) return;
-    const delta = JSON.stringify({
+    const message: LiveDelta = {
       type: 'delta',
       nowUs: Date.now() * 1000,
       observers: [...this.observers.keys()],
@@ -444,7 +305,8 @@ export class LiveHub {
       alerts,
       incidents,
       stats: this.liveStats(),
-    });
+    };
+    const delta = JSON.stringify(message);
     for (const c of [...this.clients]) {
       if (c.ws.readyState !== c.ws.OPEN) continue;
       if (c.ws.bufferedAmount > this.maxBuffered) {

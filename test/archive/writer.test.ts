@@ -19,7 +19,10 @@ import { EmbeddedBus } from '../../src/bus/embedded.js';
 import { startArchive, type ArchiveOptions } from '../../src/consumers/archive/consumer.js';
 import { ArchiveOpenError, archivePath } from '../../src/consumers/archive/db.js';
 import { WRITER_RESTARTS } from '../../src/consumers/archive/writer-client.js';
+import { messageSummary } from '../../src/events/summary.js';
 import { encodeEvent } from '../../src/events/wire.js';
+import { ipFromString } from '../../src/protocol/address.js';
+import { msg } from '../../src/protocol/messages/index.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { message, seqOf, core } from './events.js';
 
@@ -150,7 +153,19 @@ describe('archive writer thread failures', { timeout: 60_000 }, () => {
 describe('archive writer thread', () => {
   it('keeps every envelope byte for byte, non-ASCII included', async () => {
     const e = message(1);
-    (e.data as { payload: Record<string, unknown> }).payload.userAgent = '/Satoshi:27.0.0(ünïcødé ₿ 🐝 \u2028)/';
+    // A version message whose user agent is not ASCII (what a peer may send), summarised as the p2p source does.
+    const version = msg('version', {
+      version: 70016,
+      services: 1033n,
+      timestamp: 1_717_243_200n,
+      receiver: { services: 0n, ip: ipFromString('127.0.0.1'), port: 8333 },
+      sender: { services: 0n, ip: ipFromString('127.0.0.1'), port: 0 },
+      nonce: 1n,
+      userAgent: '/Satoshi:27.0.0(ünïcødé ₿ 🐝 \u2028)/',
+      startHeight: 1,
+      relay: true,
+    });
+    if (e.type === 'message') e.data = { ...e.data, ...messageSummary(version) };
     const { dataDir } = await archiveAll([message(0), e, message(2)], { writerModule: undefined });
     const db = new Database(archivePath(dataDir), { readonly: true });
     const rows = db.prepare('SELECT typeof(envelope) AS t, envelope FROM events ORDER BY id').all() as { t: string; envelope: string }[];

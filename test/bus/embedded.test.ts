@@ -189,7 +189,14 @@ describe('EmbeddedBus', () => {
 
 describe('embedded bus: memory bound per subscriber', () => {
   const addr = (n: number): ObserverEvent =>
-    makeEvent(origin, 'message', { conn, dir: 'in', command: 'addr', size: 30_003, known: true, payload: { count: 1000, n } });
+    makeEvent(origin, 'message', {
+      conn,
+      dir: 'in',
+      command: 'addr',
+      size: 30_003,
+      known: true,
+      payload: { count: 1000 + n, entries: [] },
+    });
 
   it('drops (and counts) large events beyond the estimated bytes, whatever the count bound', async () => {
     const bus = new EmbeddedBus();

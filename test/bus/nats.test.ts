@@ -139,7 +139,7 @@ describe('NATS bus (real nats-server)', { timeout: 60_000 }, () => {
           command: 'block',
           size: 4_000_000,
           known: true,
-          payload: { note: 'raw only' },
+          payload: null,
           raw: 'A'.repeat(Math.ceil(4_000_000 / 3) * 4),
         });
       // The default test server has max_payload 8 MB (as docs/bus.md says to configure it).

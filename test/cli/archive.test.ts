@@ -242,8 +242,8 @@ describe('archive, query, replay (real processes)', { timeout: 120_000 }, () => 
     assert.deepEqual(await q('--limit', '2'), [0, 1]);
     const table = await runCli(['query', '--data-dir', dataDir, '--command', 'addr']);
     assert.deepEqual(table.stdout.split('\n').slice(1, -1), [
-      '2024-06-01T12:00:00.000000Z fra-1        message            198.51.100.4:50412    <-- conn=1 addr 8B nonce=0',
-      '2024-06-01T12:00:00.002000Z nyc-1        message            [2001:db8::1]:8333    <-- conn=1 addr 8B nonce=2',
+      '2024-06-01T12:00:00.000000Z fra-1        message            198.51.100.4:50412    <-- conn=1 addr 8B count=1 192.0.2.1:8333',
+      '2024-06-01T12:00:00.002000Z nyc-1        message            [2001:db8::1]:8333    <-- conn=1 addr 8B count=1 192.0.2.1:8333',
     ]);
   });
 

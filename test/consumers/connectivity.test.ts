@@ -14,7 +14,7 @@ import { startConnectivity, type ConnectivityOptions } from '../../src/consumers
 import { judgeTarget } from '../../src/consumers/connectivity/targets.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import { parseEvent } from '../../src/events/schema.js';
-import type { ConnectivityResult, ConnectivitySummary, ObserverEvent } from '../../src/events/types.js';
+import type { ConnectivityResult, ConnectivitySummary, MessageEvent, ObserverEvent } from '../../src/events/types.js';
 import { NETWORKS } from '../../src/protocol/networks.js';
 import { startObserver } from '../../src/sources/p2p/observer.js';
 
@@ -32,7 +32,7 @@ function addrEvent(
     size: 30 * entries.length + 1,
     known: true,
     payload: { count: entries.length, entries: entries.map((e) => ({ time: 0, services: '9', ...e })) },
-  });
+  } as MessageEvent);
 }
 
 /** A dialler that never connects anywhere: records, and leaves the socket pending until the probe gives up. */

@@ -38,7 +38,8 @@ export function peerLife(
       },
       100,
     ),
-    ev('message', { conn, dir: 'in', command: 'version', size: 102, known: true, payload: {} }, 100),
+    // As the log source reports it: the command and size, no payload.
+    ev('message', { conn, dir: 'in', command: 'version', size: 102, known: true, payload: null }, 100),
     ev('handshake.complete', { conn, elapsedMs: 2.5, wtxidRelay: true, addrV2: true }, 2500),
     ev(
       'message',

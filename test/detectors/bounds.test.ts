@@ -12,7 +12,7 @@ import { AlertManager } from '../../src/consumers/alerts/manager.js';
 import { buildDetectors } from '../../src/consumers/detectors/index.js';
 import { BoundedMap } from '../../src/consumers/detectors/state.js';
 import type { Detector } from '../../src/consumers/detectors/types.js';
-import type { ConnRef, ObserverEvent } from '../../src/events/types.js';
+import type { ConnRef, MessageEvent, ObserverEvent } from '../../src/events/types.js';
 import { ev, T0 } from './helpers.js';
 
 const N = Number(process.env['BOUNDS_N'] ?? 1_000_000);
@@ -61,7 +61,7 @@ const openedEv = (c: ConnRef, t: number, nodeId = 'obs-1') =>
     nodeId,
   );
 const msg = (c: ConnRef, command: string, payload: unknown, t: number, nodeId = 'obs-1') =>
-  ev('message', { conn: c, dir: 'in', command, size: 0, known: true, payload: payload as never }, t, nodeId);
+  ev('message', { conn: c, dir: 'in', command, size: 0, known: true, payload } as MessageEvent, t, nodeId);
 
 describe('bounded state under 1,000,000 distinct subjects', () => {
   it('BoundedMap: LRU within its bound, every eviction counted', () => {

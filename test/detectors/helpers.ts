@@ -9,7 +9,9 @@ import { AlertManager, type AlertManagerOptions } from '../../src/consumers/aler
 import { buildDetectors } from '../../src/consumers/detectors/index.js';
 import { DetectorEngine } from '../../src/consumers/detectors/engine.js';
 import { makeEvent } from '../../src/events/envelope.js';
-import type { ConnRef, EventDataByType, EventType, ObserverEvent } from '../../src/events/types.js';
+import type { AddrSummary, MessageSummary } from '../../src/events/message-summary.js';
+import type { ConnRef, EventDataByType, EventType, MessageEvent, ObserverEvent } from '../../src/events/types.js';
+import type { KnownCommand } from '../../src/protocol/messages/types.js';
 import { ipFromString, netgroupOf } from '../../src/protocol/address.js';
 import { NETWORKS } from '../../src/protocol/networks.js';
 import { Flow } from '../../src/sources/replay/flow.js';
@@ -90,16 +92,17 @@ export function version(
 export function message(
   c: ConnRef,
   dir: 'in' | 'out',
-  command: string,
-  payload: EventDataByType['message']['payload'],
+  command: KnownCommand,
+  payload: MessageSummary['payload'],
   timeUs: number,
   nodeId = 'obs-1',
 ): ObserverEvent {
-  return ev('message', { conn: c, dir, command, size: 0, known: true, payload }, timeUs, nodeId);
+  // The caller pairs each command with its own summary (addrPayload for addr, ...).
+  return ev('message', { conn: c, dir, size: 0, command, known: true, payload } as MessageEvent, timeUs, nodeId);
 }
 
 /** An addr payload as summarizeMessage makes it. */
-export function addrPayload(addrs: string[], timeSec: number): EventDataByType['message']['payload'] {
+export function addrPayload(addrs: string[], timeSec: number): AddrSummary {
   return { count: addrs.length, entries: addrs.map((a) => ({ time: timeSec, services: '1033', addr: a, port: 8333 })) };
 }
 

@@ -16,6 +16,7 @@ import {
   EVENT_DATA_SCHEMAS,
   EventValidationError,
   isJsonValue,
+  jsonValue,
   NODE_ID_PATTERN,
   parseEvent,
   parseEventWithZod,
@@ -99,8 +100,8 @@ const fastEnvelope = compileCheck(
     .strict(),
 );
 
-/** The z.custom JSON-value schema inside the message schema is the one checked natively. */
-const natives = new Map([[(EVENT_DATA_SCHEMAS.message.shape as Record<string, z.ZodTypeAny>).payload!, isJsonValue]]);
+/** The z.custom JSON-value schema (alert evidence) is the one checked natively. */
+const natives = new Map<z.ZodTypeAny, (v: unknown) => boolean>([[jsonValue, isJsonValue]]);
 const fastData = new Map(EVENT_TYPES.map((t) => [t, compileCheck(EVENT_DATA_SCHEMAS[t], natives)]));
 
 function agree(v: unknown): void {

@@ -51,6 +51,10 @@ export function valid(schema: z.ZodTypeAny): fc.Arbitrary<unknown> {
         .record(Object.fromEntries(Object.entries(shape).map(([k, s]) => [k, valid(s)])))
         .map((o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)));
     }
+    case K.ZodUnion:
+      return fc.oneof(...(def.options as z.ZodTypeAny[]).map(valid));
+    case K.ZodDiscriminatedUnion:
+      return fc.oneof(...[...(def.optionsMap as Map<unknown, z.ZodTypeAny>).values()].map(valid));
     case K.ZodEffects:
       return json;
     default:

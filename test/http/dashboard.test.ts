@@ -11,7 +11,9 @@ import { EmbeddedBus } from '../../src/bus/embedded.js';
 import type { AlertStore } from '../../src/consumers/alerts/types.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import type { Alert, Incident } from '../../src/events/types.js';
-import { LIVE_PROTOCOL } from '../../src/http/live.js';
+import { LIVE_PROTOCOL, type LiveServerMessage } from '../../src/live/feed.js';
+import { messageSummary } from '../../src/events/summary.js';
+import { msg } from '../../src/protocol/messages/index.js';
 import { HostAllowlist } from '../../src/http/hosts.js';
 import { protocolToken } from '../../src/http/server.js';
 import { startHttpService, type HttpService } from '../../src/http/service.js';
@@ -54,26 +56,33 @@ const store: AlertStore = {
   incident: (id) => (id === incident.id ? incident : undefined),
 };
 
+type Of<T extends LiveServerMessage['type']> = Extract<LiveServerMessage, { type: T }>;
+
 interface Client {
   ws: WebSocket;
-  messages: Record<string, unknown>[];
-  next: (type: string, pred?: (m: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<Record<string, unknown>>;
+  /** What the server sent, as the feed module declares it (src/live/feed.ts). */
+  messages: LiveServerMessage[];
+  next: <T extends LiveServerMessage['type']>(type: T, pred?: (m: Of<T>) => boolean, timeoutMs?: number) => Promise<Of<T>>;
 }
 
 function connect(url: string, protocols: string[], headers: Record<string, string> = {}): Promise<Client> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`, protocols, { headers });
-    const messages: Record<string, unknown>[] = [];
+    const messages: LiveServerMessage[] = [];
     let seen = 0;
-    ws.on('message', (d) => messages.push(JSON.parse(String(d)) as Record<string, unknown>));
-    const next: Client['next'] = async (type, pred = () => true, timeoutMs = 5000) => {
+    ws.on('message', (d) => messages.push(JSON.parse(String(d)) as LiveServerMessage));
+    const next: Client['next'] = async <T extends LiveServerMessage['type']>(
+      type: T,
+      pred: (m: Of<T>) => boolean = () => true,
+      timeoutMs = 5000,
+    ) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         for (; seen < messages.length; seen++) {
           const m = messages[seen]!;
-          if (m.type === type && pred(m)) {
+          if (m.type === type && pred(m as Of<T>)) {
             seen++;
-            return m;
+            return m as Of<T>;
           }
         }
         if (Date.now() > deadline) throw new Error(`no ${type} message within ${timeoutMs} ms`);
@@ -159,17 +168,17 @@ describe('dashboard server', { timeout: 60_000 }, () => {
     const snap = await c.next('snapshot');
     assert.equal(snap.alertsEnabled, true);
     assert.deepEqual(
-      (snap.alerts as Alert[]).map((a) => a.id),
+      snap.alerts.map((a) => a.id),
       ['al-1'],
     );
     for (const e of peerLife(1, { userAgent: '<img src=x onerror=alert(1)>' }).slice(0, -1)) bus.publish(e);
-    const delta = await c.next('delta', (m) => (m.peers as unknown[]).length > 0);
-    const peer = (delta.peers as { key: string; userAgent: string; relay: unknown }[])[0]!;
+    const delta = await c.next('delta', (m) => m.peers.length > 0);
+    const peer = delta.peers[0]!;
     assert.equal(peer.userAgent, '<img src=x onerror=alert(1)>', 'sent as data; the page renders it as text');
-    assert.ok(peer.relay);
-    assert.ok((delta.point as { counts: Record<string, number> }).counts, 'one rate point per tick');
+    assert.deepEqual([peer.relay.txIn, peer.relay.unsolicited], [0, 0]);
+    assert.ok(delta.point.counts, 'one rate point per tick');
     bus.publish(makeEvent({ nodeId: 'test-node', source: 'detectors' }, 'alert', { ...alert, count: 4 }));
-    await c.next('delta', (m) => (m.alerts as Alert[]).some((a) => a.count === 4));
+    await c.next('delta', (m) => m.alerts.some((a) => a.count === 4));
     c.ws.send(JSON.stringify({ type: 'watch', key: peer.key }));
     const first = await c.next('messages');
     assert.equal(first.reset, true);
@@ -184,8 +193,28 @@ describe('dashboard server', { timeout: 60_000 }, () => {
         payload: { nonce: '7' },
       }),
     );
-    const live = await c.next('messages', (m) => (m.items as { command: string }[]).some((i) => i.command === 'ping'));
+    const live = await c.next('messages', (m) => m.items.some((i) => i.command === 'ping'));
     assert.equal(live.key, peer.key);
+    // A transaction nobody asked for: the relay counters (consumers/relay) reach the page in the next delta.
+    bus.publish(
+      makeEvent({ nodeId: 'test-node', source: 'p2p' }, 'message', {
+        conn,
+        dir: 'in',
+        size: 85,
+        ...messageSummary(
+          msg('tx', {
+            version: 2,
+            inputs: [{ prevTxid: new Uint8Array(32), prevIndex: 0, scriptSig: new Uint8Array([0x51]), sequence: 0xffffffff }],
+            outputs: [{ value: 1000n, scriptPubKey: new Uint8Array([0x51]) }],
+            lockTime: 0,
+          }),
+        ),
+      }),
+    );
+    const relayed = await c.next('delta', (m) => m.peers.some((p) => p.key === peer.key && p.relay.txIn === 1));
+    const relay = relayed.peers.find((p) => p.key === peer.key)!.relay;
+    // peerLife's inv showed none of its 2 entries: whether this tx was announced cannot be told, so it is not counted.
+    assert.deepEqual([relay.txIn, relay.unsolicited, relay.announcedComplete, relay.unannounced], [1, 1, false, 0]);
     c.ws.close();
   });
 

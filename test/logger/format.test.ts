@@ -183,10 +183,15 @@ describe('formatText', () => {
     const line = formatText(v);
     assertTerminalSafe(line);
     assert.match(line, /ua="\/evil\\x1b\[2J\\x1b\]0;owned\\x07\\r\\n# CONN fake line\\u\{202e\}\/"/);
-    const m = makeEvent(origin, 'message', { conn, dir: 'in', command: 'x\x1by z', size: 3, known: false, payload: { raw: 'aabbcc' } }, T);
+    const m = makeEvent(
+      origin,
+      'message',
+      { conn, dir: 'in', command: 'x\x1by z', size: 3, known: false, payload: { length: 3, hex: 'aabbcc', truncated: false } },
+      T,
+    );
     const ml = formatText(m);
     assertTerminalSafe(ml);
-    assert.match(ml, / "x\\x1by z"\(unknown\) 3B raw=aabbcc$/);
+    assert.match(ml, / "x\\x1by z"\(unknown\) 3B length=3 hex=aabbcc truncated=false$/);
   });
 
   it('prints events of a newer schema instead of failing', () => {
@@ -199,7 +204,12 @@ describe('formatText', () => {
 
 describe('formatJson', () => {
   it('is the envelope unchanged, on one line', () => {
-    const e = makeEvent(origin, 'message', { conn, dir: 'in', command: 'version', size: 102, known: true, payload: { ua: 'a\nb\x9b' } }, T);
+    const e = makeEvent(
+      origin,
+      'message',
+      { conn, dir: 'in', command: 'tx', size: 102, known: false, payload: { length: 2, hex: '0a9b', truncated: false } },
+      T,
+    );
     const line = formatJson(e);
     assert.ok(!line.includes('\n'));
     assertTerminalSafe(line);
@@ -210,14 +220,21 @@ describe('formatJson', () => {
 describe('summarizeMessage', () => {
   it('keeps the gist of version and addr lines', () => {
     assert.equal(
-      summarizeMessage('version', {
-        version: 70016,
-        services: '1033',
-        userAgent: '/Satoshi:27.0.0/',
-        startHeight: 5,
-        relay: true,
-        nonce: '1',
-        timestamp: '1',
+      summarizeMessage({
+        command: 'version',
+        known: true,
+        payload: {
+          version: 70016,
+          services: '1033',
+          serviceNames: ['NODE_NETWORK'],
+          timestamp: '1',
+          receiver: { addr: '127.0.0.1', port: 8333, services: '0' },
+          sender: null,
+          nonce: '1',
+          userAgent: '/Satoshi:27.0.0/',
+          startHeight: 5,
+          relay: true,
+        },
       }),
       'version=70016 userAgent=/Satoshi:27.0.0/ startHeight=5 services=1033 relay=true',
     );
@@ -227,7 +244,13 @@ describe('summarizeMessage', () => {
       { time: 1, services: '9', network: 'ipv4', addr: '5.6.7.8', port: 8333 },
       { time: 1, services: '9', network: 'ipv4', addr: '\x1b[31m', port: 1 },
     ];
-    assert.equal(summarizeMessage('addrv2', { count: 4, entries }), 'count=4 1.2.3.4:8333 [2001:db8::1]:8333 5.6.7.8:8333 …');
-    assert.equal(summarizeMessage('addr', { count: 1, entries: entries.slice(3) }), 'count=1 "\\x1b[31m:1"');
+    assert.equal(
+      summarizeMessage({ command: 'addrv2', known: true, payload: { count: 4, entries } }),
+      'count=4 1.2.3.4:8333 [2001:db8::1]:8333 5.6.7.8:8333 …',
+    );
+    assert.equal(
+      summarizeMessage({ command: 'addrv2', known: true, payload: { count: 1, entries: entries.slice(3) } }),
+      'count=1 "\\x1b[31m:1"',
+    );
   });
 });

@@ -5,7 +5,8 @@
  * this tab only, and travels as the subprotocol `bearer.<base64url(token)>`:
  * browsers cannot set Authorization on a WebSocket.
  */
-export const LIVE_PROTOCOL = 'peer-observer.v1';
+import { LIVE_PROTOCOL, type LiveClientMessage, type LiveServerMessage } from '../../src/live/feed.js';
+
 const TOKEN_KEY = 'peer-observer-token';
 
 export function takeTokenFromFragment(): void {
@@ -42,7 +43,7 @@ function base64url(text: string): string {
 }
 
 export interface LiveHandlers {
-  onMessage(msg: { type: string } & Record<string, unknown>): void;
+  onMessage(msg: LiveServerMessage): void;
   onState(connected: boolean): void;
 }
 
@@ -68,7 +69,8 @@ export class LiveSocket {
     ws.onmessage = (e) => {
       if (typeof e.data !== 'string') return;
       try {
-        this.handlers.onMessage(JSON.parse(e.data) as { type: string });
+        // The server's messages (src/live/feed.ts); State.apply ignores a type it does not know.
+        this.handlers.onMessage(JSON.parse(e.data) as LiveServerMessage);
       } catch {
         /* a bad frame is ignored */
       }
@@ -86,7 +88,7 @@ export class LiveSocket {
     this.send(key ? { type: 'watch', key } : { type: 'unwatch' });
   }
 
-  private send(msg: unknown): void {
+  private send(msg: LiveClientMessage): void {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
 }

@@ -3,13 +3,10 @@
  * snapshot, then one delta per second. Bounded: the series keeps the server's
  * window, a watched peer's messages the last 500.
  */
-import type { LivePeer, LiveStats, MessageItem } from '../../src/http/live.js';
+import type { LivePeer, LiveServerMessage, LiveStats, MessageItem, SeriesPoint } from '../../src/live/feed.js';
 import type { Alert, Incident } from '../../src/events/types.js';
 
-export interface Point {
-  t: number;
-  counts: Record<string, number>;
-}
+export type Point = SeriesPoint;
 
 export const MAX_POINTS = 300;
 export const MAX_MESSAGES = 500;
@@ -34,9 +31,8 @@ export class State {
   /** Bumped when a point is added (the chart). */
   seriesVersion = 0;
 
-  apply(msg: { type: string } & Record<string, unknown>): void {
-    if (msg.type === 'snapshot') {
-      const m = msg as unknown as Snapshot;
+  apply(m: LiveServerMessage): void {
+    if (m.type === 'snapshot') {
       this.observers = m.observers;
       this.peers = new Map(m.peers.map((p) => [p.key, p]));
       this.points = m.series.slice(-MAX_POINTS);
@@ -47,8 +43,7 @@ export class State {
       this.alertsEnabled = m.alertsEnabled;
       this.skewMs = m.nowUs / 1000 - Date.now();
       this.seriesVersion++;
-    } else if (msg.type === 'delta') {
-      const m = msg as unknown as Delta;
+    } else if (m.type === 'delta') {
       this.observers = m.observers;
       for (const p of m.peers) this.peers.set(p.key, p);
       for (const k of m.gone) this.peers.delete(k);
@@ -59,8 +54,7 @@ export class State {
       this.stats = m.stats;
       this.skewMs = m.nowUs / 1000 - Date.now();
       this.seriesVersion++;
-    } else if (msg.type === 'messages') {
-      const m = msg as unknown as { key: string; reset: boolean; items: MessageItem[] };
+    } else if (m.type === 'messages') {
       if (m.key !== this.watchKey) return;
       if (m.reset) this.messages = [];
       this.messages.push(...m.items);
@@ -68,27 +62,4 @@ export class State {
     } else return;
     this.version++;
   }
-}
-
-interface Snapshot {
-  nowUs: number;
-  observers: string[];
-  peers: LivePeer[];
-  series: Point[];
-  alerts: Alert[];
-  incidents: Incident[];
-  stats: LiveStats;
-  asnSource: string | null;
-  alertsEnabled: boolean;
-}
-
-interface Delta {
-  nowUs: number;
-  observers: string[];
-  point: Point;
-  peers: LivePeer[];
-  gone: string[];
-  alerts: Alert[];
-  incidents: Incident[];
-  stats: LiveStats;
 }

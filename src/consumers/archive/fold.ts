@@ -29,10 +29,14 @@
  * and forgotten first) and FOLD_MAX_SAMPLE_BYTES of samples held in open
  * aggregates.
  */
-import type { ObserverEvent } from '../../events/types.js';
+import type { MessageEvent, ObserverEvent } from '../../events/types.js';
+import { summaryOf, type KnownMessageSummary } from '../../events/message-summary.js';
 import { ITEM_COMMANDS } from './query.js';
 
 const ITEMS = new Set<string>(ITEM_COMMANDS);
+/** A message whose summary counts entries (the commands the archive's queries sum, ITEM_COMMANDS). */
+const isItemMessage = (d: MessageEvent): d is MessageEvent & KnownMessageSummary<(typeof ITEM_COMMANDS)[number]> =>
+  d.known && ITEMS.has(d.command);
 
 /** Bucket size, in seconds of refill. */
 export const FOLD_BURST_SECONDS = 20;
@@ -85,7 +89,6 @@ interface Counted {
   command?: string;
   kind?: string;
   size?: number;
-  payload?: unknown;
 }
 
 /** The stream an event belongs to and its connection's key, or undefined for events that are never folded. */
@@ -100,11 +103,10 @@ function keys(e: ObserverEvent): { stream: string; conn: string } | undefined {
 
 /** payload.count where the summary has one (addr, addrv2, inv, getdata, notfound, headers), else 0. */
 export function itemsOf(e: ObserverEvent): number {
-  if (e.type !== 'message' || !ITEMS.has(e.data.command)) return 0;
-  const p = (e.data as Counted).payload;
-  if (p === null || typeof p !== 'object' || Array.isArray(p)) return 0;
-  const c = (p as { count?: unknown }).count;
-  return typeof c === 'number' && Number.isSafeInteger(c) && c >= 0 ? c : 0;
+  if (e.type !== 'message' || !isItemMessage(e.data)) return 0;
+  const c = summaryOf(e.data)?.count ?? 0;
+  // The schema says a non-negative integer; a sum of them must stay exact.
+  return Number.isSafeInteger(c) ? c : 0;
 }
 
 function sizeOf(e: ObserverEvent): number {

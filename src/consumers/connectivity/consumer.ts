@@ -19,6 +19,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Bus, Subscription } from '../../bus/bus.js';
 import { makeEvent } from '../../events/envelope.js';
+import { summaryOf, type AddrSummary, type AddrV2Summary } from '../../events/message-summary.js';
 import type { ConnectivityResult, ConnectivitySource, ConnectivitySummary, ObserverEvent } from '../../events/types.js';
 import { formatEndpoint } from '../../protocol/address.js';
 import type { Network } from '../../protocol/networks.js';
@@ -303,13 +304,10 @@ export function startConnectivity(bus: Bus, options: ConnectivityOptions): Conne
     }
   };
   const onMessage = (e: ObserverEvent) => {
-    if (e.type !== 'message' || e.data.dir !== 'in' || (e.data.command !== 'addr' && e.data.command !== 'addrv2')) return;
-    const payload = e.data.payload as { entries?: { addr?: unknown; port?: unknown; network?: unknown }[] } | null;
-    if (!payload || !Array.isArray(payload.entries)) return;
-    for (const entry of payload.entries) {
-      if (typeof entry.addr !== 'string' || typeof entry.port !== 'number') continue;
-      onEntry(entry.addr, entry.port, typeof entry.network === 'string' ? entry.network : undefined, e.data.conn.remote, e.nodeId);
-    }
+    if (e.type !== 'message' || e.data.dir !== 'in' || !e.data.known || (e.data.command !== 'addr' && e.data.command !== 'addrv2')) return;
+    const entries: (AddrSummary['entries'][number] | AddrV2Summary['entries'][number])[] = summaryOf(e.data)?.entries ?? [];
+    for (const entry of entries)
+      onEntry(entry.addr, entry.port, 'network' in entry ? entry.network : undefined, e.data.conn.remote, e.nodeId);
   };
 
   let stopped: Promise<void> | undefined;

@@ -15,6 +15,7 @@
  * and `peer.stats` `addrRateLimited` (rpc, cumulative) add to the peer's count.
  */
 import { z } from 'zod';
+import { summaryOf, type AddrSummary, type AddrV2Summary } from '../../events/message-summary.js';
 import type { JsonValue, ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote, classifyText } from './net.js';
 import { BoundedMap } from './state.js';
@@ -67,17 +68,7 @@ interface PeerState {
   messages: number;
 }
 
-interface AddrEntry {
-  time?: number;
-  addr?: string;
-  network?: string;
-}
-
-function entriesOf(payload: JsonValue): AddrEntry[] | undefined {
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return undefined;
-  const e = payload['entries'];
-  return Array.isArray(e) ? (e as AddrEntry[]) : undefined;
-}
+type AddrEntry = AddrSummary['entries'][number] | AddrV2Summary['entries'][number];
 
 /** A bounded sample of an addr message: count, and its first entries. */
 function sampleOf(command: string, entries: AddrEntry[], timeUs: number): JsonValue {
@@ -197,8 +188,8 @@ export const addrFlood = defineDetector({
               }
               return [];
             }
-            if (m.command !== 'addr' && m.command !== 'addrv2') return [];
-            const entries = entriesOf(m.payload);
+            if (!m.known || (m.command !== 'addr' && m.command !== 'addrv2')) return [];
+            const entries: AddrEntry[] | undefined = summaryOf(m)?.entries;
             if (!entries) return [];
             const s = peer(e, m.conn);
             // Refill as Core does when the message is processed (only while below the burst).
@@ -214,8 +205,8 @@ export const addrFlood = defineDetector({
             for (const entry of entries) {
               if (s.tokens >= 1) s.tokens -= 1;
               else limitedHere++;
-              if (typeof entry.time === 'number' && entry.time > nowSec + p.futureSec) s.future++;
-              if (typeof entry.addr === 'string' && (entry.network === undefined || entry.network === 'ipv4' || entry.network === 'ipv6')) {
+              if (entry.time > nowSec + p.futureSec) s.future++;
+              if (!('network' in entry) || entry.network === 'ipv4' || entry.network === 'ipv6') {
                 const c = classifyText(entry.addr);
                 if (c !== undefined && c !== 'routable') s.reserved++;
               }

@@ -6,7 +6,8 @@
  * arrives as a violation, counted by malformed-burst.
  */
 import { z } from 'zod';
-import type { JsonValue, ObserverEvent } from '../../events/types.js';
+import { summaryOf, type InvSummary } from '../../events/message-summary.js';
+import type { ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote } from './net.js';
 import { BoundedMap, WindowCounter } from './state.js';
 import { defineDetector, type Signal } from './types.js';
@@ -37,16 +38,10 @@ interface PeerState {
   largest: number;
 }
 
-function invCounts(payload: JsonValue): { count: number; tx: number } | undefined {
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return undefined;
-  const count = payload['count'];
-  if (typeof count !== 'number') return undefined;
-  const types = payload['types'];
+function invCounts(inv: InvSummary): { count: number; tx: number } {
   let tx = 0;
-  if (types && typeof types === 'object' && !Array.isArray(types)) {
-    for (const [name, n] of Object.entries(types)) if (/tx/i.test(name) && typeof n === 'number') tx += n;
-  }
-  return { count, tx };
+  for (const [name, n] of Object.entries(inv.types)) if (/tx/i.test(name)) tx += n;
+  return { count: inv.count, tx };
 }
 
 export const invSpam = defineDetector({
@@ -66,10 +61,11 @@ export const invSpam = defineDetector({
           peers.delete(key(e, e.data.conn.id));
           return [];
         }
-        if (e.type !== 'message' || e.data.dir !== 'in' || e.data.command !== 'inv') return [];
+        if (e.type !== 'message' || e.data.dir !== 'in' || !e.data.known || e.data.command !== 'inv') return [];
         const m = e.data;
-        const c = invCounts(m.payload);
-        if (!c) return [];
+        const inv = summaryOf(m);
+        if (!inv) return [];
+        const c = invCounts(inv);
         const s = peers.upsert(key(e, m.conn.id), () => ({
           remote: m.conn.remote,
           invs: 0,

@@ -9,7 +9,8 @@
  * between polls is the number of pings. Nonces are not in getpeerinfo.
  */
 import { z } from 'zod';
-import type { JsonValue, ObserverEvent } from '../../events/types.js';
+import { summaryOf } from '../../events/message-summary.js';
+import type { ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote } from './net.js';
 import { BoundedMap, WindowCounter } from './state.js';
 import { defineDetector, type Signal } from './types.js';
@@ -82,11 +83,10 @@ export const pingSpam = defineDetector({
           s.pings += total - since;
           inWindow = s.window.add(e.timeUs, total - since);
         } else {
-          if (e.type !== 'message' || e.data.dir !== 'in' || e.data.command !== 'ping') return [];
+          if (e.type !== 'message' || e.data.dir !== 'in' || !e.data.known || e.data.command !== 'ping') return [];
           const m = e.data;
           s = peers.upsert(key(e, m.conn.id), () => fresh(m.conn.remote));
-          const payload = m.payload as { nonce?: JsonValue } | null;
-          nonce = payload && typeof payload === 'object' && typeof payload.nonce === 'string' ? payload.nonce : null;
+          nonce = summaryOf(m)?.nonce ?? null;
           s.pings++;
           inWindow = s.window.add(e.timeUs);
           if (nonce === '0') s.zero++;

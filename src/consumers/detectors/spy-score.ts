@@ -24,6 +24,7 @@
  * setups.
  */
 import { z } from 'zod';
+import { summaryOf, type InvSummary } from '../../events/message-summary.js';
 import type { JsonValue, ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote } from './net.js';
 import { BoundedMap, CappedSet } from './state.js';
@@ -62,20 +63,13 @@ interface PeerState {
 
 const TX_TYPES = /^(tx|wtx|witness_tx)$/;
 
-type Obj = { [key: string]: JsonValue };
-const isObj = (v: JsonValue | undefined): v is Obj => v !== null && v !== undefined && typeof v === 'object' && !Array.isArray(v);
-
 /** Transaction entries in an inv/getdata summary, and the transaction hashes it shows. */
-function txItems(payload: JsonValue): { tx: number; shown: string[]; complete: boolean } | undefined {
-  if (!isObj(payload) || typeof payload.count !== 'number') return undefined;
+function txItems(inv: InvSummary): { tx: number; shown: string[]; complete: boolean } {
   let tx = 0;
-  if (isObj(payload.types))
-    for (const [name, n] of Object.entries(payload.types)) if (TX_TYPES.test(name) && typeof n === 'number') tx += n;
-  const items = Array.isArray(payload.items) ? payload.items : [];
+  for (const [name, n] of Object.entries(inv.types)) if (TX_TYPES.test(name)) tx += n;
   const shown: string[] = [];
-  for (const it of items)
-    if (isObj(it) && typeof it.type === 'string' && TX_TYPES.test(it.type) && typeof it.hash === 'string') shown.push(it.hash);
-  return { tx, shown, complete: items.length >= payload.count };
+  for (const it of inv.items) if (TX_TYPES.test(it.type)) shown.push(it.hash);
+  return { tx, shown, complete: inv.items.length >= inv.count };
 }
 
 export function spyScore(
@@ -109,10 +103,13 @@ export const spyScoreDetector = defineDetector({
         }
         if (e.type !== 'message') return [];
         const m = e.data;
+        if (!m.known || (m.command !== 'inv' && m.command !== 'getdata')) return [];
         const isInv = m.command === 'inv';
-        if (!(isInv && m.dir === 'out') && !(m.dir === 'in' && (isInv || m.command === 'getdata'))) return [];
-        const items = txItems(m.payload);
-        if (!items || items.tx === 0) return [];
+        if (!isInv && m.dir === 'out') return [];
+        const inv = summaryOf(m);
+        if (!inv) return [];
+        const items = txItems(inv);
+        if (items.tx === 0) return [];
         const s = peers.upsert(key(e, m.conn.id), () => ({
           remote: m.conn.remote,
           announced: new CappedSet<string>(p.maxHashesPerPeer),

@@ -7,6 +7,7 @@
  *   # CONN 2024-... node1 conn=3 127.0.0.2:50412 opened inbound netgroup=127.0 local=127.0.0.1:18444 network=regtest
  *   ! VIOLATION bad-checksum 2024-... node1 conn=3 127.0.0.2:50412 action=drop-message ...
  */
+import { summaryOf, type MessageSummary } from '../../events/message-summary.js';
 import type { ConnRef, JsonValue, ObserverEvent } from '../../events/types.js';
 import { bare, escapeText, quote, safeJson } from './escape.js';
 
@@ -85,41 +86,29 @@ export function summarizePayload(payload: JsonValue): string {
   return truncate(s, MAX_SUMMARY);
 }
 
-type JsonObject = { [key: string]: JsonValue };
-
-function isObject(v: JsonValue): v is JsonObject {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 /**
  * The summary of a message payload: a shorter form for the few commands whose
  * payload is long but whose gist is short (the full payload is in the JSON form).
  */
-export function summarizeMessage(command: string, payload: JsonValue): string {
-  if (isObject(payload)) {
-    if (command === 'version') {
-      const { version, userAgent, startHeight, services, relay } = payload;
-      return summarizePayload({
-        version: version ?? null,
-        userAgent: userAgent ?? null,
-        startHeight: startHeight ?? null,
-        services: services ?? null,
-        relay: relay ?? null,
-      });
+export function summarizeMessage(m: MessageSummary): string {
+  if (m.known && m.command === 'version') {
+    const v = summaryOf(m);
+    if (v) {
+      const { version, userAgent, startHeight, services, relay } = v;
+      return summarizePayload({ version, userAgent, startHeight, services, relay });
     }
-    if ((command === 'addr' || command === 'addrv2') && Array.isArray(payload.entries)) {
-      const shown = payload.entries
+  } else if (m.known && (m.command === 'addr' || m.command === 'addrv2')) {
+    const a = summaryOf(m);
+    if (a) {
+      const shown = a.entries
         .slice(0, MAX_ARRAY_SHOWN)
-        .map((e) =>
-          isObject(e)
-            ? bare(String(e.addr).includes(':') ? `[${String(e.addr)}]:${String(e.port)}` : `${String(e.addr)}:${String(e.port)}`)
-            : scalar(e),
-        );
-      const more = payload.entries.length > MAX_ARRAY_SHOWN ? ' …' : '';
-      return truncate(`count=${payload.entries.length} ${shown.join(' ')}${more}`, MAX_SUMMARY);
+        .map((e) => bare(e.addr.includes(':') ? `[${e.addr}]:${e.port}` : `${e.addr}:${e.port}`));
+      const more = a.entries.length > MAX_ARRAY_SHOWN ? ' …' : '';
+      return truncate(`count=${a.entries.length} ${shown.join(' ')}${more}`, MAX_SUMMARY);
     }
   }
-  return summarizePayload(payload);
+  // Every summary is plain JSON (message-summary.ts): shown field by field.
+  return summarizePayload(m.payload as JsonValue);
 }
 
 function yesNo(b: boolean): string {
@@ -136,7 +125,7 @@ export function formatText(event: ObserverEvent): string {
     case 'message': {
       const d = event.data;
       const arrow = d.dir === 'in' ? '<--' : '-->';
-      const summary = summarizeMessage(d.command, d.payload);
+      const summary = summarizeMessage(d);
       const command = d.known ? bare(d.command) : `${quote(d.command)}(unknown)`;
       return `${arrow} ${head(event)} ${connPart(d.conn)} ${command} ${formatBytes(d.size)}${summary ? ` ${summary}` : ''}`;
     }

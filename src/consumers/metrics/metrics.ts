@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { CLOSE_REASONS as CLOSE_REASON_LIST } from '../../events/schema.js';
 import type { Bus, Subscription } from '../../bus/bus.js';
 import { EVENT_TYPES, type EventType, type ObserverEvent } from '../../events/types.js';
+import { summaryOf } from '../../events/message-summary.js';
 import {
   AdmittedLabels,
   OTHER,
@@ -412,31 +413,27 @@ export class ObserverMetrics {
     const labels = { command, dir: d.dir, conn_direction: direction(d.conn.direction) };
     this.messages.inc(labels);
     this.messageBytes.inc(labels, d.size);
-    const p = d.payload;
-    if (p === null || typeof p !== 'object' || Array.isArray(p)) return;
-    if ((command === 'addr' || command === 'addrv2') && d.dir === 'in') {
-      const entries = Array.isArray(p.entries) ? p.entries : [];
-      this.addrEntries.observe({ command }, entries.length);
+    if (!d.known) return;
+    if ((d.command === 'addr' || d.command === 'addrv2') && d.dir === 'in') {
+      const p = summaryOf(d);
+      if (!p) return;
+      this.addrEntries.observe({ command }, p.entries.length);
       const nowSec = event.timeUs / 1e6;
       const byNetwork = new Map<string, number>();
       const bits = new Map<string, number>();
-      for (const e of entries) {
-        if (e === null || typeof e !== 'object' || Array.isArray(e)) continue;
-        const network = command === 'addr' ? (String(e.addr).includes(':') ? 'ipv6' : 'ipv4') : addrNetworkLabel(String(e.network));
+      for (const e of p.entries) {
+        const network = 'network' in e ? addrNetworkLabel(e.network) : e.addr.includes(':') ? 'ipv6' : 'ipv4';
         byNetwork.set(network, (byNetwork.get(network) ?? 0) + 1);
-        if (typeof e.time === 'number') this.addrOffset.observe({ command }, e.time - nowSec);
-        if (typeof e.services === 'string') countServiceBits(e.services, bits);
+        this.addrOffset.observe({ command }, e.time - nowSec);
+        countServiceBits(e.services, bits);
       }
       for (const [network, n] of byNetwork) this.addrByNetwork.inc({ command, network }, n);
       for (const [flag, n] of bits) this.serviceBits.inc({ flag, source: 'addr' }, n);
-    } else if (command === 'inv' || command === 'getdata' || command === 'notfound') {
-      if (typeof p.count === 'number') this.invPerMessage.observe({ command, dir: d.dir }, p.count);
-      const types = p.types;
-      if (types !== null && typeof types === 'object' && !Array.isArray(types)) {
-        for (const [name, n] of Object.entries(types)) {
-          if (typeof n === 'number') this.invEntries.inc({ command, type: invTypeLabel(name), dir: d.dir }, n);
-        }
-      }
+    } else if (d.command === 'inv' || d.command === 'getdata' || d.command === 'notfound') {
+      const p = summaryOf(d);
+      if (!p) return;
+      this.invPerMessage.observe({ command, dir: d.dir }, p.count);
+      for (const [name, n] of Object.entries(p.types)) this.invEntries.inc({ command, type: invTypeLabel(name), dir: d.dir }, n);
     }
   }
 

@@ -8,6 +8,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ObserverEvent } from '../../events/types.js';
+import { summaryOf } from '../../events/message-summary.js';
 import { CidrList, ipOfRemote, netgroupOfRemote } from '../detectors/net.js';
 import { LINKINGLION_RANGES } from '../detectors/spy.js';
 import { AdmittedLabels, OTHER, commandLabel } from './labels.js';
@@ -40,9 +41,6 @@ interface ConnLists {
   ip: string;
   netgroup: string;
 }
-
-type Obj = { [key: string]: unknown };
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export class TrafficMetrics {
   private readonly lists: { name: string; cidrs: CidrList<string> }[];
@@ -176,42 +174,42 @@ export class TrafficMetrics {
       this.listBytes.inc({ list, dir: d.dir }, d.size);
     }
     const command = commandLabel(d.command);
-    const p = d.payload;
     if (command === 'ping' && d.dir === 'in' && d.size === 0) {
       this.oldPings.inc({ netgroup: this.oldPingGroups.label(c.netgroup) });
       return;
     }
-    if (!isObj(p)) return;
-    if ((command === 'addr' || command === 'addrv2') && d.dir === 'in' && Array.isArray(p.entries)) {
+    if (!d.known) return;
+    if ((d.command === 'addr' || d.command === 'addrv2') && d.dir === 'in') {
+      const p = summaryOf(d);
+      if (!p) return;
       let self = 0;
       let subnet = 0;
       const peerGroup = netgroupOfRemote(d.conn.remote);
       for (const e of p.entries) {
-        if (!isObj(e) || typeof e.addr !== 'string') continue;
         if (e.addr === c.ip) self++;
         else if (peerGroup !== 'unknown' && netgroupOfRemote(e.addr) === peerGroup) subnet++;
       }
       if (self) this.selfAnnounce.inc({ command, kind: 'self' }, self);
       if (subnet) this.selfAnnounce.inc({ command, kind: 'subnet' }, subnet);
-    } else if (command === 'inv' || command === 'getdata' || command === 'notfound') {
-      if (isObj(p.types)) {
-        const kinds = Object.values(p.types).filter((n) => typeof n === 'number' && n > 0).length;
-        if (kinds > 0) this.invMix.inc({ command, dir: d.dir, mix: kinds === 1 ? 'homogeneous' : 'heterogeneous' });
-        if (command === 'inv' && d.dir === 'out') {
-          const txs = (num(p.types.tx) ?? 0) + (num(p.types.wtx) ?? 0) + (num(p.types.witness_tx) ?? 0);
-          if (txs > LARGE_INV_TX) this.largeInv.inc();
-        }
+    } else if (d.command === 'inv' || d.command === 'getdata' || d.command === 'notfound') {
+      const p = summaryOf(d);
+      if (!p) return;
+      const kinds = Object.values(p.types).filter((n) => n > 0).length;
+      if (kinds > 0) this.invMix.inc({ command, dir: d.dir, mix: kinds === 1 ? 'homogeneous' : 'heterogeneous' });
+      if (d.command === 'inv' && d.dir === 'out') {
+        const txs = (p.types['tx'] ?? 0) + (p.types['wtx'] ?? 0) + (p.types['witness_tx'] ?? 0);
+        if (txs > LARGE_INV_TX) this.largeInv.inc();
       }
-    } else if (command === 'feefilter' && typeof p.feeRate === 'string' && /^\d{1,20}$/.test(p.feeRate)) {
-      this.feefilter.observe({ dir: d.dir }, Number(p.feeRate));
-    } else if (command === 'reject' && d.dir === 'in') {
-      const code = typeof p.code === 'number' ? (REJECT_CODES[p.code] ?? OTHER) : OTHER;
-      this.reject.inc({ message: typeof p.message === 'string' ? commandLabel(p.message) : OTHER, code });
+    } else if (d.command === 'feefilter') {
+      const p = summaryOf(d);
+      // A negative fee rate (int64 on the wire) is not a rate: left out of the histogram.
+      if (p && !p.feeRate.startsWith('-')) this.feefilter.observe({ dir: d.dir }, Number(p.feeRate));
+    } else if (d.command === 'reject' && d.dir === 'in') {
+      const p = summaryOf(d);
+      if (p) this.reject.inc({ message: commandLabel(p.message), code: REJECT_CODES[p.code] ?? OTHER });
     }
   }
 }
-
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 function key(event: ObserverEvent & { data: { conn: { id: number } } }): string {
   return `${event.nodeId}\0${event.source}\0${event.data.conn.id}`;

@@ -9,6 +9,7 @@
  */
 import type { Bus, Subscription } from '../../bus/bus.js';
 import type { EventType, ObserverEvent } from '../../events/types.js';
+import { summaryOf } from '../../events/message-summary.js';
 import { addressNetwork, commandLabel } from '../metrics/labels.js';
 
 /** The header every v1 frame carries (magic, command, length, checksum). */
@@ -188,10 +189,9 @@ export class PeersTable {
           peer.messagesIn++;
           peer.bytesIn += d.size + HEADER_BYTES;
           peer.commandsIn[command] = (peer.commandsIn[command] ?? 0) + 1;
-          if (command === 'addr' || command === 'addrv2') {
+          if (d.known && (d.command === 'addr' || d.command === 'addrv2')) {
             peer.addr.messages++;
-            const p = d.payload;
-            if (p && typeof p === 'object' && !Array.isArray(p) && typeof p.count === 'number') peer.addr.entries += p.count;
+            peer.addr.entries += summaryOf(d)?.count ?? 0;
           } else if (command === 'sendaddrv2') peer.flags.addrV2 = true;
           else if (command === 'wtxidrelay') peer.flags.wtxidRelay = true;
         } else {

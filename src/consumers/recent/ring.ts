@@ -5,6 +5,7 @@
  */
 import type { Bus, Subscription } from '../../bus/bus.js';
 import type { EventType, ObserverEvent } from '../../events/types.js';
+import { summaryOf } from '../../events/message-summary.js';
 
 export interface RecentEventsOptions {
   /** Most events kept. Default 1,000. */
@@ -16,9 +17,9 @@ export interface RecentEventsOptions {
 /** A cheap upper-ish estimate of an event's footprint: a base plus what its payload carries. */
 export function estimateBytes(event: ObserverEvent): number {
   if (event.type === 'message') {
-    const p = event.data.payload;
+    const d = event.data;
     // addr/addrv2 summaries carry every entry (~250 bytes of objects each); others are bounded summaries.
-    const entries = p && typeof p === 'object' && !Array.isArray(p) && Array.isArray(p.entries) ? p.entries.length : 0;
+    const entries = d.known && (d.command === 'addr' || d.command === 'addrv2') ? (summaryOf(d)?.entries.length ?? 0) : 0;
     return 600 + entries * 250 + (event.data.raw?.length ?? 0);
   }
   if (event.type === 'alert' || event.type === 'incident' || event.type === 'pipeline.counters' || event.type === 'node.status')

@@ -6,7 +6,6 @@
 import { makeEvent } from '../../events/envelope.js';
 import type { ConnRef, EventDataByType, EventType, ObserverEvent, Transport } from '../../events/types.js';
 import { netgroupOf } from '../../protocol/address.js';
-import { isKnownCommand } from '../../protocol/messages/index.js';
 
 export type CoreSourceName = 'rpc' | 'log' | 'usdt';
 
@@ -90,11 +89,6 @@ export function newCorePeer(conn: ConnRef, connType: string | undefined, openedU
 /** Core's `direction` from its connection type. */
 export function directionOfConnType(connType: string): 'inbound' | 'outbound' {
   return connType === 'inbound' ? 'inbound' : 'outbound';
-}
-
-/** Known to our codec: a message event's `known` flag means the same for every source. */
-export function knownCommand(command: string): boolean {
-  return isKnownCommand(command);
 }
 
 /**

@@ -8,8 +8,9 @@
  * its category; nothing in a line is fatal.
  */
 import type { ConnRef, ViolationKind } from '../../events/types.js';
+import { withoutPayload } from '../../events/message-summary.js';
 import type { NetworkName } from '../../protocol/networks.js';
-import { knownCommand, netgroupOfAddr, newCorePeer, PeerTable, transportOf, type CorePeer, type CoreSink } from '../core/common.js';
+import { netgroupOfAddr, newCorePeer, PeerTable, transportOf, type CorePeer, type CoreSink } from '../core/common.js';
 import { parseMessage, splitLine, type LogRecord } from './parse.js';
 
 export interface LogCounters {
@@ -142,11 +143,7 @@ export class LogInterpreter {
           p.messagesOut++;
           p.bytesOut += r.size;
         }
-        this.sink.emit(
-          'message',
-          { conn: this.conn(p), dir: r.dir, command: r.command, size: r.size, known: knownCommand(r.command), payload: null },
-          nowUs,
-        );
+        this.sink.emit('message', { conn: this.conn(p), dir: r.dir, size: r.size, ...withoutPayload(r.command) }, nowUs);
         return;
       }
       case 'added': {

@@ -12,7 +12,7 @@ import type { Message, Version } from '../../protocol/messages/types.js';
 import { endpointOfBytes, formatEndpoint, ipFromString, netgroupOf } from '../../protocol/address.js';
 import { toBase64 } from '../../protocol/hash.js';
 import { serviceNames } from '../../protocol/services.js';
-import { summarizeMessage } from '../../events/summary.js';
+import { messageSummary } from '../../events/summary.js';
 import { isKnown } from '../../protocol/messages/index.js';
 import type { CloseReason, ConnDirection, ConnRef, EvictionRule, ViolationKind } from '../../events/types.js';
 import type { EvictionCandidate } from './eviction.js';
@@ -528,19 +528,11 @@ export class Peer {
   private recordMessage(dir: 'in' | 'out', m: Message, size: number, raw?: Uint8Array): void {
     const known = isKnown(m);
     if (!known && dir === 'in') this.ctx.counters.unknownCommands++;
-    let payload;
-    try {
-      payload = summarizeMessage(m);
-    } catch (error) {
-      payload = { error: `summary failed: ${errorText(error)}` };
-    }
     this.ctx.sink.emit('message', {
       conn: this.conn,
       dir,
-      command: m.command,
       size,
-      known,
-      payload,
+      ...messageSummary(m),
       ...(raw && this.ctx.recordRaw ? { raw: toBase64(raw) } : {}),
     });
   }

@@ -23,7 +23,7 @@
  * close, `unknown`, when it never was), as the live observer does.
  */
 import { makeEvent, type EventOrigin } from '../../events/envelope.js';
-import { summarizeMessage } from '../../events/summary.js';
+import { messageSummary } from '../../events/summary.js';
 import type { CloseReason, ConnRef, EventDataByType, EventType, ObserverEvent } from '../../events/types.js';
 import { FrameDecoder, HEADER_SIZE, readCommand, type DecodedItem } from '../../protocol/framing.js';
 import { MAX_PROTOCOL_MESSAGE_LENGTH } from '../../protocol/limits.js';
@@ -360,20 +360,12 @@ export class Flow {
       });
       return;
     }
-    let payload;
-    try {
-      payload = summarizeMessage(message);
-    } catch (error) {
-      payload = { error: `summary failed: ${error instanceof Error ? error.message : String(error)}` };
-    }
     this.ctx.counters.messages++;
     this.emit(out, 'message', timeUs, {
       conn: this.conn,
       dir: fromPeer ? 'in' : 'out',
-      command: message.command,
       size: frame.payload.length,
-      known: isKnown(message),
-      payload,
+      ...messageSummary(message),
       ...(this.ctx.recordRaw ? { raw: toBase64(frame.payload) } : {}),
     });
     if (isKnown(message)) this.session(fromPeer, message, timeUs, out);

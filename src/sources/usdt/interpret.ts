@@ -11,9 +11,9 @@
 import { z } from 'zod';
 import type { ConnRef } from '../../events/types.js';
 import type { NetworkName } from '../../protocol/networks.js';
-import type { JsonValue } from '../../events/types.js';
+import { summaryOf, withoutPayload, type MessageSummary, type VersionSummary } from '../../events/message-summary.js';
 import { decodeCaptured, PayloadAssembler } from './payload.js';
-import { directionOfConnType, knownCommand, netgroupOfAddr, newCorePeer, PeerTable, type CorePeer, type CoreSink } from '../core/common.js';
+import { directionOfConnType, netgroupOfAddr, newCorePeer, PeerTable, type CorePeer, type CoreSink } from '../core/common.js';
 
 const id = z.number().int().nonnegative();
 const text = z.string().max(256);
@@ -125,9 +125,12 @@ export class UsdtInterpreter {
     if (d.captured !== null) this.payloads.counters.truncated++;
     else if (d.error !== null) this.payloads.counters.undecodable++;
     else this.payloads.counters.complete++;
-    this.emitMessage(m.dir, m.command, m.size, m.context as MessageContext, d.payload);
-    if (m.dir === 'in' && m.command === 'version' && d.captured === null && d.error === null)
-      this.emitVersion(m.context as MessageContext, d.payload);
+    const { captured: _captured, error: _error, ...summary } = d;
+    this.emitMessage(m.dir, m.size, m.context as MessageContext, summary);
+    if (m.dir === 'in' && d.known && d.command === 'version') {
+      const v = summaryOf(d);
+      if (v) this.emitVersion(m.context as MessageContext, v);
+    }
   });
 
   constructor(
@@ -182,7 +185,7 @@ export class UsdtInterpreter {
         // `payload_bytes` of payload follow as `payload` lines (the shipped script); a trace without them emits at once.
         if (tp.payload_bytes !== undefined)
           this.payloads.begin(dir, tp.peer_id, tp.msg_type, tp.size, tp.payload_bytes, context, nowUs / 1000);
-        else this.emitMessage(dir, tp.msg_type, tp.size, context, null);
+        else this.emitMessage(dir, tp.size, context, withoutPayload(tp.msg_type));
         return;
       }
       case 'peer':
@@ -315,28 +318,28 @@ export class UsdtInterpreter {
     );
   }
 
-  private emitMessage(dir: 'in' | 'out', command: string, size: number, c: MessageContext, payload: JsonValue): void {
-    this.sink.emit('message', { conn: c.conn, dir, command, size, known: knownCommand(command), payload }, c.timeUs);
+  private emitMessage(dir: 'in' | 'out', size: number, c: MessageContext, m: MessageSummary): void {
+    this.sink.emit('message', { conn: c.conn, dir, size, ...m }, c.timeUs);
   }
 
   /** The peer's version, from its decoded payload (what the p2p source says of its own peers). */
-  private emitVersion(c: MessageContext, summary: JsonValue): void {
-    const v = summary as Record<string, JsonValue>;
-    if (typeof v['version'] !== 'number' || typeof v['nonce'] !== 'string' || typeof v['timestamp'] !== 'string') return;
+  private emitVersion(c: MessageContext, v: VersionSummary): void {
+    // A version that ended early (no nonce) says too little for a handshake.version event.
+    if (v.nonce === null) return;
     this.sink.emit(
       'handshake.version',
       {
         conn: c.conn,
-        version: v['version'],
-        services: String(v['services']),
-        serviceNames: Array.isArray(v['serviceNames']) ? v['serviceNames'].map(String) : [],
-        userAgent: typeof v['userAgent'] === 'string' ? v['userAgent'] : '',
-        startHeight: typeof v['startHeight'] === 'number' ? v['startHeight'] : null,
-        relay: v['relay'] !== false,
-        nonce: v['nonce'],
-        timeOffsetSec: Number(v['timestamp']) - Math.round(c.timeUs / 1e6),
-        receiver: addrText(v['receiver']),
-        sender: v['sender'] === null ? null : addrText(v['sender']),
+        version: v.version,
+        services: v.services,
+        serviceNames: v.serviceNames,
+        userAgent: v.userAgent ?? '',
+        startHeight: v.startHeight,
+        relay: v.relay !== false,
+        nonce: v.nonce,
+        timeOffsetSec: Number(v.timestamp) - Math.round(c.timeUs / 1e6),
+        receiver: addrText(v.receiver),
+        sender: v.sender === null ? null : addrText(v.sender),
       },
       c.timeUs,
     );
@@ -377,10 +380,6 @@ export class UsdtInterpreter {
 }
 
 /** A summarized net address ({ addr, port }) as `host:port`. */
-function addrText(a: JsonValue | undefined): string {
-  if (a && typeof a === 'object' && !Array.isArray(a)) {
-    const host = typeof a['addr'] === 'string' ? a['addr'] : typeof a['ip'] === 'string' ? a['ip'] : '';
-    return host.includes(':') ? `[${host}]:${String(a['port'])}` : `${host}:${String(a['port'])}`;
-  }
-  return '';
+function addrText(a: { addr: string; port: number }): string {
+  return a.addr.includes(':') ? `[${a.addr}]:${a.port}` : `${a.addr}:${a.port}`;
 }

@@ -13,12 +13,12 @@
  * a cut one keeps what its prefix says (entry count, the entries that fit) for
  * the bulk messages whose prefix means something alone.
  */
-import { summarizeMessage } from '../../events/summary.js';
-import type { JsonValue } from '../../events/types.js';
+import { withPayload, type AddrSummary, type AddrV2Summary, type InvSummary, type MessageSummary } from '../../events/message-summary.js';
+import { messageSummary, summarizeMessage } from '../../events/summary.js';
 import { Reader } from '../../protocol/codec.js';
 import { addrEntry, addrV2Entry } from '../../protocol/messages/addr.js';
 import { invItem } from '../../protocol/messages/inventory.js';
-import { decodeMessage } from '../../protocol/messages/index.js';
+import { decodeMessage, msg } from '../../protocol/messages/index.js';
 import type { Message } from '../../protocol/messages/types.js';
 import { compactSize } from '../../protocol/primitives.js';
 
@@ -121,13 +121,13 @@ export class PayloadAssembler {
   }
 }
 
-export interface DecodedPayload {
-  payload: JsonValue;
+/** A captured payload's message fields (`command`, `known`, `payload`), and how it was read. */
+export type DecodedPayload = MessageSummary & {
   /** Bytes of the payload the trace handed over, when fewer than its size. */
   captured: number | null;
   /** The codec refused a complete payload. */
   error: string | null;
-}
+};
 
 /**
  * A captured payload → the event's `payload`: the codec's summary when complete;
@@ -141,16 +141,18 @@ export function decodeCaptured(command: string, bytes: Uint8Array, size: number)
       m = decodeMessage(command, bytes.subarray(0, size));
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
-      return { payload: { error }, captured: null, error };
+      // decodeMessage throws only for a command it has a codec for.
+      return { ...withPayload(command, { error }), captured: null, error };
     }
-    return { payload: summarizeMessage(m), captured: null, error: null };
+    return { ...messageSummary(m), captured: null, error: null };
   }
-  const cut: { [key: string]: JsonValue } = { truncated: true, capturedBytes: bytes.length, size };
+  const cut = { truncated: true as const, capturedBytes: bytes.length, size };
   const partial = partialSummary(command, bytes);
-  return { payload: partial ? { ...partial, ...cut } : cut, captured: bytes.length, error: null };
+  return { ...withPayload(command, partial ? { ...partial, ...cut } : cut), captured: bytes.length, error: null };
 }
 
-function partialSummary(command: string, bytes: Uint8Array): { [key: string]: JsonValue } | null {
+/** What the prefix of a cut addr/addrv2/inv/getdata/notfound tells: the declared count and the entries that fit. */
+function partialSummary(command: string, bytes: Uint8Array): AddrSummary | AddrV2Summary | InvSummary | null {
   const r = new Reader(bytes);
   try {
     const count = compactSize.read(r);
@@ -167,25 +169,23 @@ function partialSummary(command: string, bytes: Uint8Array): { [key: string]: Js
       }
       return out;
     };
-    let m: Message;
+    let s: AddrSummary | AddrV2Summary | InvSummary;
     switch (command) {
       case 'addr':
-        m = { command, payload: { entries: take((x) => addrEntry.read(x)) } } as Message;
+        s = summarizeMessage(msg(command, { entries: take((x) => addrEntry.read(x)) })) as AddrSummary;
         break;
       case 'addrv2':
-        m = { command, payload: { entries: take((x) => addrV2Entry.read(x)) } } as Message;
+        s = summarizeMessage(msg(command, { entries: take((x) => addrV2Entry.read(x)) })) as AddrV2Summary;
         break;
       case 'inv':
       case 'getdata':
       case 'notfound':
-        m = { command, payload: { items: take((x) => invItem.read(x)) } } as Message;
+        s = summarizeMessage(msg(command, { items: take((x) => invItem.read(x)) })) as InvSummary;
         break;
       default:
         return null;
     }
-    const s = summarizeMessage(m);
-    if (s === null || typeof s !== 'object' || Array.isArray(s)) return null;
-    return { ...s, count, entriesCaptured: typeof s.count === 'number' ? s.count : 0 };
+    return { ...s, count, entriesCaptured: s.count };
   } catch {
     return null;
   }

@@ -1,5 +1,5 @@
 /** Connections by netgroup and by ASN, with the diversity figures. */
-import type { LivePeer } from '../../../src/http/live.js';
+import type { LivePeer } from '../../../src/live/feed.js';
 import { h, replace, table } from '../dom.js';
 import type { State } from '../state.js';
 

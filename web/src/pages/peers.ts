@@ -3,7 +3,7 @@
  * the rows in view are in the DOM, whatever the number of peers). A click
  * opens the peer: its details and recent messages, live.
  */
-import type { LivePeer } from '../../../src/http/live.js';
+import type { LivePeer } from '../../../src/live/feed.js';
 import { fmtAge, fmtBytes, fmtTime, h, replace, type Child } from '../dom.js';
 import type { State } from '../state.js';
 import { sequenceView } from './sequence.js';

@@ -1,5 +1,5 @@
 /** Relay views: addr relay by network and direction, ping/pong, tx relay (inv/getdata/tx, unsolicited, unannounced). */
-import type { LivePeer } from '../../../src/http/live.js';
+import type { LivePeer } from '../../../src/live/feed.js';
 import { h, replace, table } from '../dom.js';
 import type { State } from '../state.js';
 

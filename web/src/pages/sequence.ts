@@ -6,7 +6,7 @@
  * dance reads at a glance, and so do gaps and bursts. Commands and summaries
  * are peer-chosen: they go in as text (dom.ts).
  */
-import type { MessageItem } from '../../../src/http/live.js';
+import type { MessageItem } from '../../../src/live/feed.js';
 import { fmtTime, h } from '../dom.js';
 
 /** Most arrows drawn (the newest); the state keeps the last 500 messages. */
