@@ -49,6 +49,11 @@ export interface ObserverOptions {
   v2Decoys?: readonly number[];
   /** `--mimic`: behave like this backend-backed node (mimic/node.ts). */
   mimic?: MimicNode;
+  /**
+   * Publish `pipeline.counters` itself every `limits.countersIntervalMs` and at stop (default true). False when a
+   * runtime (src/runtime/) publishes them from its one timer through observerCounters().
+   */
+  publishCounters?: boolean;
 }
 
 export interface ObserverStats {
@@ -398,17 +403,9 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
   };
 
   const publishCounters = (): void => {
-    const s = stats();
-    const flat: Record<string, number> = {};
-    for (const [k, v] of Object.entries(s)) {
-      if (typeof v === 'number') flat[k] = v;
-    }
-    flat['connections.inbound'] = s.connections.inbound;
-    flat['connections.outbound'] = s.connections.outbound;
-    for (const [k, v] of Object.entries(s.violationsByKind)) flat[`violations.${k}`] = v;
-    sink.emit('pipeline.counters', { stage: 'p2p.observer', counters: flat });
+    if (options.publishCounters !== false) sink.emit('pipeline.counters', { stage: 'p2p.observer', counters: observerCounters(stats()) });
   };
-  const countersTimer = setInterval(publishCounters, limits.countersIntervalMs).unref();
+  const countersTimer = options.publishCounters !== false ? setInterval(publishCounters, limits.countersIntervalMs).unref() : undefined;
 
   const stop = (): Promise<void> => {
     stopping = true;
@@ -431,6 +428,18 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
   }
 
   return { listening: servers.map((s) => s.bound), stop, stats };
+}
+
+/** The observer's stats as the flat numbers of its `pipeline.counters` event (stage `p2p.observer`). */
+export function observerCounters(s: ObserverStats): Record<string, number> {
+  const flat: Record<string, number> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v === 'number') flat[k] = v;
+  }
+  flat['connections.inbound'] = s.connections.inbound;
+  flat['connections.outbound'] = s.connections.outbound;
+  for (const [k, v] of Object.entries(s.violationsByKind)) flat[`violations.${k}`] = v;
+  return flat;
 }
 
 function safeEndpoint(ip: string, port: number): string {
