@@ -257,6 +257,8 @@ export class CollectiveComponent implements Component {
 /** /metrics, the API, /healthz and the dashboard (http/service.ts). */
 export class HttpComponent implements Component {
   readonly name = 'http';
+  /** Its consumers (metrics, peers, recent events, the live feed) end with the bus: stopped after it closed. */
+  readonly sink = true;
   #service: HttpService | undefined;
   constructor(
     private readonly options: PipelineOptions,
