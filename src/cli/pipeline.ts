@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import type { Bus } from '../bus/bus.js';
 import type { NatsMode } from '../bus/nats.js';
 import type { BatchEncoding } from '../bus/seq.js';
-import type { Archive } from '../consumers/archive/consumer.js';
+import { formatArchiveCounters, type Archive } from '../consumers/archive/consumer.js';
 import type { Alerting } from '../consumers/alerts/run.js';
 import type { Network } from '../protocol/networks.js';
 import type { ObserverLimits } from '../sources/p2p/observer.js';
@@ -111,6 +111,7 @@ export async function startPipeline(options: PipelineOptions, parts: PlanParts =
     health: plan.health.registry,
     stop: async () => {
       await runtime.stop();
+      if (archive) options.io.stderr.write(`peer-observer: archive: ${formatArchiveCounters(archive.counters())}\n`);
     },
   };
 }

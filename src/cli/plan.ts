@@ -10,7 +10,7 @@
 import { EmbeddedBus, busCounters } from '../bus/embedded.js';
 import { NatsBus } from '../bus/nats.js';
 import type { Bus } from '../bus/bus.js';
-import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
+import { startArchive, type Archive, type ArchiveOptions } from '../consumers/archive/consumer.js';
 import { startConnectivity, type ConnectivityCheck } from '../consumers/connectivity/consumer.js';
 import { startLogger, type Logger } from '../consumers/logger/logger.js';
 import { startAlerting, type Alerting } from '../consumers/alerts/run.js';
@@ -135,27 +135,35 @@ export class HealthComponent implements Component {
   }
 }
 
-/** The archive on the embedded bus (`run --data-dir`): consumers/archive/. */
+/**
+ * The archive (consumers/archive/): `run --data-dir` on the embedded bus, or the `archive` command on NATS or a
+ * JetStream durable consumer (`options.from`).
+ */
 export class ArchiveComponent implements Component {
   readonly name = 'archive';
   /** It keeps every event, the others' last counters included: stopped after the bus closed. */
   readonly sink = true;
   #archive: Archive | undefined;
   constructor(
-    private readonly options: NonNullable<PipelineOptions['archive']>,
-    private readonly health: HealthComponent,
-    private readonly io: Io,
+    private readonly options: Omit<ArchiveOptions, 'onError' | 'onNotice' | 'counters'> & {
+      /** What it reads (default: the plan's bus). */
+      from?: () => Bus;
+      /** Told each failed batch or retention (the process keeps going). */
+      onError: (e: Error) => void;
+      health?: HealthComponent;
+    },
   ) {}
   get archive(): Archive | undefined {
     return this.#archive;
   }
   start(context: ComponentContext): void {
+    const { from, health, onError, ...options } = this.options;
     try {
-      this.#archive = startArchive(context.bus, {
-        ...this.options,
+      this.#archive = startArchive(from?.() ?? context.bus, {
+        ...options,
         onError: (e) => {
-          this.health.registry.failed('archive', e.message);
-          this.io.stderr.write(`peer-observer: ${e.message}\n`);
+          health?.registry.failed('archive', e.message);
+          onError(e);
         },
         onNotice: (m) => context.notice(`archive: ${m}`),
       });
@@ -164,7 +172,7 @@ export class ArchiveComponent implements Component {
     }
     // The archive judges its own health (writer stopped, disk full, writes failing, queue overflow: archive/health.ts).
     const archive = this.#archive;
-    this.health.registry.probe('archive', () => archive.health());
+    health?.registry.probe('archive', () => archive.health());
   }
   counters(): Counters {
     return this.#archive ? { ...this.#archive.counters() } : {};
@@ -178,7 +186,6 @@ export class ArchiveComponent implements Component {
     if (!archive) return;
     archive.subscription.unsubscribe();
     await archive.done;
-    this.io.stderr.write(`peer-observer: archive: ${formatArchiveCounters(archive.counters())}\n`);
   }
 }
 
@@ -390,7 +397,11 @@ export interface PlanParts {
 export function buildRunPlan(options: PipelineOptions, parts: PlanParts = {}): RunPlan {
   const bus = options.nats?.length ? new NatsBusComponent(options) : new EmbeddedBusComponent(options.io, options.json);
   const health = new HealthComponent(bus);
-  const archive = options.archive && !options.nats?.length ? new ArchiveComponent(options.archive, health, options.io) : undefined;
+  const io = options.io;
+  const archive =
+    options.archive && !options.nats?.length
+      ? new ArchiveComponent({ ...options.archive, health, onError: (e) => io.stderr.write(`peer-observer: ${e.message}\n`) })
+      : undefined;
   const alerting = options.detectors !== null ? new AlertingComponent(options) : undefined;
   const collective = options.collective ? new CollectiveComponent(options, alerting) : undefined;
   const http = options.http ? new HttpComponent(options, { bus, health, archive, alerting, collective }) : undefined;

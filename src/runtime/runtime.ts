@@ -141,6 +141,8 @@ export class Runtime {
 function publishCountersOf(bus: Bus, c: Component | BusComponent, nodeId: string): void {
   try {
     const counters = flattenCounters(c.counters());
+    // A part with nothing to count (not started, or idle in this mode) publishes nothing.
+    if (Object.keys(counters).length === 0) return;
     bus.publish(makeEvent({ nodeId, source: c.source ?? c.name.split('.')[0]! }, 'pipeline.counters', { stage: c.name, counters }));
   } catch {
     // The bus is closed or closing, or counters() failed: nothing to publish into.
