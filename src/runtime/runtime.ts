@@ -25,6 +25,8 @@ export interface RuntimeOptions {
   nodeId: string;
   /** How often every component's counters are published (default 10 s; 0: only the final ones at stop). */
   countersIntervalMs?: number;
+  /** False: publish no counters at all (a reader that only prints, `log`, adds nothing to the bus it reads). */
+  publishCounters?: boolean;
   /** The whole shutdown's deadline (default 2 s): each stop() gets a share of what is left; one that overruns is reported and left behind. */
   shutdownMs?: number;
   /** Operator notices (a component that overran its share, a stop that failed). */
@@ -77,7 +79,7 @@ export class Runtime {
     this.#started = started;
     this.#controller = controller;
     this.#options = options;
-    const every = options.countersIntervalMs ?? DEFAULT_COUNTERS_INTERVAL_MS;
+    const every = options.publishCounters === false ? 0 : (options.countersIntervalMs ?? DEFAULT_COUNTERS_INTERVAL_MS);
     if (every > 0) this.#timer = setInterval(() => this.publishCounters(), every).unref();
   }
 
@@ -133,7 +135,7 @@ export class Runtime {
     return (this.#stopping ??= (async () => {
       clearInterval(this.#timer);
       this.#controller.abort();
-      return shutdown(this.#started, this.#plan.bus, this.#options, true);
+      return shutdown(this.#started, this.#plan.bus, this.#options, this.#options.publishCounters !== false);
     })());
   }
 }
