@@ -11,7 +11,7 @@ import type { Bus } from '../bus/bus.js';
 import type { NatsMode } from '../bus/nats.js';
 import type { BatchEncoding } from '../bus/seq.js';
 import { formatArchiveCounters, type Archive } from '../consumers/archive/consumer.js';
-import type { Alerting } from '../consumers/alerts/run.js';
+import type { Alerting } from '../consumers/detectors/alerting.js';
 import type { Network } from '../protocol/networks.js';
 import type { ObserverLimits } from '../sources/p2p/observer.js';
 import type { MimicNode } from '../sources/p2p/mimic/node.js';

@@ -13,7 +13,7 @@ import type { Bus } from '../bus/bus.js';
 import { startArchive, type Archive, type ArchiveOptions } from '../consumers/archive/consumer.js';
 import { startConnectivity, type ConnectivityCheck } from '../consumers/connectivity/consumer.js';
 import { startLogger, type Logger } from '../consumers/logger/logger.js';
-import { startAlerting, type Alerting } from '../consumers/alerts/run.js';
+import { startAlerting, type Alerting } from '../consumers/detectors/alerting.js';
 import { startObserver, observerCounters, type Observer } from '../sources/p2p/observer.js';
 import { HealthRegistry } from '../health/registry.js';
 import { startHttpService, type HttpService } from '../http/service.js';
@@ -189,7 +189,7 @@ export class ArchiveComponent implements Component {
   }
 }
 
-/** Detectors, the alert manager and webhooks (consumers/alerts/run.ts). */
+/** Detectors, the alert manager and webhooks (consumers/detectors/alerting.ts). */
 export class AlertingComponent implements Component {
   readonly name = 'detectors';
   #alerting: Alerting | undefined;
