@@ -15,7 +15,7 @@ import { collectList } from './run.js';
 import { parseStreamFlags, STREAM_FLAG_HELP, type StreamOptions } from './stream-flags.js';
 import { ArchiveComponent } from './plan.js';
 import { DurableComponent, NatsConnectionComponent } from './nats-consumer.js';
-import { Runtime } from '../runtime/runtime.js';
+import { Runtime, type Plan } from '../runtime/runtime.js';
 import type { Component } from '../runtime/component.js';
 import { openArchiveForWriting } from '../consumers/archive/db.js';
 import { readMark, type StreamMark } from '../consumers/archive/marks.js';
@@ -86,7 +86,10 @@ export function parseArchiveFlags(flags: ArchiveFlags): ArchiveCommandOptions {
  * durable consumer resuming after the archive's own mark, and the archive reading from it (or from the
  * connection's core subscription).
  */
-export async function archive(options: ArchiveCommandOptions, signal: AbortSignal, io: Io): Promise<void> {
+export function buildArchivePlan(
+  options: ArchiveCommandOptions,
+  io: Io,
+): Plan & { connection: NatsConnectionComponent; durable: DurableComponent; consumer: ArchiveComponent } {
   const connection = new NatsConnectionComponent({ servers: options.nats, name: 'peer-observer archive', mode: options.stream.mode });
   // JetStream: a durable consumer, acknowledged after each commit, resuming after the archive's own mark.
   const durable = new DurableComponent(connection, (bus) => ({
@@ -117,8 +120,14 @@ export async function archive(options: ArchiveCommandOptions, signal: AbortSigna
     counters: () => ({}),
     stop: () => {},
   };
+  return { bus: connection, components: [durable, consumer, ready], connection, durable, consumer };
+}
+
+export async function archive(options: ArchiveCommandOptions, signal: AbortSignal, io: Io): Promise<void> {
+  const plan = buildArchivePlan(options, io);
+  const { connection, durable, consumer } = plan;
   const runtime = await Runtime.start(
-    { bus: connection, components: [durable, consumer, ready] },
+    { bus: connection, components: plan.components },
     {
       nodeId: defaultNodeId(),
       ...(options.countersIntervalMs !== undefined ? { countersIntervalMs: options.countersIntervalMs } : {}),

@@ -19,22 +19,7 @@ import { coreSourceComponents } from '../../src/cli/core-sources.js';
 import type { PipelineOptions } from '../../src/cli/pipeline.js';
 import { networkByName } from '../../src/protocol/networks.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import type { Component } from '../../src/runtime/component.js';
-
-function resources(): string[] {
-  return process.getActiveResourcesInfo().sort();
-}
-
-/** Wait (bounded) until the active resources are back to `before`; closing a socket or thread settles a tick or two later. */
-async function settledTo(before: string[]): Promise<string[]> {
-  const deadline = Date.now() + 5000;
-  let now = resources();
-  while (JSON.stringify(now) !== JSON.stringify(before) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-    now = resources();
-  }
-  return now;
-}
+import { failingAt, resources, settledTo } from './handles.js';
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -75,23 +60,6 @@ function planFor(dir: string): RunPlan {
   return buildRunPlan(options, { sources });
 }
 
-/** The plan with component `at` made to fail: before its own start, or after it (what it had acquired is then its stop's to release). */
-function failingAt(plan: RunPlan, at: number, when: 'before' | 'after'): Component[] {
-  return plan.components.map((c, i) => {
-    if (i !== at) return c;
-    const start = c.start.bind(c);
-    return Object.assign(Object.create(c) as Component, {
-      name: c.name,
-      start: async (ctx: Parameters<Component['start']>[0]) => {
-        if (when === 'after') await start(ctx);
-        throw new Error(`injected failure at ${c.name}`);
-      },
-      stop: () => c.stop(),
-      counters: () => c.counters(),
-    });
-  });
-}
-
 test("a failure at each step of run's plan leaves no timer, socket or worker running", { timeout: 120_000 }, async () => {
   const names = buildRunPlan({
     network: networkByName('regtest'),
@@ -120,7 +88,7 @@ test("a failure at each step of run's plan leaves no timer, socket or worker run
       const dir = mkdtempSync(join(tmpdir(), 'po-plan-'));
       const before = resources();
       const plan = planFor(dir);
-      const components = failingAt(plan, at, when);
+      const components = failingAt(plan.components, at, when);
       await assert.rejects(Runtime.start({ bus: plan.bus, components }, { nodeId: 'fail-1', countersIntervalMs: 50 }), {
         message: `injected failure at ${plan.components[at]!.name}`,
       });
