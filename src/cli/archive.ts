@@ -2,11 +2,12 @@
  * `peer-observer archive --nats URL --data-dir DIR`: the archive as its own
  * process. It subscribes to everything on NATS, writes it to SQLite in batches
  * (consumers/archive/), applies retention, publishes its counters as
- * `pipeline.counters` (stage `archive`) every 10 s, and prints them at exit.
+ * `pipeline.counters` (stages `archive`, `durable`, `bus.nats`) every 10 s
+ * from the runtime's one timer, and prints them at exit.
  */
 import type { Command } from 'commander';
-import { NatsBus, natsCredentials } from '../bus/nats.js';
-import { formatArchiveCounters, startArchive, type Archive } from '../consumers/archive/consumer.js';
+import { natsCredentials } from '../bus/nats.js';
+import { formatArchiveCounters } from '../consumers/archive/consumer.js';
 import { ARCHIVE_FLAG_HELP, parseDataDir, parseRetention } from './archive-flags.js';
 import { defaultNodeId } from './settings/node.js';
 import { parseNatsFlags } from './settings/values.js';
@@ -14,7 +15,10 @@ import { RuntimeError, describeError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
 import { collectList } from './settings/define.js';
 import { parseStreamFlags, STREAM_FLAG_HELP, type StreamOptions } from './stream-flags.js';
-import { DurableConsumer } from '../bus/durable.js';
+import { ArchiveComponent } from './plan.js';
+import { DurableComponent, NatsConnectionComponent } from './nats-consumer.js';
+import { Runtime, type Plan } from '../runtime/runtime.js';
+import type { Component } from '../runtime/component.js';
 import { openArchiveForWriting } from '../consumers/archive/db.js';
 import { readMark, type StreamMark } from '../consumers/archive/marks.js';
 import type { ObserverEvent } from '../events/types.js';
@@ -68,90 +72,74 @@ export function parseArchiveFlags(flags: ArchiveFlags): ArchiveCommandOptions {
   };
 }
 
-/** Start the archive consumer, or a one-line RuntimeError when the file cannot be opened. */
-export function openArchiveConsumer(...args: Parameters<typeof startArchive>): Archive {
-  try {
-    return startArchive(...args);
-  } catch (err) {
-    throw new RuntimeError(`archive: ${describeError(err)}`);
-  }
+/**
+ * The archive command's plan (src/runtime/): the NATS connection (the bus its counters go out on), on JetStream a
+ * durable consumer resuming after the archive's own mark, and the archive reading from it (or from the
+ * connection's core subscription).
+ */
+export function buildArchivePlan(
+  options: ArchiveCommandOptions,
+  io: Io,
+): Plan & { connection: NatsConnectionComponent; durable: DurableComponent; consumer: ArchiveComponent } {
+  const connection = new NatsConnectionComponent({ servers: options.nats, name: 'peer-observer archive', mode: options.stream.mode });
+  // JetStream: a durable consumer, acknowledged after each commit, resuming after the archive's own mark.
+  const durable = new DurableComponent(connection, (bus) => ({
+    servers: options.nats,
+    consumer: options.stream.consumer,
+    stream: bus.streamName,
+    start: options.stream.start,
+    skipThrough: archiveMark(options.dataDir, `${bus.streamName}/${options.stream.consumer}`),
+    name: 'peer-observer archive (consumer)',
+  }));
+  const consumer = new ArchiveComponent({
+    from: () => durable.consumer ?? connection.bus,
+    markOf: (e: ObserverEvent) => durable.consumer?.markOf(e),
+    onCommit: ({ last }: { last: ObserverEvent }) => durable.consumer?.ackThrough(last),
+    dataDir: options.dataDir,
+    ...(options.retentionDays !== undefined ? { retentionDays: options.retentionDays } : {}),
+    ...(options.maxDbMb !== undefined ? { maxDbMb: options.maxDbMb } : {}),
+    ...(options.foldRate !== undefined ? { foldRate: options.foldRate } : {}),
+    ...(options.freshIfDamaged ? { freshIfDamaged: true } : {}),
+    onError: (e) => io.stderr.write(`peer-observer: ${e.message}\n`),
+  });
+  // The subscription is on the server once a flush round-trips: only then say we are ready.
+  const ready: Component = {
+    name: 'ready',
+    start: async () => {
+      if (!durable.consumer) await connection.bus.drain();
+    },
+    counters: () => ({}),
+    stop: () => {},
+  };
+  return { bus: connection, components: [durable, consumer, ready], connection, durable, consumer };
 }
 
 export async function archive(options: ArchiveCommandOptions, signal: AbortSignal, io: Io): Promise<void> {
-  let bus: NatsBus;
-  try {
-    bus = await NatsBus.connect({ servers: options.nats, name: 'peer-observer archive', mode: options.stream.mode });
-  } catch (err) {
-    throw new RuntimeError(describeError(err));
-  }
-  io.stderr.write(`peer-observer: ${bus.notice}\n`);
-  // JetStream: a durable consumer, acknowledged after each commit, resuming after the archive's own mark.
-  let durable: DurableConsumer | null = null;
-  if (bus.mode === 'jetstream') {
-    try {
-      const key = `${bus.streamName}/${options.stream.consumer}`;
-      durable = await DurableConsumer.open(
-        {
-          servers: options.nats,
-          consumer: options.stream.consumer,
-          stream: bus.streamName,
-          start: options.stream.start,
-          skipThrough: archiveMark(options.dataDir, key),
-          name: 'peer-observer archive (consumer)',
-        },
-        bus,
-      );
-    } catch (err) {
-      await bus.close();
-      throw new RuntimeError(describeError(err));
-    }
-    io.stderr.write(`peer-observer: ${durable.notice}\n`);
-  }
-  const source = durable ?? bus;
-  let consumer: Archive;
-  try {
-    consumer = openArchiveConsumer(source, {
-      ...(durable
-        ? { markOf: (e: ObserverEvent) => durable.markOf(e), onCommit: ({ last }: { last: ObserverEvent }) => durable.ackThrough(last) }
-        : {}),
-      dataDir: options.dataDir,
-      ...(options.retentionDays !== undefined ? { retentionDays: options.retentionDays } : {}),
-      ...(options.maxDbMb !== undefined ? { maxDbMb: options.maxDbMb } : {}),
-      ...(options.foldRate !== undefined ? { foldRate: options.foldRate } : {}),
-      ...(options.freshIfDamaged ? { freshIfDamaged: true } : {}),
-      onNotice: (m) => io.stderr.write(`peer-observer: archive: ${m}\n`),
-      counters: { origin: { nodeId: defaultNodeId(), source: 'archive' }, intervalMs: options.countersIntervalMs ?? 10_000 },
-      onError: (e) => io.stderr.write(`peer-observer: ${e.message}\n`),
-    });
-  } catch (err) {
-    await durable?.close();
-    await bus.close();
-    throw err;
-  }
-  // The subscription is on the server once a flush round-trips: only then say we are ready.
-  if (!durable) await bus.drain();
-  const retention = [options.retentionDays !== undefined ? `retention ${options.retentionDays} days` : '', consumer.cap.describe].filter(
-    Boolean,
+  const plan = buildArchivePlan(options, io);
+  const { connection, durable, consumer } = plan;
+  const runtime = await Runtime.start(
+    { bus: connection, components: plan.components },
+    {
+      nodeId: defaultNodeId(),
+      ...(options.countersIntervalMs !== undefined ? { countersIntervalMs: options.countersIntervalMs } : {}),
+      notice: (line) => io.stderr.write(`peer-observer: ${line}\n`),
+    },
   );
+  const cap = consumer.archive!.cap;
+  const retention = [options.retentionDays !== undefined ? `retention ${options.retentionDays} days` : '', cap.describe].filter(Boolean);
   io.stderr.write(
     `peer-observer: archiving from NATS at ${natsCredentials(options.nats).servers.join(', ')} into ${options.dataDir}${retention.length ? ` (${retention.join(', ')})` : ''}\n`,
   );
   await aborted(signal);
-  if (durable) {
-    await durable.close();
-    await consumer.done;
-    await bus.close();
-    const d = durable.stats();
-    io.stderr.write(
-      `peer-observer: archive: ${formatArchiveCounters(consumer.counters())} rejected=${d.rejected} duplicates=${d.duplicates} ` +
-        `skipped=${d.skipped} acked=${d.acked} behind=${d.behind} missed=${d.missed}\n`,
-    );
-    return;
-  }
-  await bus.close();
-  await consumer.done;
-  const s = bus.stats();
-  io.stderr.write(`peer-observer: archive: ${formatArchiveCounters(consumer.counters())} rejected=${s.rejected}\n`);
+  await runtime.stop();
+  const counters = formatArchiveCounters(consumer.archive!.counters());
+  const d = durable.consumer?.stats();
+  io.stderr.write(
+    d
+      ? `peer-observer: archive: ${counters} rejected=${d.rejected} duplicates=${d.duplicates} ` +
+          `skipped=${d.skipped} acked=${d.acked} behind=${d.behind} missed=${d.missed}\n`
+      : `peer-observer: archive: ${counters} rejected=${connection.bus.stats().rejected}\n`,
+  );
 }
 
 export function registerArchive(command: Command, context: { signal: AbortSignal; io: Io }): void {

@@ -8,9 +8,10 @@ import type { ObserverEvent } from '../events/types.js';
 import type { NetworkName } from '../protocol/networks.js';
 import type { RpcAuth } from '../sources/rpc/client.js';
 import { redactUrl } from '../sources/rpc/client.js';
-import { startLogSource, type LogSource } from '../sources/log/source.js';
-import { startRpcSource, type RpcSource } from '../sources/rpc/source.js';
-import { startUsdtSource, type UsdtSource } from '../sources/usdt/source.js';
+import { startLogSource } from '../sources/log/source.js';
+import { startRpcSource } from '../sources/rpc/source.js';
+import { startUsdtSource } from '../sources/usdt/source.js';
+import type { Component, ComponentContext, Counters } from '../runtime/component.js';
 import { DEFAULTS, type ConfigLayer } from './settings/index.js';
 import { flagOf } from './settings/define.js';
 import { UsageError } from './errors.js';
@@ -64,46 +65,80 @@ export function coreSourcesConfig(c: ConfigLayer): CoreSourcesConfig {
   return { rpc, log, usdt };
 }
 
-export interface CoreSources {
-  /** One line per running source, for the start-up message. */
-  describe(): string[];
-  stop(): Promise<void>;
+/** One running Core source as a runtime component (src/runtime/): its stats() are its counters. */
+class CoreSourceComponent implements Component {
+  #running: { stop(): Promise<void>; stats(): object } | undefined;
+  constructor(
+    readonly name: 'rpc' | 'log' | 'usdt',
+    /** One line for the start-up message. */
+    readonly describe: string,
+    private readonly open: (
+      publish: (e: ObserverEvent) => void,
+      notice: (line: string) => void,
+    ) => {
+      stop(): Promise<void>;
+      stats(): object;
+    },
+  ) {}
+  start(context: ComponentContext): void {
+    const bus = context.bus;
+    this.#running = this.open((e) => bus.publish(e), context.notice);
+  }
+  counters(): Counters {
+    return (this.#running?.stats() ?? {}) as Counters;
+  }
+  async stop(): Promise<void> {
+    await this.#running?.stop();
+  }
 }
 
-export function startCoreSources(
+/**
+ * `run`'s Core sources as components for the plan (cli/plan.ts), started after
+ * the p2p observer; each publishes into the plan's bus, and the runtime
+ * publishes their counters (stages `rpc`, `log`, `usdt`).
+ */
+export function coreSourceComponents(
   config: CoreSourcesConfig,
-  context: { nodeId: string; network: NetworkName; publish: (e: ObserverEvent) => void; status: (line: string) => void },
-): CoreSources {
-  const base = { nodeId: context.nodeId, network: context.network, publish: context.publish };
-  const parts: string[] = [];
-  let rpc: RpcSource | undefined;
-  let log: LogSource | undefined;
-  let usdt: UsdtSource | undefined;
-  if (config.rpc) {
-    rpc = startRpcSource({
-      ...base,
-      url: config.rpc.url,
-      auth: config.rpc.auth,
-      peersIntervalMs: config.rpc.peersIntervalMs,
-      statusIntervalMs: config.rpc.statusIntervalMs,
-      onStatus: context.status,
-    });
-    parts.push(`rpc ${redactUrl(config.rpc.url)}`);
+  context: { nodeId: string; network: NetworkName },
+): (Component & { readonly describe: string })[] {
+  const base = { nodeId: context.nodeId, network: context.network };
+  const out: CoreSourceComponent[] = [];
+  const rpc = config.rpc;
+  if (rpc) {
+    out.push(
+      new CoreSourceComponent('rpc', `rpc ${redactUrl(rpc.url)}`, (publish, notice) =>
+        startRpcSource({
+          ...base,
+          publish,
+          url: rpc.url,
+          auth: rpc.auth,
+          peersIntervalMs: rpc.peersIntervalMs,
+          statusIntervalMs: rpc.statusIntervalMs,
+          onStatus: notice,
+        }),
+      ),
+    );
   }
-  if (config.log) {
-    log = startLogSource({ ...base, path: config.log.path, fromStart: config.log.fromStart });
-    log.done.catch((e: unknown) => context.status(`log ${config.log!.path}: ${e instanceof Error ? e.message : String(e)}`));
-    parts.push(`debug.log ${config.log.path}`);
+  const log = config.log;
+  if (log) {
+    out.push(
+      new CoreSourceComponent('log', `debug.log ${log.path}`, (publish, notice) => {
+        const source = startLogSource({ ...base, publish, path: log.path, fromStart: log.fromStart, publishCounters: false });
+        source.done.catch((e: unknown) => notice(`log ${log.path}: ${e instanceof Error ? e.message : String(e)}`));
+        return { stats: () => source.stats(), stop: () => source.stop().catch(() => undefined) };
+      }),
+    );
   }
-  if (config.usdt) {
-    usdt = startUsdtSource({ ...base, ...config.usdt, onStatus: context.status });
-    usdt.done.catch((e: unknown) => context.status(e instanceof Error ? e.message : String(e)));
-    parts.push('input' in config.usdt ? `usdt ${config.usdt.input}` : `usdt bitcoind pid ${config.usdt.bitcoindPid}`);
+  const usdt = config.usdt;
+  if (usdt) {
+    const what = 'input' in usdt ? `usdt ${usdt.input}` : `usdt bitcoind pid ${usdt.bitcoindPid}`;
+    out.push(
+      new CoreSourceComponent('usdt', what, (publish, notice) => {
+        const source = startUsdtSource({ ...base, publish, ...usdt, onStatus: notice, publishCounters: false });
+        source.done.catch((e: unknown) => notice(e instanceof Error ? e.message : String(e)));
+        return source;
+      }),
+    );
   }
-  return {
-    describe: () => parts,
-    async stop() {
-      await Promise.all([rpc?.stop(), log?.stop().catch(() => undefined), usdt?.stop()]);
-    },
-  };
+  return out;
 }

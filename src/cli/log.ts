@@ -5,14 +5,18 @@
  * received, decoded, rejected (not valid events) and dropped (queue full).
  */
 import type { Command } from 'commander';
-import { NatsBus, natsCredentials } from '../bus/nats.js';
-import { startLogger } from '../consumers/logger/logger.js';
+import type { Bus } from '../bus/bus.js';
+import { natsCredentials } from '../bus/nats.js';
+import { startLogger, type Logger, type LoggerOptions } from '../consumers/logger/logger.js';
 import { EVENT_TYPES, type EventType } from '../events/types.js';
 import { flagValue, parseNatsFlags } from './settings/values.js';
-import { RuntimeError, UsageError, describeError } from './errors.js';
+import { UsageError } from './errors.js';
 import { aborted, type Io } from './pipeline.js';
 import { collectList } from './settings/define.js';
 import { DurableConsumer } from '../bus/durable.js';
+import { DurableComponent, NatsConnectionComponent } from './nats-consumer.js';
+import { Runtime } from '../runtime/runtime.js';
+import type { Component, Counters } from '../runtime/component.js';
 import { parseStreamFlags, STREAM_FLAG_HELP, type StreamFlags, type StreamOptions } from './stream-flags.js';
 
 export interface LogOptions {
@@ -39,68 +43,84 @@ export function parseLogFlags(flags: { nats?: string[]; json?: boolean; nodeId?:
   return { nats, json: flags.json ?? false, nodeIds, types, stream: parseStreamFlags('log', flags, { kind: 'new' }) };
 }
 
+/**
+ * The log command's plan (src/runtime/): the NATS connection, on JetStream a durable consumer (acknowledged once
+ * queued for printing, history from --since), and the logger reading it (or the connection's core subscription,
+ * filtered by the server). It prints its counters on stderr at exit and publishes none.
+ */
 export async function log(options: LogOptions, signal: AbortSignal, io: Io): Promise<void> {
-  let bus: NatsBus;
-  try {
-    bus = await NatsBus.connect({ servers: options.nats, name: 'peer-observer log', mode: options.stream.mode });
-  } catch (err) {
-    throw new RuntimeError(describeError(err));
-  }
-  if (bus.mode === 'jetstream') {
-    io.stderr.write(`peer-observer: ${bus.notice}\n`);
-    await logDurable(options, bus, signal, io);
-    return;
-  }
-  if (options.stream.mode === 'auto' && options.nats.length) io.stderr.write(`peer-observer: ${bus.notice}\n`);
-  const logger = startLogger(bus, io.stdout, {
-    json: options.json,
+  const filter = {
     ...(options.types.length ? { types: options.types } : {}),
     ...(options.nodeIds.length ? { nodeIds: options.nodeIds } : {}),
+  };
+  const connection = new NatsConnectionComponent({
+    servers: options.nats,
+    name: 'peer-observer log',
+    mode: options.stream.mode,
+    // Core NATS asked for by name needs no notice; JetStream, or what auto found, does.
+    quiet: (bus) => bus.mode !== 'jetstream' && options.stream.mode !== 'auto',
   });
-  // The subscription is on the server once a flush round-trips: only then say we are ready.
-  await bus.drain();
-  io.stderr.write(loggingLine(options));
-  await aborted(signal);
-  await bus.close();
-  await logger.done;
-  const s = bus.stats();
-  io.stderr.write(
-    `peer-observer: log: received=${s.received} decoded=${s.decoded} rejected=${s.rejected} dropped=${s.subscriberDropped}\n`,
-  );
-  if (s.forged || s.late) io.stderr.write(`peer-observer: log: refused forged=${s.forged} late=${s.late}\n`);
-}
-
-/** JetStream: the logger on a durable consumer (acknowledged once queued for printing), history from --since. */
-async function logDurable(options: LogOptions, bus: NatsBus, signal: AbortSignal, io: Io): Promise<void> {
-  let durable: DurableConsumer;
-  try {
-    durable = await DurableConsumer.open({
+  const durable = new DurableComponent(
+    connection,
+    (bus) => ({
       servers: options.nats,
       consumer: options.stream.consumer,
       stream: bus.streamName,
       start: options.stream.start,
       ackOnDelivery: true,
       name: 'peer-observer log (consumer)',
-      ...(options.types.length ? { types: options.types } : {}),
-      ...(options.nodeIds.length ? { nodeIds: options.nodeIds } : {}),
-    });
-  } catch (err) {
-    await bus.close();
-    throw new RuntimeError(describeError(err));
-  }
-  await bus.close();
-  io.stderr.write(`peer-observer: ${durable.notice}\n`);
-  const logger = startLogger(durable, io.stdout, { json: options.json });
+      ...filter,
+    }),
+    false,
+  );
+  const printer = new LoggerComponent(() => durable.consumer ?? connection.bus, io, { json: options.json, ...filter });
+  const runtime = await Runtime.start(
+    { bus: connection, components: [durable, printer] },
+    { nodeId: 'log', publishCounters: false, notice: (line) => io.stderr.write(`peer-observer: ${line}\n`) },
+  );
   io.stderr.write(loggingLine(options));
   await aborted(signal);
-  await durable.close();
-  await logger.done;
-  const s = durable.stats();
+  await runtime.stop();
+  const d = durable.consumer?.stats();
+  if (d) {
+    io.stderr.write(
+      `peer-observer: log: received=${d.received} decoded=${d.decoded} rejected=${d.rejected} dropped=0\n` +
+        `peer-observer: log: stream acked=${d.acked} behind=${d.behind} missed=${d.missed} duplicates=${d.duplicates}\n`,
+    );
+    if (d.forged || d.late) io.stderr.write(`peer-observer: log: refused forged=${d.forged} late=${d.late}\n`);
+    return;
+  }
+  const s = connection.bus.stats();
   io.stderr.write(
-    `peer-observer: log: received=${s.received} decoded=${s.decoded} rejected=${s.rejected} dropped=0\n` +
-      `peer-observer: log: stream acked=${s.acked} behind=${s.behind} missed=${s.missed} duplicates=${s.duplicates}\n`,
+    `peer-observer: log: received=${s.received} decoded=${s.decoded} rejected=${s.rejected} dropped=${s.subscriberDropped}\n`,
   );
   if (s.forged || s.late) io.stderr.write(`peer-observer: log: refused forged=${s.forged} late=${s.late}\n`);
+}
+
+/** The logger on what `from` gives; a sink: it prints everything until its source ends. */
+class LoggerComponent implements Component {
+  readonly name = 'logger';
+  readonly sink = true;
+  #logger: Logger | undefined;
+  constructor(
+    private readonly from: () => Bus,
+    private readonly io: Io,
+    private readonly options: LoggerOptions,
+  ) {}
+  async start(): Promise<void> {
+    const source = this.from();
+    // A durable consumer filters by itself; the core subscription is filtered by the server.
+    this.#logger = startLogger(source, this.io.stdout, source instanceof DurableConsumer ? { json: this.options.json } : this.options);
+    // The subscription is on the server once a flush round-trips: only then say we are ready.
+    if (!(source instanceof DurableConsumer)) await source.drain();
+  }
+  counters(): Counters {
+    return {};
+  }
+  async stop(): Promise<void> {
+    this.#logger?.subscription.unsubscribe();
+    await this.#logger?.done;
+  }
 }
 
 export function registerLog(command: Command, context: { signal: AbortSignal; io: Io }): void {

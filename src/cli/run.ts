@@ -6,8 +6,9 @@
 import { networkByName } from '../protocol/networks.js';
 import type { RunConfig } from './config.js';
 import { aborted, endpointText, startPipeline, type Io } from './pipeline.js';
-import { startCoreSources } from './core-sources.js';
-import type { ObserverEvent } from '../events/types.js';
+import { coreSourceComponents } from './core-sources.js';
+import type { Component, ComponentContext, Counters } from '../runtime/component.js';
+import type { MimicNode } from '../sources/p2p/mimic/node.js';
 import { redactUrl } from '../sources/rpc/client.js';
 import { startMimic, type RunningMimic } from '../sources/p2p/mimic/start.js';
 import { DEFAULT_BUDGET } from '../sources/p2p/mimic/budget.js';
@@ -16,30 +17,32 @@ import { natsCredentials } from '../bus/nats.js';
 
 export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promise<void> {
   const network = networkByName(config.network);
-  let publishMimic: (e: ObserverEvent) => void = () => {};
-  const mimic = config.mimic && config.core.rpc ? await startRunMimic(config, (e) => publishMimic(e), io) : undefined;
-  const pipeline = await startPipeline({
-    ...(mimic ? { mimic: mimic.node } : {}),
-    network,
-    nodeId: config.nodeId,
-    listen: config.listen,
-    connect: config.connect,
-    json: config.json,
-    limits: config.limits,
-    nats: config.nats,
-    natsEncoding: config.natsEncoding,
-    natsMode: config.natsMode,
-    archive: config.archive,
-    http: config.http,
-    connectivity: config.connectivity,
-    detectors: config.detectors,
-    v2: config.v2,
-    collective: config.collective,
-    io,
-    stream: config.stream,
-    p2p: config.p2p,
-  });
-  publishMimic = (e) => pipeline.bus.publish(e);
+  const mimic = config.mimic && config.core.rpc ? new MimicComponent(config) : undefined;
+  const core = coreSourceComponents(config.core, { nodeId: config.nodeId, network: network.name });
+  const pipeline = await startPipeline(
+    {
+      ...(mimic ? { mimic: () => mimic.node } : {}),
+      network,
+      nodeId: config.nodeId,
+      listen: config.listen,
+      connect: config.connect,
+      json: config.json,
+      limits: config.limits,
+      nats: config.nats,
+      natsEncoding: config.natsEncoding,
+      natsMode: config.natsMode,
+      archive: config.archive,
+      http: config.http,
+      connectivity: config.connectivity,
+      detectors: config.detectors,
+      v2: config.v2,
+      collective: config.collective,
+      io,
+      stream: config.stream,
+      p2p: config.p2p,
+    },
+    { beforeObserver: mimic ? [mimic] : [], sources: core },
+  );
   const where = pipeline.listening.map(endpointText).join(', ') || 'nowhere';
   const role = config.p2p ? `listening on ${where}` : 'without a p2p node (--no-p2p)';
   // Credentials in a URL are never printed.
@@ -54,13 +57,7 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
       (config.http?.asn ? ` (ASNs from ${config.http.asn.source})` : '') +
       (pipeline.http.server.allowedHosts.length ? `; HTTP answers to ${pipeline.http.server.allowedHosts.join(', ')} besides loopback` : '')
     : '';
-  const core = startCoreSources(config.core, {
-    nodeId: config.nodeId,
-    network: network.name,
-    publish: (e) => pipeline.bus.publish(e),
-    status: (line) => io.stderr.write(`peer-observer: ${line}\n`),
-  });
-  const watching = core.describe().length ? `; watching ${core.describe().join(', ')}` : '';
+  const watching = core.length ? `; watching ${core.map((c) => c.describe).join(', ')}` : '';
   const connectivity = config.connectivity
     ? `; connectivity check on${config.connectivity.allowLoopback ? ' (loopback allowed)' : ''}`
     : '';
@@ -69,33 +66,50 @@ export async function run(config: RunConfig, signal: AbortSignal, io: Io): Promi
     `peer-observer: ${network.name} node ${config.nodeId} ${role}${to}${mimicking}${watching}${consuming}${nats}${archive}${http}${connectivity}\n`,
   );
   await aborted(signal);
-  mimic?.stop();
-  // The Core sources' last events (counters) go out before the bus closes.
-  await core.stop();
+  // The runtime stops the Core sources first, the bus last: their last events (counters) go out before it closes.
   await pipeline.stop();
 }
 
 /** `--mimic`: the backend must answer before the observer starts (its identity is every version message). */
-async function startRunMimic(config: RunConfig, publish: (e: ObserverEvent) => void, io: Io): Promise<RunningMimic> {
-  const rpc = config.core.rpc!;
-  const budget = {
-    ...DEFAULT_BUDGET,
-    ...(config.mimic?.peerBudgetBytes !== undefined ? { perPeerBytes: config.mimic.peerBudgetBytes } : {}),
-    ...(config.mimic?.globalBudgetBytes !== undefined ? { globalBytes: config.mimic.globalBudgetBytes } : {}),
-  };
-  try {
-    return await startMimic({
-      url: rpc.url,
-      auth: rpc.auth,
-      nodeId: config.nodeId,
-      publish,
-      budget,
-      // NODE_P2P_V2 in the mimic's version message exactly when we speak v2 (--v2, the default).
-      v2: config.v2,
-      ...(config.mimic?.externalAddresses ? { externalAddresses: config.mimic.externalAddresses } : {}),
-      status: (line) => io.stderr.write(`peer-observer: ${line}\n`),
-    });
-  } catch (err) {
-    throw new RuntimeError(`--mimic: the backend ${redactUrl(rpc.url)} does not answer: ${describeError(err)}`);
+class MimicComponent implements Component {
+  readonly name = 'p2p.mimic';
+  readonly source = 'p2p';
+  #mimic: RunningMimic | undefined;
+  constructor(private readonly config: RunConfig) {}
+  get node(): MimicNode {
+    if (!this.#mimic) throw new Error('p2p.mimic is not started');
+    return this.#mimic.node;
+  }
+  async start(context: ComponentContext): Promise<void> {
+    const config = this.config;
+    const rpc = config.core.rpc!;
+    const budget = {
+      ...DEFAULT_BUDGET,
+      ...(config.mimic?.peerBudgetBytes !== undefined ? { perPeerBytes: config.mimic.peerBudgetBytes } : {}),
+      ...(config.mimic?.globalBudgetBytes !== undefined ? { globalBytes: config.mimic.globalBudgetBytes } : {}),
+    };
+    const bus = context.bus;
+    try {
+      this.#mimic = await startMimic({
+        url: rpc.url,
+        auth: rpc.auth,
+        nodeId: config.nodeId,
+        publish: (e) => bus.publish(e),
+        budget,
+        // NODE_P2P_V2 in the mimic's version message exactly when we speak v2 (--v2, the default).
+        v2: config.v2,
+        ...(config.mimic?.externalAddresses ? { externalAddresses: config.mimic.externalAddresses } : {}),
+        status: context.notice,
+        publishCounters: false,
+      });
+    } catch (err) {
+      throw new RuntimeError(`--mimic: the backend ${redactUrl(rpc.url)} does not answer: ${describeError(err)}`);
+    }
+  }
+  counters(): Counters {
+    return this.#mimic?.node.stats() ?? {};
+  }
+  stop(): void {
+    this.#mimic?.stop();
   }
 }

@@ -11,7 +11,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { EmbeddedBus } from '../../src/bus/embedded.js';
 import { startArchive } from '../../src/consumers/archive/consumer.js';
-import { startAlerting } from '../../src/consumers/alerts/run.js';
+import { startAlerting } from '../../src/consumers/detectors/alerting.js';
 import { formatText } from '../../src/consumers/logger/format.js';
 import { exportIncident } from '../../src/cli/incidents.js';
 import type { IncidentReport } from '../../src/consumers/alerts/report.js';

@@ -25,7 +25,7 @@
  * same alerts as the live run did.
  */
 import type { ObserverEvent } from '../../events/types.js';
-import type { Signal } from '../detectors/types.js';
+import type { Signal } from './signal.js';
 import {
   maxSeverity,
   severityRank,

@@ -4,28 +4,11 @@
  * signals into deduplicated alerts and incidents (src/consumers/alerts/).
  */
 import type { z } from 'zod';
-import type { AlertSubject, EventType, JsonValue, ObserverEvent, Severity } from '../../events/types.js';
+import type { EventType, ObserverEvent } from '../../events/types.js';
+import type { Signal } from '../alerts/signal.js';
 
-/** "This subject looks like this attack, now": the alert manager dedupes, escalates and resolves. */
-export interface Signal {
-  detector: string;
-  subject: AlertSubject;
-  severity: Severity;
-  /** One sentence; may quote attacker-controlled text. */
-  summary: string;
-  /** Snapshot totals for the subject (the manager keeps the largest value seen per name). */
-  counts: Record<string, number>;
-  /** One piece of evidence (a message summary, an address, a connection), bounded by the detector. */
-  sample?: JsonValue;
-  /** The observer whose events produced the signal. */
-  nodeId: string;
-  /** When (µs): the triggering event's time, or the tick's. */
-  timeUs: number;
-  /** The subject's netgroup where known (incident grouping, cross-observer correlation). */
-  netgroup?: string;
-  /** The source IP where the subject is one host (cross-observer correlation). */
-  sourceIp?: string;
-}
+// The alert manager's input; declared beside it so alerts/ never imports detectors/.
+export type { Signal } from '../alerts/signal.js';
 
 /** State sizes and evictions, so bounded state is visible. */
 export interface DetectorStats {

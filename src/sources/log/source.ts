@@ -28,6 +28,8 @@ export interface LogSourceOptions {
   maxLineBytes?: number;
   /** pipeline.counters every this often (default 10 s); 0 disables the periodic ones. */
   countersEveryMs?: number;
+  /** Publish `pipeline.counters` itself (default true); false when a runtime (src/runtime/) publishes stats() from its one timer. */
+  publishCounters?: boolean;
 }
 
 export interface LogSource {
@@ -52,7 +54,7 @@ export function startLogSource(options: LogSourceOptions): LogSource {
       missing: follow.missing,
       publishErrors: sink.publishErrors,
     });
-  const every = options.countersEveryMs ?? 10_000;
+  const every = options.publishCounters === false ? 0 : (options.countersEveryMs ?? 10_000);
   const timer = every > 0 ? setInterval(() => sink.emit('pipeline.counters', { stage: 'log', counters: stats() }), every) : undefined;
   timer?.unref();
 
@@ -71,7 +73,7 @@ export function startLogSource(options: LogSourceOptions): LogSource {
     } finally {
       interpreter.end();
       if (timer) clearInterval(timer);
-      sink.emit('pipeline.counters', { stage: 'log', counters: stats() });
+      if (options.publishCounters !== false) sink.emit('pipeline.counters', { stage: 'log', counters: stats() });
     }
   })();
 

@@ -50,6 +50,11 @@ export interface ObserverOptions {
   v2Decoys?: readonly number[];
   /** `--mimic`: behave like this backend-backed node (mimic/node.ts). */
   mimic?: MimicNode;
+  /**
+   * Publish `pipeline.counters` itself every `limits.countersIntervalMs` and at stop (default true). False when a
+   * runtime (src/runtime/) publishes them from its one timer through observerCounters().
+   */
+  publishCounters?: boolean;
 }
 
 export interface ObserverStats {
@@ -108,73 +113,257 @@ export function normalizeIp(address: string | undefined): string {
   return m ? m[1]! : address;
 }
 
-export async function startObserver(options: ObserverOptions): Promise<Observer> {
-  const limits = resolveLimits(options.limits);
-  const sink = new EventSink(options.nodeId, options.publish);
-  const counters = new ObserverCounters();
-  const limiter = new ConnectionLimiter(limits);
-  const peers = new Set<Peer>();
-  const dialerOf = new Map<Peer, Dialer>();
-  let nextId = 1;
-  let serverErrors = 0;
-  let v1Fallbacks = 0;
-  const v2 = options.v2 ?? true;
-  let stopping = false;
-  let stopped: Promise<void> | undefined;
+/**
+ * The observer's state: its peers (inbound with what eviction needs of each,
+ * those still in their handshake), the admission limits, the dialers, the
+ * counters. accept() admits one inbound socket by Core's rules (refused at a
+ * limit, or room made by eviction); the listeners and dialers only feed it.
+ * Tests drive it with sockets of their own, without a listener or a bus.
+ */
+export class P2PObserver implements Observer {
+  readonly #options: ObserverOptions;
+  readonly #limits: ObserverLimits;
+  readonly #sink: EventSink;
+  readonly #counters = new ObserverCounters();
+  readonly #limiter: ConnectionLimiter;
+  readonly #peers = new Set<Peer>();
+  readonly #dialerOf = new Map<Peer, Dialer>();
+  readonly #v2: boolean;
   // Inbound peers and what eviction needs of each; the ones still in their handshake.
-  const inbound = new Map<Peer, { netgroup: string; keyed: bigint; network: CandidateNetwork; isLocal: boolean }>();
-  const pending = new Set<Peer>();
+  readonly #inbound = new Map<Peer, { netgroup: string; keyed: bigint; network: CandidateNetwork; isLocal: boolean }>();
+  readonly #pending = new Set<Peer>();
   // Core's nKeyedNetGroup randomizer: a secret per process, so no one can predict which netgroups are protected.
-  const netgroupKey = randomBytes(32);
-  let refusedPerNetgroup = 0;
-  let evictedInboundFull = 0;
-  let evictedHandshakeSlots = 0;
+  readonly #netgroupKey = randomBytes(32);
+  readonly #ctx: PeerContext;
+  readonly #servers: Awaited<ReturnType<typeof listenOn>>[] = [];
+  readonly #dialers: Dialer[];
+  #nextId = 1;
+  #serverErrors = 0;
+  #v1Fallbacks = 0;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
+  #refusedPerNetgroup = 0;
+  #evictedInboundFull = 0;
+  #evictedHandshakeSlots = 0;
+  readonly #countersTimer: NodeJS.Timeout | undefined;
   // Started at the first v2 handshake, so an observer that never meets a v2 peer starts no thread.
-  let keyPool: V2KeyPool | undefined;
+  #keyPool: V2KeyPool | undefined;
+  readonly #onAbort = (): void => void this.stop();
 
-  const ctx: PeerContext = {
-    network: options.network,
-    limits,
-    sink,
-    counters,
-    userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
-    recordRaw: options.recordRaw ?? false,
-    ownNonces: new Set(),
-    v2,
-    ...(options.v2Decoys ? { v2Decoys: options.v2Decoys } : {}),
-    v2Key: () => (keyPool ??= new V2KeyPool()).take(),
-    ...(options.mimic ? { mimic: options.mimic } : {}),
-    onClosed(peer: Peer, _reason: CloseReason) {
-      peers.delete(peer);
-      inbound.delete(peer);
-      pending.delete(peer);
-      if (peer.info.direction === 'inbound') limiter.release(peer.info.remoteIp);
-      const dialer = dialerOf.get(peer);
-      dialerOf.delete(peer);
-      if (dialer && !stopping && peer.connection.shouldReconnectV1) void retryV1(dialer);
-      else if (dialer && !stopping) dialer.dropped(peer.handshakeComplete);
-    },
-    onHandshake(peer: Peer) {
-      pending.delete(peer);
-    },
-  };
+  /** Listen, then dial; the counters timer runs unless `publishCounters` is false. */
+  static async start(options: ObserverOptions): Promise<P2PObserver> {
+    const observer = new P2PObserver(options);
+    await observer.#listen();
+    if (options.signal?.aborted) {
+      await observer.stop();
+    } else {
+      options.signal?.addEventListener('abort', observer.#onAbort, { once: true });
+      for (const d of observer.#dialers) d.start();
+    }
+    return observer;
+  }
 
-  const outboundPeer = (socket: Socket, target: Endpoint, transport: 'v1' | 'v2'): Peer =>
-    new Peer(ctx, socket, {
-      id: nextId++,
+  /** Not listening nor dialling yet: start() does both; tests may feed accept() directly. */
+  constructor(options: ObserverOptions) {
+    this.#options = options;
+    this.#limits = resolveLimits(options.limits);
+    this.#sink = new EventSink(options.nodeId, options.publish);
+    this.#limiter = new ConnectionLimiter(this.#limits);
+    this.#v2 = options.v2 ?? true;
+    this.#ctx = {
+      network: options.network,
+      limits: this.#limits,
+      sink: this.#sink,
+      counters: this.#counters,
+      userAgent: options.userAgent ?? DEFAULT_USER_AGENT,
+      recordRaw: options.recordRaw ?? false,
+      ownNonces: new Set(),
+      v2: this.#v2,
+      ...(options.v2Decoys ? { v2Decoys: options.v2Decoys } : {}),
+      v2Key: () => (this.#keyPool ??= new V2KeyPool()).take(),
+      ...(options.mimic ? { mimic: options.mimic } : {}),
+      onClosed: (peer: Peer, _reason: CloseReason) => {
+        this.#peers.delete(peer);
+        this.#inbound.delete(peer);
+        this.#pending.delete(peer);
+        if (peer.info.direction === 'inbound') this.#limiter.release(peer.info.remoteIp);
+        const dialer = this.#dialerOf.get(peer);
+        this.#dialerOf.delete(peer);
+        if (dialer && !this.#stopping && peer.connection.shouldReconnectV1) void this.#retryV1(dialer);
+        else if (dialer && !this.#stopping) dialer.dropped(peer.handshakeComplete);
+      },
+      onHandshake: (peer: Peer) => {
+        this.#pending.delete(peer);
+      },
+    };
+    this.#dialers = options.connect.map((target) => {
+      const dialer: Dialer = new Dialer(target, this.#limits, {
+        onAttempt: () => {
+          this.#counters.outboundAttempts++;
+        },
+        onConnected: (socket) => {
+          this.#counters.outboundConnected++;
+          const peer = this.#outboundPeer(socket, target, this.#v2 ? 'v2' : 'v1');
+          if (peer.isClosed) {
+            dialer.dropped(false);
+          } else {
+            this.#peers.add(peer);
+            this.#dialerOf.set(peer, dialer);
+          }
+        },
+        onFailed: (detail, elapsedMs, retry) =>
+          this.#connectFailed(target, `${detail}; attempt ${retry.attempt}, next in ${(retry.retryInMs / 1000).toFixed(1)} s`, elapsedMs),
+      });
+      return dialer;
+    });
+    this.#countersTimer =
+      options.publishCounters !== false ? setInterval(() => this.#publishCounters(), this.#limits.countersIntervalMs).unref() : undefined;
+  }
+
+  /** The bound endpoints, in the order given (port 0 replaced by the port taken). */
+  get listening(): Endpoint[] {
+    return this.#servers.map((s) => s.bound);
+  }
+
+  /** Admit one inbound connection, or refuse it (counted, a connection.closed event) at a limit Core's rules keep. */
+  accept(socket: Socket): void {
+    socket.on('error', () => {}); // handled per connection below; never unhandled
+    const ip = normalizeIp(socket.remoteAddress);
+    if (this.#stopping || !ip) {
+      socket.destroy();
+      return;
+    }
+    const group = evictionNetgroup(ip);
+    const capped = this.#limiter.refusal(ip, group);
+    if (capped) return this.#refuse(socket, ip, capped, group);
+    if (!this.#makeRoom(group)) return this.#refuse(socket, ip, 'total', group);
+    const admit = this.#limiter.admit(ip, group);
+    if (admit !== 'ok') return this.#refuse(socket, ip, admit, group);
+    this.#counters.inboundAccepted++;
+    const peer = new Peer(this.#ctx, socket, {
+      id: this.#nextId++,
+      direction: 'inbound',
+      remoteIp: ip,
+      remotePort: socket.remotePort ?? 0,
+      local: safeEndpoint(normalizeIp(socket.localAddress), socket.localPort ?? 0),
+    });
+    if (!peer.isClosed) {
+      this.#peers.add(peer);
+      this.#inbound.set(peer, { netgroup: group, keyed: keyedNetgroup(group, this.#netgroupKey), ...candidateNetworkOf(ip) });
+      if (!peer.handshakeComplete) this.#pending.add(peer);
+    }
+  }
+
+  stats(): ObserverStats {
+    const counters = this.#counters;
+    let inbound = 0;
+    let outbound = 0;
+    let bytesIn = counters.closedBytesIn;
+    let bytesOut = counters.closedBytesOut;
+    let sendPauses = counters.closedSendPauses;
+    let sendQueuedBytes = 0;
+    let v2DecoysIn = counters.closedDecoysIn;
+    for (const p of this.#peers) {
+      v2DecoysIn += p.connection.v2Transport?.decoysIn ?? 0;
+      if (p.info.direction === 'inbound') inbound++;
+      else outbound++;
+      bytesIn += p.connection.bytesIn;
+      bytesOut += p.connection.bytesOut;
+      sendPauses += p.connection.sendPauses;
+      sendQueuedBytes += p.connection.pendingOut;
+    }
+    return {
+      connections: { inbound, outbound },
+      inboundAccepted: counters.inboundAccepted,
+      inboundRefusedPerIp: counters.inboundRefusedPerIp,
+      inboundRefusedTotal: counters.inboundRefusedTotal,
+      inboundRefusedPerNetgroup: this.#refusedPerNetgroup,
+      evictedInboundFull: this.#evictedInboundFull,
+      evictedHandshakeSlots: this.#evictedHandshakeSlots,
+      pendingHandshakes: this.#pending.size,
+      outboundAttempts: counters.outboundAttempts,
+      outboundConnected: counters.outboundConnected,
+      outboundFailed: counters.outboundFailed,
+      handshakesCompleted: counters.handshakesCompleted,
+      framesIn: counters.framesIn,
+      framesOut: counters.framesOut,
+      bytesIn,
+      bytesOut,
+      unknownCommands: counters.unknownCommands,
+      violations: counters.violations,
+      violationsByKind: Object.fromEntries(counters.violationsByKind),
+      sendDrops: counters.sendDrops,
+      sendPauses,
+      sendQueuedBytes,
+      eventsPublished: this.#sink.published,
+      publishErrors: this.#sink.publishErrors,
+      serverErrors: this.#serverErrors,
+      v1Fallbacks: this.#v1Fallbacks,
+      v2Sessions: counters.v2Sessions,
+      v2DecoysIn,
+      v2KeysPooled: this.#keyPool?.counters().pooled ?? 0,
+      v2KeysInline: this.#keyPool?.counters().inline ?? 0,
+      v2KeyThreadFailed: this.#keyPool?.counters().failure ? 1 : 0,
+    };
+  }
+
+  /** Stop dialling, close every peer (reason `shutdown`) and the listeners. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping = true;
+    this.#stopped ??= (async () => {
+      clearInterval(this.#countersTimer);
+      this.#options.signal?.removeEventListener('abort', this.#onAbort);
+      for (const d of this.#dialers) d.stop();
+      for (const p of [...this.#peers]) p.disconnect('shutdown', 'observer stopping');
+      await Promise.all(this.#servers.map((s) => closeServer(s.server)));
+      this.#publishCounters();
+      await this.#keyPool?.close();
+    })();
+    return this.#stopped;
+  }
+
+  async #listen(): Promise<void> {
+    try {
+      for (const endpoint of this.#options.listen) {
+        this.#servers.push(
+          await listenOn(
+            endpoint,
+            (socket) => this.accept(socket),
+            () => {
+              this.#serverErrors++;
+            },
+          ),
+        );
+      }
+    } catch (error) {
+      clearInterval(this.#countersTimer);
+      await Promise.all(this.#servers.map((s) => closeServer(s.server)));
+      throw error;
+    }
+  }
+
+  #publishCounters(): void {
+    if (this.#options.publishCounters !== false)
+      this.#sink.emit('pipeline.counters', { stage: 'p2p.observer', counters: observerCounters(this.stats()) });
+  }
+
+  #outboundPeer(socket: Socket, target: Endpoint, transport: 'v1' | 'v2'): Peer {
+    return new Peer(this.#ctx, socket, {
+      id: this.#nextId++,
       direction: 'outbound',
       remoteIp: normalizeIp(socket.remoteAddress) || target.host,
       remotePort: socket.remotePort ?? target.port,
       local: safeEndpoint(normalizeIp(socket.localAddress), socket.localPort ?? 0),
       transport,
     });
+  }
 
-  const connectFailed = (target: Endpoint, detail: string, elapsedMs: number): void => {
-    counters.outboundFailed++;
+  #connectFailed(target: Endpoint, detail: string, elapsedMs: number): void {
+    this.#counters.outboundFailed++;
     // An outbound connection that never opened: a connection.closed without an opened.
-    sink.emit('connection.closed', {
-      conn: { id: nextId++, direction: 'outbound', remote: endpointLabel(target) },
-      network: options.network.name,
+    this.#sink.emit('connection.closed', {
+      conn: { id: this.#nextId++, direction: 'outbound', remote: endpointLabel(target) },
+      network: this.#options.network.name,
       netgroup: netgroupText(target.host),
       reason: 'connect-failed',
       detail,
@@ -185,41 +374,42 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       messagesIn: 0,
       messagesOut: 0,
     });
-  };
+  }
 
   /** Core's v1 fallback: one immediate v1 dial to the same target (see v2-fallback.ts). */
-  const retryV1 = async (dialer: Dialer): Promise<void> => {
-    v1Fallbacks++;
-    counters.outboundAttempts++;
-    const r = await dialOnce(dialer.target, limits.connectTimeoutMs);
-    if (stopping) {
+  async #retryV1(dialer: Dialer): Promise<void> {
+    this.#v1Fallbacks++;
+    this.#counters.outboundAttempts++;
+    const r = await dialOnce(dialer.target, this.#limits.connectTimeoutMs);
+    if (this.#stopping) {
       if ('socket' in r) r.socket.destroy();
       return;
     }
     if ('error' in r) {
-      connectFailed(dialer.target, `v1 retry: ${r.error}`, r.elapsedMs);
+      this.#connectFailed(dialer.target, `v1 retry: ${r.error}`, r.elapsedMs);
       dialer.dropped(false);
       return;
     }
-    counters.outboundConnected++;
+    this.#counters.outboundConnected++;
     r.socket.on('error', () => {});
-    const peer = outboundPeer(r.socket, dialer.target, 'v1');
+    const peer = this.#outboundPeer(r.socket, dialer.target, 'v1');
     if (peer.isClosed) dialer.dropped(false);
     else {
-      peers.add(peer);
-      dialerOf.set(peer, dialer);
+      this.#peers.add(peer);
+      this.#dialerOf.set(peer, dialer);
     }
-  };
+  }
 
-  const refuse = (socket: Socket, ip: string, why: 'per-ip' | 'per-netgroup' | 'total', netgroup: string): void => {
-    if (why === 'per-ip') counters.inboundRefusedPerIp++;
-    else if (why === 'per-netgroup') refusedPerNetgroup++;
-    else counters.inboundRefusedTotal++;
+  #refuse(socket: Socket, ip: string, why: 'per-ip' | 'per-netgroup' | 'total', netgroup: string): void {
+    const limits = this.#limits;
+    if (why === 'per-ip') this.#counters.inboundRefusedPerIp++;
+    else if (why === 'per-netgroup') this.#refusedPerNetgroup++;
+    else this.#counters.inboundRefusedTotal++;
     const port = socket.remotePort ?? 0;
     socket.resetAndDestroy();
-    sink.emit('connection.closed', {
-      conn: { id: nextId++, direction: 'inbound', remote: safeEndpoint(ip, port) },
-      network: options.network.name,
+    this.#sink.emit('connection.closed', {
+      conn: { id: this.#nextId++, direction: 'inbound', remote: safeEndpoint(ip, port) },
+      network: this.#options.network.name,
       netgroup: netgroupText(ip),
       reason: 'limit',
       detail:
@@ -235,35 +425,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       messagesIn: 0,
       messagesOut: 0,
     });
-  };
-
-  const onInbound = (socket: Socket): void => {
-    socket.on('error', () => {}); // handled per connection below; never unhandled
-    const ip = normalizeIp(socket.remoteAddress);
-    if (stopping || !ip) {
-      socket.destroy();
-      return;
-    }
-    const group = evictionNetgroup(ip);
-    const capped = limiter.refusal(ip, group);
-    if (capped) return refuse(socket, ip, capped, group);
-    if (!makeRoom(group)) return refuse(socket, ip, 'total', group);
-    const admit = limiter.admit(ip, group);
-    if (admit !== 'ok') return refuse(socket, ip, admit, group);
-    counters.inboundAccepted++;
-    const peer = new Peer(ctx, socket, {
-      id: nextId++,
-      direction: 'inbound',
-      remoteIp: ip,
-      remotePort: socket.remotePort ?? 0,
-      local: safeEndpoint(normalizeIp(socket.localAddress), socket.localPort ?? 0),
-    });
-    if (!peer.isClosed) {
-      peers.add(peer);
-      inbound.set(peer, { netgroup: group, keyed: keyedNetgroup(group, netgroupKey), ...candidateNetworkOf(ip) });
-      if (!peer.handshakeComplete) pending.add(peer);
-    }
-  };
+  }
 
   /**
    * Make room for a new inbound connection from `group`: past the handshake
@@ -271,7 +433,10 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
    * peer Core's rules choose (net.cpp AttemptToEvictConnection). False: the
    * slots are full and every peer is protected, so the new one is refused.
    */
-  const makeRoom = (group: string): boolean => {
+  #makeRoom(group: string): boolean {
+    const limits = this.#limits;
+    const pending = this.#pending;
+    const inbound = this.#inbound;
     if (pending.size >= limits.maxPendingHandshakes) {
       const byId = new Map([...pending].map((p) => [p.info.id, p]));
       const choice = selectPendingToEvict(
@@ -285,7 +450,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
       );
       const victim = choice && byId.get(choice.id);
       if (victim) {
-        evictedHandshakeSlots++;
+        this.#evictedHandshakeSlots++;
         const stage = victim.versionReceived ? 'no verack' : victim.connection.bytesIn > 0 ? 'no version' : 'no bytes';
         victim.disconnect(
           'evicted',
@@ -295,7 +460,7 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
         );
       }
     }
-    if (limiter.size < limits.maxConnections) return true;
+    if (this.#limiter.size < limits.maxConnections) return true;
     const candidates: EvictionCandidate[] = [];
     const byId = new Map<number, Peer>();
     for (const [p, meta] of inbound) {
@@ -312,138 +477,32 @@ export async function startObserver(options: ObserverOptions): Promise<Observer>
     const choice = selectNodeToEvict(candidates);
     const victim = choice && byId.get(choice.id);
     if (!choice || !victim) return false;
-    evictedInboundFull++;
+    this.#evictedInboundFull++;
     victim.disconnect(
       'evicted',
       `${limits.maxConnections} inbound slots full: the youngest of the ${choice.groupSize} unprotected connections from ` +
         `netgroup ${choice.netgroup} (${choice.protected} of ${choice.candidates} protected) makes room for one from ${group}`,
       'inbound-full',
     );
-    return limiter.size < limits.maxConnections;
-  };
-
-  const servers: Awaited<ReturnType<typeof listenOn>>[] = [];
-  try {
-    for (const endpoint of options.listen) {
-      servers.push(
-        await listenOn(endpoint, onInbound, () => {
-          serverErrors++;
-        }),
-      );
-    }
-  } catch (error) {
-    await Promise.all(servers.map((s) => closeServer(s.server)));
-    throw error;
+    return this.#limiter.size < limits.maxConnections;
   }
+}
 
-  const dialers = options.connect.map((target) => {
-    const dialer: Dialer = new Dialer(target, limits, {
-      onAttempt: () => {
-        counters.outboundAttempts++;
-      },
-      onConnected: (socket) => {
-        counters.outboundConnected++;
-        const peer = outboundPeer(socket, target, v2 ? 'v2' : 'v1');
-        if (peer.isClosed) {
-          dialer.dropped(false);
-        } else {
-          peers.add(peer);
-          dialerOf.set(peer, dialer);
-        }
-      },
-      onFailed: (detail, elapsedMs, retry) =>
-        connectFailed(target, `${detail}; attempt ${retry.attempt}, next in ${(retry.retryInMs / 1000).toFixed(1)} s`, elapsedMs),
-    });
-    return dialer;
-  });
+/** Listen, dial, and publish every connection and message (P2PObserver.start). */
+export function startObserver(options: ObserverOptions): Promise<Observer> {
+  return P2PObserver.start(options);
+}
 
-  const stats = (): ObserverStats => {
-    let inbound = 0;
-    let outbound = 0;
-    let bytesIn = counters.closedBytesIn;
-    let bytesOut = counters.closedBytesOut;
-    let sendPauses = counters.closedSendPauses;
-    let sendQueuedBytes = 0;
-    let v2DecoysIn = counters.closedDecoysIn;
-    for (const p of peers) {
-      v2DecoysIn += p.connection.v2Transport?.decoysIn ?? 0;
-      if (p.info.direction === 'inbound') inbound++;
-      else outbound++;
-      bytesIn += p.connection.bytesIn;
-      bytesOut += p.connection.bytesOut;
-      sendPauses += p.connection.sendPauses;
-      sendQueuedBytes += p.connection.pendingOut;
-    }
-    return {
-      connections: { inbound, outbound },
-      inboundAccepted: counters.inboundAccepted,
-      inboundRefusedPerIp: counters.inboundRefusedPerIp,
-      inboundRefusedTotal: counters.inboundRefusedTotal,
-      inboundRefusedPerNetgroup: refusedPerNetgroup,
-      evictedInboundFull,
-      evictedHandshakeSlots,
-      pendingHandshakes: pending.size,
-      outboundAttempts: counters.outboundAttempts,
-      outboundConnected: counters.outboundConnected,
-      outboundFailed: counters.outboundFailed,
-      handshakesCompleted: counters.handshakesCompleted,
-      framesIn: counters.framesIn,
-      framesOut: counters.framesOut,
-      bytesIn,
-      bytesOut,
-      unknownCommands: counters.unknownCommands,
-      violations: counters.violations,
-      violationsByKind: Object.fromEntries(counters.violationsByKind),
-      sendDrops: counters.sendDrops,
-      sendPauses,
-      sendQueuedBytes,
-      eventsPublished: sink.published,
-      publishErrors: sink.publishErrors,
-      serverErrors,
-      v1Fallbacks,
-      v2Sessions: counters.v2Sessions,
-      v2DecoysIn,
-      v2KeysPooled: keyPool?.counters().pooled ?? 0,
-      v2KeysInline: keyPool?.counters().inline ?? 0,
-      v2KeyThreadFailed: keyPool?.counters().failure ? 1 : 0,
-    };
-  };
-
-  const publishCounters = (): void => {
-    const s = stats();
-    const flat: Record<string, number> = {};
-    for (const [k, v] of Object.entries(s)) {
-      if (typeof v === 'number') flat[k] = v;
-    }
-    flat['connections.inbound'] = s.connections.inbound;
-    flat['connections.outbound'] = s.connections.outbound;
-    for (const [k, v] of Object.entries(s.violationsByKind)) flat[`violations.${k}`] = v;
-    sink.emit('pipeline.counters', { stage: 'p2p.observer', counters: flat });
-  };
-  const countersTimer = setInterval(publishCounters, limits.countersIntervalMs).unref();
-
-  const stop = (): Promise<void> => {
-    stopping = true;
-    stopped ??= (async () => {
-      clearInterval(countersTimer);
-      options.signal?.removeEventListener('abort', onAbort);
-      for (const d of dialers) d.stop();
-      for (const p of [...peers]) p.disconnect('shutdown', 'observer stopping');
-      await Promise.all(servers.map((s) => closeServer(s.server)));
-      publishCounters();
-      await keyPool?.close();
-    })();
-    return stopped;
-  };
-  const onAbort = (): void => void stop();
-  if (options.signal?.aborted) {
-    await stop();
-  } else {
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    for (const d of dialers) d.start();
+/** The observer's stats as the flat numbers of its `pipeline.counters` event (stage `p2p.observer`). */
+export function observerCounters(s: ObserverStats): Record<string, number> {
+  const flat: Record<string, number> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v === 'number') flat[k] = v;
   }
-
-  return { listening: servers.map((s) => s.bound), stop, stats };
+  flat['connections.inbound'] = s.connections.inbound;
+  flat['connections.outbound'] = s.connections.outbound;
+  for (const [k, v] of Object.entries(s.violationsByKind)) flat[`violations.${k}`] = v;
+  return flat;
 }
 
 function safeEndpoint(ip: string, port: number): string {

@@ -34,6 +34,8 @@ export interface UsdtSourceOptions {
   once?: boolean;
   pollMs?: number;
   countersEveryMs?: number;
+  /** Publish `pipeline.counters` itself (default true); false when a runtime (src/runtime/) publishes stats() from its one timer. */
+  publishCounters?: boolean;
   /** bpftrace's stderr lines and exit, for the operator. */
   onStatus?: (line: string) => void;
 }
@@ -51,7 +53,7 @@ export function startUsdtSource(options: UsdtSourceOptions): UsdtSource {
   const interpreter = new UsdtInterpreter(sink, options.network);
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  const every = options.countersEveryMs ?? 10_000;
+  const every = options.publishCounters === false ? 0 : (options.countersEveryMs ?? 10_000);
   const timer =
     every > 0 ? setInterval(() => sink.emit('pipeline.counters', { stage: 'usdt', counters: interpreter.snapshot() }), every) : undefined;
   timer?.unref();
@@ -81,7 +83,7 @@ export function startUsdtSource(options: UsdtSourceOptions): UsdtSource {
       clearInterval(sweeper);
       interpreter.end();
       if (timer) clearInterval(timer);
-      sink.emit('pipeline.counters', { stage: 'usdt', counters: interpreter.snapshot() });
+      if (options.publishCounters !== false) sink.emit('pipeline.counters', { stage: 'usdt', counters: interpreter.snapshot() });
     }
   })();
 

@@ -21,6 +21,8 @@ export interface StartMimicOptions {
   /** `--external-address`: our own addresses to advertise. */
   externalAddresses?: readonly { host: string; port: number }[];
   countersIntervalMs?: number;
+  /** Publish `pipeline.counters` itself (default true); false when a runtime (src/runtime/) publishes node.stats(). */
+  publishCounters?: boolean;
   /** A line for the operator when the backend goes down or comes back. */
   status?: (line: string) => void;
 }
@@ -77,6 +79,7 @@ export async function startMimic(options: StartMimicOptions): Promise<RunningMim
     throw e;
   }
   const publishCounters = (): void => {
+    if (options.publishCounters === false) return;
     try {
       options.publish(
         makeEvent({ nodeId: options.nodeId, source: 'p2p' }, 'pipeline.counters', {
@@ -88,7 +91,7 @@ export async function startMimic(options: StartMimicOptions): Promise<RunningMim
       // counted by the bus
     }
   };
-  const timer = setInterval(publishCounters, options.countersIntervalMs ?? 10_000).unref();
+  const timer = options.publishCounters === false ? undefined : setInterval(publishCounters, options.countersIntervalMs ?? 10_000).unref();
   return {
     node,
     stop() {

@@ -3,10 +3,10 @@
  * webhooks fed from the manager's change listener.
  */
 import type { Bus } from '../../bus/bus.js';
-import { buildDetectors } from '../detectors/index.js';
-import { startDetectors, type RunningDetectors } from '../detectors/engine.js';
-import type { AlertManager } from './manager.js';
-import { WebhookSender, type WebhookCounters, type WebhookOptions } from './webhook.js';
+import { buildDetectors } from './index.js';
+import { startDetectors, type RunningDetectors } from './engine.js';
+import type { AlertManager } from '../alerts/manager.js';
+import { WebhookSender, type WebhookCounters, type WebhookOptions } from '../alerts/webhook.js';
 
 export interface AlertingOptions {
   nodeId: string;
