@@ -19,7 +19,6 @@ const bus = opts.jetstream
       start: { kind: 'new' },
       nodeIds: ['bench'],
       ackOnDelivery: true,
-      batch: 256,
     })
   : await NatsBus.connect({ servers: [opts.url], name: 'bench consumer', mode: 'core' });
 const sub = bus.subscribe({ nodeIds: ['bench'], maxQueue: 10_000_000 });
@@ -33,6 +32,9 @@ let firstUs = 0;
 let lastUs = 0;
 // One watchdog rather than a timer per event (which cost ≈ 3 % of this process).
 let lastSeen = Date.now();
+// The longest wait between two events, and after how many (a stall of the path shows here, not in the rate).
+let maxGapUs = 0;
+let maxGapAt = 0;
 const watchdog = setInterval(() => {
   if (Date.now() - lastSeen > opts.idleMs) sub.unsubscribe();
 }, 100);
@@ -40,6 +42,10 @@ for await (const e of sub) {
   const t = nowUs();
   lastSeen = Date.now();
   if (n === 0) firstUs = t;
+  else if (t - lastUs > maxGapUs) {
+    maxGapUs = t - lastUs;
+    maxGapAt = n;
+  }
   lastUs = t;
   latencies[n++] = t - e.timeUs;
   if (n >= opts.expected) break;
@@ -59,6 +65,8 @@ process.stdout.write(
     p99Us: pct(0.99),
     maxUs: n ? sorted[n - 1] : NaN,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    maxGapUs,
+    maxGapAt,
     bus: {
       received: s.received,
       decoded: s.decoded,

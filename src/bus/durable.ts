@@ -20,6 +20,16 @@
  * in order; what the archive had already committed (its mark, marks.ts) is
  * acknowledged without being handed over again.
  *
+ * In order within a run, too: a connection that dies takes with it the
+ * messages the server had sent on it (the server delivers them again only
+ * after the ack wait, behind newer ones). The consumer's delivery sequence
+ * shows the hole: the message after it is not handed over; once everything
+ * handed over is acknowledged, the consumer is re-created at its position
+ * (`rewinds`), and the lost messages come next, in order. Pulls are bounded by
+ * bytes (`pullBytes`), never by a count of messages of up to max_payload each:
+ * 256 pulled 1 MiB batches overran the server's per-client buffer (64 MiB),
+ * and the server cut the connection as a slow consumer.
+ *
  * Counters: `behind` (messages in the stream not yet delivered to this
  * consumer, as of the last message), `missed` (stream sequences that were
  * removed by the stream's limits before this consumer read them; an
@@ -56,8 +66,11 @@ export interface DurableOptions {
   start: StartAt;
   types?: readonly EventType[];
   nodeIds?: readonly string[];
-  /** Messages pulled at a time. */
-  batch?: number;
+  /**
+   * Bytes of messages asked for at a time (DEFAULT_PULL_BYTES; at least the server's max_payload, so any message
+   * fits). What is asked for and not yet read is what the server may have queued for this client.
+   */
+  pullBytes?: number;
   /** A message not acknowledged within this long is delivered again. */
   ackWaitMs?: number;
   /** Acknowledge a message once its events are queued (a logger); otherwise ackThrough() does. */
@@ -76,6 +89,8 @@ export interface DurableStats extends ReaderCounters {
   behind: number;
   missed: number;
   skipped: number;
+  /** Times the consumer was re-created at its position because messages delivered to it were lost in transit. */
+  rewinds: number;
   lastError: string | null;
 }
 
@@ -86,6 +101,11 @@ interface Delivered {
 }
 
 export const DEFAULT_ACK_WAIT_MS = 60_000;
+/**
+ * Bytes pulled at a time: a quarter of the server's default per-client buffer (max_pending, 64 MiB), over which
+ * the server cuts a connection as a slow consumer; 16 batches of 1 MiB.
+ */
+export const DEFAULT_PULL_BYTES = 16 * 1024 * 1024;
 
 export class DurableConsumer implements Bus {
   private readonly counters = newReaderCounters();
@@ -100,6 +120,11 @@ export class DurableConsumer implements Bus {
   private behind = 0;
   private missed = 0;
   private skipped = 0;
+  private rewinds = 0;
+  /** The consumer's delivery sequence of the last message read (a jump means messages lost in transit), or null when unknown. */
+  private lastDelivery: number | null;
+  /** Woken when the last unacknowledged message is acknowledged (a rewind waits for it). */
+  private ackedAll: (() => void) | undefined;
   /** The stream seq delivered last, when known (gaps after it were removed by the limits before we read them). */
   private lastStreamSeq: number | null;
   private lastError: string | null = null;
@@ -117,8 +142,10 @@ export class DurableConsumer implements Bus {
     readonly notice: string,
     private readonly publisher: Bus | null,
     expectAfter: number | null,
+    deliveredBefore: number | null,
   ) {
     this.lastStreamSeq = expectAfter;
+    this.lastDelivery = deliveredBefore;
     this.types = options.types?.length ? new Set(options.types) : null;
     this.unfiltered = !this.types && !options.nodeIds?.length;
     this.queue = new QueuedSubscription(
@@ -150,8 +177,8 @@ export class DurableConsumer implements Bus {
       const jsm = await jetstreamManager(nc, { timeout: 5000 });
       // A consumer started before any observer finds no stream yet: it creates it, as the first observer would.
       await ensureStream(jsm, { ...DEFAULT_STREAM_LIMITS, name: stream });
-      const { notice, expectAfter } = await prepareConsumer(jsm, stream, options);
-      return new DurableConsumer(nc, options, stream, notice, publisher, expectAfter);
+      const { notice, expectAfter, deliveredBefore } = await prepareConsumer(jsm, stream, options);
+      return new DurableConsumer(nc, options, stream, notice, publisher, expectAfter, deliveredBefore);
     } catch (e) {
       await nc.close();
       throw new Error(`NATS JetStream consumer ${options.consumer} on stream ${stream}: ${(e as Error).message}`);
@@ -196,6 +223,13 @@ export class DurableConsumer implements Bus {
       while (n < this.unacked.length && this.unacked[n]!.last === null) n++;
     }
     for (const d of this.unacked.splice(0, n)) this.ack(d.msg);
+    if (this.unacked.length === 0) this.wakeAcked();
+  }
+
+  private wakeAcked(): void {
+    const w = this.ackedAll;
+    this.ackedAll = undefined;
+    w?.();
   }
 
   private ack(msg: JsMsg): void {
@@ -205,15 +239,36 @@ export class DurableConsumer implements Bus {
 
   private async pull(): Promise<void> {
     this.positionTimer = setInterval(() => void this.position().catch(() => {}), 5000).unref();
+    // Read until stopped; a hole in the delivery sequence ends a read, and the consumer is re-created at its position.
+    while (!this.stopped && (await this.read())) {
+      if (!(await this.rewind())) break;
+    }
+  }
+
+  /** Bytes asked for per pull: at least the server's max_payload (and some room for headers), or no message would fit. */
+  private pullBytes(): number {
+    const maxPayload = this.nc.info?.max_payload ?? 0;
+    return Math.max(this.options.pullBytes ?? DEFAULT_PULL_BYTES, maxPayload + 64 * 1024);
+  }
+
+  /** Read messages in order until stopped (false), or until a hole in the delivery sequence (true). */
+  private async read(): Promise<boolean> {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(this.stream, this.options.consumer);
     const highWater = this.options.highWater ?? 50_000;
-    this.messages = await consumer.consume({ max_messages: this.options.batch ?? 64 });
+    this.messages = await consumer.consume({ max_bytes: this.pullBytes() });
     const skip = this.options.skipThrough ?? null;
     for await (const msg of this.messages) {
       if (this.stopped) break;
       const info = msg.info;
       const seq = info.streamSequence;
+      const delivery = info.deliverySequence;
+      // Delivered, never received (the connection died with them in it): hand nothing over past the hole.
+      if (this.lastDelivery !== null && delivery > this.lastDelivery + 1) {
+        this.lastError = `messages ${this.lastDelivery + 1}..${delivery - 1} of this consumer's deliveries were lost in transit (stream seq ${seq} came next): re-reading from where it stopped`;
+        return true;
+      }
+      if (this.lastDelivery === null || delivery > this.lastDelivery) this.lastDelivery = delivery;
       this.behind = info.pending;
       if (this.unfiltered && this.lastStreamSeq !== null && seq > this.lastStreamSeq + 1) this.missed += seq - this.lastStreamSeq - 1;
       if (this.lastStreamSeq === null || seq > this.lastStreamSeq) this.lastStreamSeq = seq;
@@ -245,11 +300,44 @@ export class DurableConsumer implements Bus {
       this.handled(msg, last);
       if (this.queue.queued >= highWater) await this.queue.whenEmpty();
     }
+    return false;
+  }
+
+  /**
+   * After a hole: stop reading, wait until everything handed over is acknowledged (the archive's commits), then
+   * re-create the consumer at the stream seq after the last message handled, so what was lost comes next. False
+   * when stopped meanwhile.
+   */
+  private async rewind(): Promise<boolean> {
+    await this.messages?.close();
+    while (this.unacked.length > 0 && !this.stopped) {
+      await new Promise<void>((resolve) => {
+        this.ackedAll = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+    if (this.stopped) return false;
+    await this.nc.flush();
+    const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
+    const info = await jsm.consumers.info(this.stream, this.options.consumer);
+    // Our acknowledgements may not all be applied yet: the last message handled is the floor we know.
+    const from = Math.max(info.ack_floor.stream_seq, this.lastStreamSeq ?? 0) + 1;
+    await jsm.consumers.delete(this.stream, this.options.consumer);
+    await jsm.consumers.add(this.stream, {
+      ...consumerConfig(this.options),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: from,
+    });
+    this.lastDelivery = 0;
+    this.rewinds++;
+    return !this.stopped;
   }
 
   private handled(msg: JsMsg, last: ObserverEvent | null): void {
-    if (this.options.ackOnDelivery || (last === null && this.unacked.length === 0)) this.ack(msg);
-    else this.unacked.push({ msg, last });
+    if (this.options.ackOnDelivery || (last === null && this.unacked.length === 0)) {
+      this.ack(msg);
+      if (this.unacked.length === 0) this.wakeAcked();
+    } else this.unacked.push({ msg, last });
   }
 
   async drain(): Promise<void> {
@@ -263,6 +351,7 @@ export class DurableConsumer implements Bus {
       behind: this.behind,
       missed: this.missed,
       skipped: this.skipped,
+      rewinds: this.rewinds,
       lastError: this.lastError,
     };
   }
@@ -291,22 +380,26 @@ export class DurableConsumer implements Bus {
  * floor, so those come again first and in order (the server would otherwise
  * send them only after the ack wait, behind newer ones).
  */
-async function prepareConsumer(
-  jsm: JetStreamManager,
-  stream: string,
-  options: DurableOptions,
-): Promise<{ notice: string; expectAfter: number | null }> {
+function consumerConfig(options: DurableOptions): Partial<ConsumerConfig> {
   const subjects = subjectsFor({
     ...(options.types ? { types: options.types } : {}),
     ...(options.nodeIds ? { nodeIds: options.nodeIds } : {}),
   });
-  const base: Partial<ConsumerConfig> = {
+  return {
     durable_name: options.consumer,
     ack_policy: AckPolicy.Explicit,
     ack_wait: nanos(options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
     max_ack_pending: 10_000,
     filter_subject: subjects.length === 1 ? subjects[0]! : `${SUBJECT_ROOT}.>`,
   };
+}
+
+async function prepareConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  options: DurableOptions,
+): Promise<{ notice: string; expectAfter: number | null; deliveredBefore: number }> {
+  const base = consumerConfig(options);
   let info;
   try {
     info = await jsm.consumers.info(stream, options.consumer);
@@ -318,6 +411,7 @@ async function prepareConsumer(
     return {
       notice: `resuming durable consumer ${options.consumer} on stream ${stream} after stream seq ${info.delivered.stream_seq} (${info.num_pending} waiting)`,
       expectAfter: info.delivered.stream_seq,
+      deliveredBefore: info.delivered.consumer_seq,
     };
   }
   if (info) {
@@ -330,18 +424,20 @@ async function prepareConsumer(
     return {
       notice: `resuming durable consumer ${options.consumer} on stream ${stream} at stream seq ${from} (${why})`,
       expectAfter: from - 1,
+      deliveredBefore: 0,
     };
   }
   const start = options.start;
   if (start.kind === 'time') {
     const at = new Date(Math.floor(start.sinceUs / 1000)).toISOString();
     await jsm.consumers.add(stream, { ...base, deliver_policy: DeliverPolicy.StartTime, opt_start_time: at });
-    return { notice: `new durable consumer ${options.consumer} on stream ${stream}, from ${at}`, expectAfter: null };
+    return { notice: `new durable consumer ${options.consumer} on stream ${stream}, from ${at}`, expectAfter: null, deliveredBefore: 0 };
   }
   await jsm.consumers.add(stream, { ...base, deliver_policy: start.kind === 'new' ? DeliverPolicy.New : DeliverPolicy.All });
   return {
     notice: `new durable consumer ${options.consumer} on stream ${stream}, ${start.kind === 'new' ? 'new events only' : 'from the start of the stream'}`,
     // From the start: whatever the limits removed before it reads is counted.
     expectAfter: start.kind === 'all' ? 0 : null,
+    deliveredBefore: 0,
   };
 }
