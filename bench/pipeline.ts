@@ -5,11 +5,13 @@
  * summaries, one in `--raw-every` also carrying the raw payload (base64).
  *
  *   npm run bench:pipeline -- [--kind message|ping] [--events 200000] [--rate 20000] [--paced-seconds 3] [--raw-every 10]
- *     [--only embedded,nats,jetstream,archive] [--encodings msgpack,json] [--batch-bytes N]
+ *     [--only embedded,nats,jetstream,jsarchive,archive] [--encodings msgpack,json] [--batch-bytes N]
  *
  * Paths: embedded bus → a consumer in this process; NATS (a real nats-server
  * started here) → a NatsBus consumer in another process (bench/lib/nats-consumer.ts);
- * embedded bus → the SQLite archive (src/consumers/archive). Each is run
+ * embedded bus → the SQLite archive (src/consumers/archive); JetStream (the same server with -js):
+ * a durable consumer process (`jetstream`), and the archive process as `archive --nats` runs it (`jsarchive`,
+ * bench/lib/archive-consumer.ts: durable consumer → SQLite, acknowledged after each commit). Each is run
  * saturated (1000 events per loop turn, as fast as the path takes them: the
  * NATS publisher waits while 50,000 are unacknowledged, the archive's until
  * the archive has taken each 1000, so no bounded buffer overflows) and, except the
@@ -237,16 +239,18 @@ async function nats(
   encoding: BatchEncoding,
   count: number,
   rate?: number,
-  jetstream = false,
+  to: 'core' | 'jetstream' | 'archive' = 'core',
 ): Promise<Result> {
+  const jetstream = to !== 'core';
+  const dataDir = to === 'archive' ? mkdtempSync(join(tmpdir(), 'po-bench-js-archive-')) : '';
   const child = spawn(
     process.execPath,
     [
       ...opts['consumer-node-args'].split(' ').filter(Boolean),
       '--import',
       'tsx',
-      new URL('./lib/nats-consumer.ts', import.meta.url).pathname,
-      JSON.stringify({ url, expected: count, idleMs: 5000, jetstream }),
+      new URL(to === 'archive' ? './lib/archive-consumer.ts' : './lib/nats-consumer.ts', import.meta.url).pathname,
+      JSON.stringify({ url, expected: count, idleMs: 5000, jetstream, dataDir }),
     ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -285,7 +289,11 @@ async function nats(
     await bus.close();
     const s = bus.stats();
     return row(
-      jetstream ? `JetStream (${encoding}) → durable consumer process` : `NATS (${encoding}) → consumer process`,
+      to === 'archive'
+        ? `JetStream (${encoding}) → archive process (SQLite, ack after commit)`
+        : jetstream
+          ? `JetStream (${encoding}) → durable consumer process`
+          : `NATS (${encoding}) → consumer process`,
       rate,
       count,
       result.received,
@@ -293,7 +301,8 @@ async function nats(
       result.lastUs,
       { p50: result.p50Us, p99: result.p99Us, max: result.maxUs },
       `publisher acked ${s.acked} dropped ${s.dropped} resent ${s.resent}; longest wait ${fmt(result.maxGapUs / 1000, 0)} ms after ${result.maxGapAt}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}` +
-        `${jetstream ? ` acked ${result.bus.acked} messages` : ''}; ${cpu}`,
+        `${jetstream ? ` acked ${result.bus.acked} messages rewinds ${result.bus.rewinds ?? 0}` : ''}` +
+        `${to === 'archive' ? ` batches ${result.bus.batches} failed ${result.bus.failed}` : ''}; ${cpu}`,
     );
   } finally {
     // The consumer exits by itself after its result line (a profile, if asked for, is written then).
@@ -303,6 +312,7 @@ async function nats(
       clearTimeout(timer);
     }
     child.kill('SIGKILL');
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -353,15 +363,18 @@ if (want('nats')) {
     await server.stop('SIGKILL');
   }
 }
-if (want('jetstream')) {
+if (want('jetstream') || want('jsarchive')) {
   // The same run beside core NATS: observer → JetStream stream (file store, per-message publish acks) → durable consumer.
   const server = await startNatsServer({
     jetstream: true,
     config: opts['server-log'] ? [`log_file: "${opts['server-log']}"`] : [],
   });
   try {
-    results.push(await nats(server.url, server.process.pid, 'msgpack', N, undefined, true));
-    if (PACED > 0) results.push(await nats(server.url, server.process.pid, 'msgpack', PACED, RATE, true));
+    for (const to of ['jetstream', 'archive'] as const) {
+      if (!want(to === 'archive' ? 'jsarchive' : 'jetstream')) continue;
+      results.push(await nats(server.url, server.process.pid, 'msgpack', N, undefined, to));
+      if (PACED > 0) results.push(await nats(server.url, server.process.pid, 'msgpack', PACED, RATE, to));
+    }
   } finally {
     await server.stop('SIGKILL');
   }
