@@ -279,13 +279,22 @@ async function nats(
       p99Us: number;
       maxUs: number;
       cpuSeconds: number;
+      threads: Record<string, number>;
       maxGapUs: number;
       maxGapAt: number;
       bus: Record<string, number>;
     };
     // CPU per delivered event of each process over the run: who the limit is on two shared cores.
     const perEvent = (seconds: number) => fmt((seconds * 1e6) / Math.max(1, result.received), 1);
-    const cpu = `CPU µs/event: publisher ${perEvent(cpuSeconds() - cpu0.publisher)}, nats-server ${perEvent(processCpuSeconds(serverPid) - cpu0.server)}, consumer ${perEvent(result.cpuSeconds)}`;
+    // The consumer's threads: the main one, then the busiest others (the archive's writer thread, V8's GC helpers).
+    const others = Object.entries(result.threads)
+      .filter(([name]) => name !== 'main')
+      .map(([, s]) => s)
+      .sort((a, b) => b - a);
+    const threads = [`main ${perEvent(result.threads.main ?? NaN)}`, ...others.slice(0, 3).map((s) => perEvent(s))].join(', ');
+    const cpu =
+      `CPU µs/event: publisher ${perEvent(cpuSeconds() - cpu0.publisher)}, nats-server ${perEvent(processCpuSeconds(serverPid) - cpu0.server)}, ` +
+      `consumer ${perEvent(result.cpuSeconds)} (${threads})`;
     await bus.close();
     const s = bus.stats();
     return row(

@@ -14,6 +14,7 @@
 import { DurableConsumer } from '../../src/bus/durable.js';
 import { startArchive } from '../../src/consumers/archive/consumer.js';
 import { nowUs } from '../../src/events/envelope.js';
+import { threadCpuSeconds, threadCpuSince } from './threads.js';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as { url: string; expected: number; idleMs: number; dataDir: string };
 // Every event's publish time, in the order handed to the archive (which writes them in that order, unfolded).
@@ -60,6 +61,7 @@ const archive = startArchive(durable, {
 });
 await archive.ready;
 const cpuAtReady = process.cpuUsage();
+const threadsAtReady = threadCpuSeconds();
 process.stdout.write('ready\n');
 const watchdog = setInterval(() => {
   if (Date.now() - lastSeen > opts.idleMs) finished();
@@ -80,6 +82,7 @@ process.stdout.write(
     p99Us: pct(0.99),
     maxUs: n ? sorted[n - 1] : NaN,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    threads: threadCpuSince(threadsAtReady),
     maxGapUs,
     maxGapAt,
     bus: {

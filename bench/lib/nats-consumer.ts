@@ -9,6 +9,7 @@
 import { DurableConsumer } from '../../src/bus/durable.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { nowUs } from '../../src/events/envelope.js';
+import { threadCpuSeconds, threadCpuSince } from './threads.js';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as { url: string; expected: number; idleMs: number; jetstream?: boolean };
 // JetStream: a durable consumer of the stream, pulling in batches and acknowledging every message (as `log` does).
@@ -24,6 +25,7 @@ const bus = opts.jetstream
 const sub = bus.subscribe({ nodeIds: ['bench'], maxQueue: 10_000_000 });
 await bus.drain();
 const cpuAtReady = process.cpuUsage();
+const threadsAtReady = threadCpuSeconds();
 process.stdout.write('ready\n');
 
 const latencies = new Float64Array(opts.expected);
@@ -65,6 +67,7 @@ process.stdout.write(
     p99Us: pct(0.99),
     maxUs: n ? sorted[n - 1] : NaN,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    threads: threadCpuSince(threadsAtReady),
     maxGapUs,
     maxGapAt,
     bus: {
