@@ -280,6 +280,7 @@ async function nats(
       maxUs: number;
       cpuSeconds: number;
       threads: Record<string, number>;
+      maxRssMb: number;
       maxGapUs: number;
       maxGapAt: number;
       bus: Record<string, number>;
@@ -294,7 +295,7 @@ async function nats(
     const threads = [`main ${perEvent(result.threads.main ?? NaN)}`, ...others.slice(0, 3).map((s) => perEvent(s))].join(', ');
     const cpu =
       `CPU µs/event: publisher ${perEvent(cpuSeconds() - cpu0.publisher)}, nats-server ${perEvent(processCpuSeconds(serverPid) - cpu0.server)}, ` +
-      `consumer ${perEvent(result.cpuSeconds)} (${threads})`;
+      `consumer ${perEvent(result.cpuSeconds)} (${threads}); consumer RSS ≤ ${fmt(result.maxRssMb, 0)} MB`;
     await bus.close();
     const s = bus.stats();
     return row(

@@ -63,7 +63,10 @@ await archive.ready;
 const cpuAtReady = process.cpuUsage();
 const threadsAtReady = threadCpuSeconds();
 process.stdout.write('ready\n');
+// The largest resident set seen (sampled with the watchdog): what a backlog costs in memory.
+let maxRss = 0;
 const watchdog = setInterval(() => {
+  maxRss = Math.max(maxRss, process.memoryUsage.rss());
   if (Date.now() - lastSeen > opts.idleMs) finished();
 }, 100);
 await finishedP;
@@ -83,6 +86,7 @@ process.stdout.write(
     maxUs: n ? sorted[n - 1] : NaN,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     threads: threadCpuSince(threadsAtReady),
+    maxRssMb: Math.max(maxRss, process.memoryUsage.rss()) / 2 ** 20,
     maxGapUs,
     maxGapAt,
     bus: {

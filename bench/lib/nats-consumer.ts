@@ -37,7 +37,10 @@ let lastSeen = Date.now();
 // The longest wait between two events, and after how many (a stall of the path shows here, not in the rate).
 let maxGapUs = 0;
 let maxGapAt = 0;
+// The largest resident set seen (sampled with the watchdog): what a backlog costs in memory.
+let maxRss = 0;
 const watchdog = setInterval(() => {
+  maxRss = Math.max(maxRss, process.memoryUsage.rss());
   if (Date.now() - lastSeen > opts.idleMs) sub.unsubscribe();
 }, 100);
 for await (const e of sub) {
@@ -68,6 +71,7 @@ process.stdout.write(
     maxUs: n ? sorted[n - 1] : NaN,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     threads: threadCpuSince(threadsAtReady),
+    maxRssMb: Math.max(maxRss, process.memoryUsage.rss()) / 2 ** 20,
     maxGapUs,
     maxGapAt,
     bus: {
