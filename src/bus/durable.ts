@@ -25,10 +25,10 @@
  * after the ack wait, behind newer ones). The consumer's delivery sequence
  * shows the hole: the message after it is not handed over; once everything
  * handed over is acknowledged, the consumer is re-created at its position
- * (`rewinds`), and the lost messages come next, in order. Pulls are bounded by
- * bytes (`pullBytes`), never by a count of messages of up to max_payload each:
- * 256 pulled 1 MiB batches overran the server's per-client buffer (64 MiB),
- * and the server cut the connection as a slow consumer.
+ * (`rewinds`), and the lost messages come next, in order. A pull asks for as
+ * many messages as fit in `pullBytes` at max_payload each: 256 pulled 1 MiB
+ * batches overran the server's per-client buffer (64 MiB), and the server cut
+ * the connection as a slow consumer.
  *
  * Counters: `behind` (messages in the stream not yet delivered to this
  * consumer, as of the last message), `missed` (stream sequences that were
@@ -67,8 +67,9 @@ export interface DurableOptions {
   types?: readonly EventType[];
   nodeIds?: readonly string[];
   /**
-   * Bytes of messages asked for at a time (DEFAULT_PULL_BYTES; at least the server's max_payload, so any message
-   * fits). What is asked for and not yet read is what the server may have queued for this client.
+   * Bytes a pull may bring at most (DEFAULT_PULL_BYTES): messages are asked for in a count that fits, each taken as
+   * large as the server's max_payload (at least one message). What is asked for and not yet received is what the
+   * server may have queued for this client.
    */
   pullBytes?: number;
   /** A message not acknowledged within this long is delivered again. */
@@ -102,10 +103,10 @@ interface Delivered {
 
 export const DEFAULT_ACK_WAIT_MS = 60_000;
 /**
- * Bytes pulled at a time: a quarter of the server's default per-client buffer (max_pending, 64 MiB), over which
- * the server cuts a connection as a slow consumer; 16 batches of 1 MiB.
+ * Bytes a pull may bring at most: half the server's default per-client buffer (max_pending, 64 MiB), over which
+ * the server cuts a connection as a slow consumer; 32 messages of the default max_payload (1 MiB).
  */
-export const DEFAULT_PULL_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_PULL_BYTES = 32 * 1024 * 1024;
 
 export class DurableConsumer implements Bus {
   private readonly counters = newReaderCounters();
@@ -245,10 +246,14 @@ export class DurableConsumer implements Bus {
     }
   }
 
-  /** Bytes asked for per pull: at least the server's max_payload (and some room for headers), or no message would fit. */
-  private pullBytes(): number {
-    const maxPayload = this.nc.info?.max_payload ?? 0;
-    return Math.max(this.options.pullBytes ?? DEFAULT_PULL_BYTES, maxPayload + 64 * 1024);
+  /**
+   * Messages asked for at a time: as many as fit in pullBytes if each were as large as the server allows (1 to
+   * 256). A count, not bytes: the client's byte-bounded pulls (max_bytes) stalled a paced stream for two missed
+   * heartbeats (30 s) once its byte accounting ran short of a message (measured: 49,577 of 60,000 events).
+   */
+  private pullMessages(): number {
+    const largest = (this.nc.info?.max_payload ?? 1024 * 1024) + 64 * 1024;
+    return Math.min(256, Math.max(1, Math.floor((this.options.pullBytes ?? DEFAULT_PULL_BYTES) / largest)));
   }
 
   /** Read messages in order until stopped (false), or until a hole in the delivery sequence (true). */
@@ -256,7 +261,7 @@ export class DurableConsumer implements Bus {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(this.stream, this.options.consumer);
     const highWater = this.options.highWater ?? 50_000;
-    this.messages = await consumer.consume({ max_bytes: this.pullBytes() });
+    this.messages = await consumer.consume({ max_messages: this.pullMessages() });
     const skip = this.options.skipThrough ?? null;
     for await (const msg of this.messages) {
       if (this.stopped) break;
