@@ -122,6 +122,8 @@ export class DurableConsumer implements Bus {
   private missed = 0;
   private skipped = 0;
   private rewinds = 0;
+  /** The stream seq a rewind re-creates the consumer at, kept across a failed attempt (the consumer may be gone). */
+  private rewindFrom: number | null = null;
   /** The consumer's delivery sequence of the last message read (a jump means messages lost in transit), or null when unknown. */
   private lastDelivery: number | null;
   /** Woken when the last unacknowledged message is acknowledged (a rewind waits for it). */
@@ -242,7 +244,17 @@ export class DurableConsumer implements Bus {
     this.positionTimer = setInterval(() => void this.position().catch(() => {}), 5000).unref();
     // Read until stopped; a hole in the delivery sequence ends a read, and the consumer is re-created at its position.
     while (!this.stopped && (await this.read())) {
-      if (!(await this.rewind())) break;
+      // Until it is done (a server away for a while, a JetStream API timeout): never left not reading.
+      for (;;) {
+        try {
+          if (!(await this.rewind())) return;
+          break;
+        } catch (e) {
+          if (this.stopped) return;
+          this.lastError = `JetStream consumer ${this.options.consumer}: re-creating it after lost deliveries: ${(e as Error).message}`;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     }
   }
 
@@ -324,15 +336,23 @@ export class DurableConsumer implements Bus {
     if (this.stopped) return false;
     await this.nc.flush();
     const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
-    const info = await jsm.consumers.info(this.stream, this.options.consumer);
-    // Our acknowledgements may not all be applied yet: the last message handled is the floor we know.
-    const from = Math.max(info.ack_floor.stream_seq, this.lastStreamSeq ?? 0) + 1;
-    await jsm.consumers.delete(this.stream, this.options.consumer);
+    if (this.rewindFrom === null) {
+      const info = await jsm.consumers.info(this.stream, this.options.consumer);
+      // Our acknowledgements may not all be applied yet: the last message handled is the floor we know.
+      this.rewindFrom = Math.max(info.ack_floor.stream_seq, this.lastStreamSeq ?? 0) + 1;
+    }
+    try {
+      await jsm.consumers.delete(this.stream, this.options.consumer);
+    } catch (e) {
+      // Deleted by an earlier attempt that failed after it.
+      if (!/consumer not found/i.test((e as Error).message)) throw e;
+    }
     await jsm.consumers.add(this.stream, {
       ...consumerConfig(this.options),
       deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: from,
+      opt_start_seq: this.rewindFrom,
     });
+    this.rewindFrom = null;
     this.lastDelivery = 0;
     this.rewinds++;
     return !this.stopped;
