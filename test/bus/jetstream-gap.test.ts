@@ -52,7 +52,7 @@ describe(
   { timeout: 60_000 },
   () => {
     it('re-reads from where it stopped: the archive holds every event once, in stream order, without waiting for the ack wait', async () => {
-      // A small max_payload makes the consumer's pulls small (pullBytes is at least max_payload), so much is still to come at the cut.
+      // pullBytes 1: one message per pull (the least), so much of the stream is still to come at the cut.
       const server = await startNatsServer({ jetstream: true, maxPayload: 64 * 1024 });
       servers.push(server);
       const proxy = await startTcpProxy(server.port);
