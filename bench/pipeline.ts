@@ -5,11 +5,13 @@
  * summaries, one in `--raw-every` also carrying the raw payload (base64).
  *
  *   npm run bench:pipeline -- [--kind message|ping] [--events 200000] [--rate 20000] [--paced-seconds 3] [--raw-every 10]
- *     [--only embedded,nats,jetstream,archive] [--encodings msgpack,json] [--batch-bytes N]
+ *     [--only embedded,nats,jetstream,jsarchive,archive] [--encodings msgpack,json] [--batch-bytes N]
  *
  * Paths: embedded bus → a consumer in this process; NATS (a real nats-server
  * started here) → a NatsBus consumer in another process (bench/lib/nats-consumer.ts);
- * embedded bus → the SQLite archive (src/consumers/archive). Each is run
+ * embedded bus → the SQLite archive (src/consumers/archive); JetStream (the same server with -js):
+ * a durable consumer process (`jetstream`), and the archive process as `archive --nats` runs it (`jsarchive`,
+ * bench/lib/archive-consumer.ts: durable consumer → SQLite, acknowledged after each commit). Each is run
  * saturated (1000 events per loop turn, as fast as the path takes them: the
  * NATS publisher waits while 50,000 are unacknowledged, the archive's until
  * the archive has taken each 1000, so no bounded buffer overflows) and, except the
@@ -50,6 +52,8 @@ const { values: opts } = parseArgs({
     encodings: { type: 'string', default: 'msgpack,json' },
     /** The publisher's batchBytes (src/bus/nats.ts DEFAULT_BATCH_BYTES when not given). */
     'batch-bytes': { type: 'string' },
+    /** nats-server's log file for the JetStream runs (slow consumers and other warnings show there). */
+    'server-log': { type: 'string' },
     /** Extra node flags for the NATS consumer process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
     'consumer-node-args': { type: 'string', default: '' },
   },
@@ -235,16 +239,18 @@ async function nats(
   encoding: BatchEncoding,
   count: number,
   rate?: number,
-  jetstream = false,
+  to: 'core' | 'jetstream' | 'archive' = 'core',
 ): Promise<Result> {
+  const jetstream = to !== 'core';
+  const dataDir = to === 'archive' ? mkdtempSync(join(tmpdir(), 'po-bench-js-archive-')) : '';
   const child = spawn(
     process.execPath,
     [
       ...opts['consumer-node-args'].split(' ').filter(Boolean),
       '--import',
       'tsx',
-      new URL('./lib/nats-consumer.ts', import.meta.url).pathname,
-      JSON.stringify({ url, expected: count, idleMs: 5000, jetstream }),
+      new URL(to === 'archive' ? './lib/archive-consumer.ts' : './lib/nats-consumer.ts', import.meta.url).pathname,
+      JSON.stringify({ url, expected: count, idleMs: 5000, jetstream, dataDir }),
     ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -273,23 +279,40 @@ async function nats(
       p99Us: number;
       maxUs: number;
       cpuSeconds: number;
+      threads: Record<string, number>;
+      maxRssMb: number;
+      maxGapUs: number;
+      maxGapAt: number;
       bus: Record<string, number>;
     };
     // CPU per delivered event of each process over the run: who the limit is on two shared cores.
     const perEvent = (seconds: number) => fmt((seconds * 1e6) / Math.max(1, result.received), 1);
-    const cpu = `CPU µs/event: publisher ${perEvent(cpuSeconds() - cpu0.publisher)}, nats-server ${perEvent(processCpuSeconds(serverPid) - cpu0.server)}, consumer ${perEvent(result.cpuSeconds)}`;
+    // The consumer's threads: the main one, then the busiest others (the archive's writer thread, V8's GC helpers).
+    const others = Object.entries(result.threads)
+      .filter(([name]) => name !== 'main')
+      .map(([, s]) => s)
+      .sort((a, b) => b - a);
+    const threads = [`main ${perEvent(result.threads.main ?? NaN)}`, ...others.slice(0, 3).map((s) => perEvent(s))].join(', ');
+    const cpu =
+      `CPU µs/event: publisher ${perEvent(cpuSeconds() - cpu0.publisher)}, nats-server ${perEvent(processCpuSeconds(serverPid) - cpu0.server)}, ` +
+      `consumer ${perEvent(result.cpuSeconds)} (${threads}); consumer RSS ≤ ${fmt(result.maxRssMb, 0)} MB`;
     await bus.close();
     const s = bus.stats();
     return row(
-      jetstream ? `JetStream (${encoding}) → durable consumer process` : `NATS (${encoding}) → consumer process`,
+      to === 'archive'
+        ? `JetStream (${encoding}) → archive process (SQLite, ack after commit)`
+        : jetstream
+          ? `JetStream (${encoding}) → durable consumer process`
+          : `NATS (${encoding}) → consumer process`,
       rate,
       count,
       result.received,
       t0,
       result.lastUs,
       { p50: result.p50Us, p99: result.p99Us, max: result.maxUs },
-      `publisher acked ${s.acked} dropped ${s.dropped}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}` +
-        `${jetstream ? ` acked ${result.bus.acked} messages` : ''}; ${cpu}`,
+      `publisher acked ${s.acked} dropped ${s.dropped} resent ${s.resent}; longest wait ${fmt(result.maxGapUs / 1000, 0)} ms after ${result.maxGapAt}; consumer rejected ${result.bus.rejected} duplicates ${result.bus.duplicates}` +
+        `${jetstream ? ` acked ${result.bus.acked} messages rewinds ${result.bus.rewinds ?? 0}` : ''}` +
+        `${to === 'archive' ? ` batches ${result.bus.batches} failed ${result.bus.failed}` : ''}; ${cpu}`,
     );
   } finally {
     // The consumer exits by itself after its result line (a profile, if asked for, is written then).
@@ -299,6 +322,7 @@ async function nats(
       clearTimeout(timer);
     }
     child.kill('SIGKILL');
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -336,25 +360,31 @@ const results: Result[] = [];
 const want = (p: string) => !opts.only || opts.only.split(',').includes(p);
 if (want('embedded')) {
   results.push(await embedded(N));
-  results.push(await embedded(PACED, RATE));
+  if (PACED > 0) results.push(await embedded(PACED, RATE));
 }
 if (want('nats')) {
   const server = await startNatsServer();
   try {
     for (const encoding of opts.encodings.split(',') as BatchEncoding[]) {
       results.push(await nats(server.url, server.process.pid, encoding, N));
-      results.push(await nats(server.url, server.process.pid, encoding, PACED, RATE));
+      if (PACED > 0) results.push(await nats(server.url, server.process.pid, encoding, PACED, RATE));
     }
   } finally {
     await server.stop('SIGKILL');
   }
 }
-if (want('jetstream')) {
+if (want('jetstream') || want('jsarchive')) {
   // The same run beside core NATS: observer → JetStream stream (file store, per-message publish acks) → durable consumer.
-  const server = await startNatsServer({ jetstream: true });
+  const server = await startNatsServer({
+    jetstream: true,
+    config: opts['server-log'] ? [`log_file: "${opts['server-log']}"`] : [],
+  });
   try {
-    results.push(await nats(server.url, server.process.pid, 'msgpack', N, undefined, true));
-    results.push(await nats(server.url, server.process.pid, 'msgpack', PACED, RATE, true));
+    for (const to of ['jetstream', 'archive'] as const) {
+      if (!want(to === 'archive' ? 'jsarchive' : 'jetstream')) continue;
+      results.push(await nats(server.url, server.process.pid, 'msgpack', N, undefined, to));
+      if (PACED > 0) results.push(await nats(server.url, server.process.pid, 'msgpack', PACED, RATE, to));
+    }
   } finally {
     await server.stop('SIGKILL');
   }

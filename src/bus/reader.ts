@@ -115,8 +115,9 @@ export class MessageReader {
     }
     const { count, encoding } = format;
     c.received += count;
+    const window = seq ? this.dedup.window(where.token, seq.publisher) : null;
     for (let i = 0; i < count; i++) {
-      if (seq && !this.dedup.first(where.token, seq.publisher, seq.seq + i)) {
+      if (seq && !this.dedup.firstIn(window!, seq.seq + i)) {
         c.duplicates++;
         continue;
       }

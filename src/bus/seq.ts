@@ -74,7 +74,7 @@ export function parseSeq(value: string): ParsedSeq | undefined {
 }
 
 /** Which seqs of one publisher were seen: the highest, and a bitmap of the SEQ_WINDOW below it. */
-class Window {
+export class Window {
   highest = 0;
   readonly bits = new Uint32Array(SEQ_WINDOW / 32);
 
@@ -129,6 +129,11 @@ export class Dedup {
   constructor(private readonly maxPublishers = 1024) {}
 
   first(node: string, publisher: string, seq: number): boolean {
+    return this.firstIn(this.window(node, publisher), seq);
+  }
+
+  /** The window of (node, publisher), for firstIn(): looked up once per message, not once per event of a batch. */
+  window(node: string, publisher: string): Window {
     const key = `${node} ${publisher}`;
     let w = this.windows.get(key);
     if (!w) {
@@ -136,7 +141,12 @@ export class Dedup {
       w = new Window();
       this.windows.set(key, w);
     }
-    const r = w.first(seq);
+    return w;
+  }
+
+  /** first() in a window from window(). */
+  firstIn(window: Window, seq: number): boolean {
+    const r = window.first(seq);
     if (r === 'late') {
       this.late++;
       return true;

@@ -252,7 +252,6 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
       servers: [server.url],
       consumer: 'lagging',
       start: { kind: 'all' },
-      batch: 1,
       highWater: 1,
     });
     // (Not subscribed yet: nothing is pulled, so the limit removes what it has not read.)
