@@ -285,10 +285,16 @@ const inlineRun = await handshakeRun(handshakes);
 
 // The node's path: keys from the observer's key pool (sources/p2p/v2-keys.ts), made on its thread.
 const pool = new V2KeyPool();
-const poolFilled = async (n: number) => {
-  while (pool.ready < n) await new Promise((r) => setTimeout(r, 5));
-};
-await poolFilled(DEFAULT_KEY_POOL_SIZE);
+/** Waits until `p` holds `n` keys; a thread that stops delivering is an error, not a hang. */
+async function filled(p: V2KeyPool, n: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (p.ready < n) {
+    if (Date.now() > deadline || p.counters().failure)
+      throw new Error(`key pool: ${p.ready} of ${n} keys after 30 s (${JSON.stringify(p.counters())})`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+await filled(pool, DEFAULT_KEY_POOL_SIZE);
 await handshakeRun(DEFAULT_KEY_POOL_SIZE, () => pool.take(), true); // uses up what was made ahead
 const before = pool.counters();
 const pooledRun = await handshakeRun(handshakes, () => pool.take(), true);
@@ -298,9 +304,9 @@ await pool.close();
 
 // The thread's own rate: keys per second into a pool big enough not to stop it.
 const big = new V2KeyPool(1024);
-while (big.ready < 1) await new Promise((r) => setTimeout(r, 1));
+await filled(big, 1);
 const tFirst = performance.now();
-while (big.ready < 1000) await new Promise((r) => setTimeout(r, 1));
+await filled(big, 1000);
 const threadKeysPerSecond = 999 / ((performance.now() - tFirst) / 1000);
 await big.close();
 

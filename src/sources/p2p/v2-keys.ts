@@ -17,6 +17,8 @@ import { siblingModule, startModuleWorker } from '../../threads/worker.js';
 import type { KeyRequest } from './v2-keys-thread.js';
 
 export const DEFAULT_KEY_POOL_SIZE = 64;
+/** How long close() waits for the thread to end. */
+const CLOSE_WAIT_MS = 1000;
 
 export interface V2KeyPoolCounters {
   /** Keys taken from the pool. */
@@ -84,7 +86,11 @@ export class V2KeyPool {
     this.requested = 0;
     if (worker) {
       worker.removeAllListeners('exit');
-      await worker.terminate();
+      // The thread is unref'd: it never holds the process open, so a terminate that does not settle
+      // (seen under heavy CPU contention) must not hold up the observer's stop either.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([worker.terminate(), new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS).unref()))]);
+      clearTimeout(timer);
     }
   }
 
