@@ -222,7 +222,11 @@ export interface EllSwiftKey {
 /** BIP324 ellswift_create: a fresh key pair with a random encoding of its public key. */
 export function ellswiftCreate(): EllSwiftKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
-  const x = bytesToBigInt(Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url'));
+  // The SubjectPublicKeyInfo ends in the uncompressed point 04 || x || y. (Not the JWK export:
+  // on Node 20 it sometimes never returns for a secp256k1 key, seen in a loop of a few thousand.)
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  if (spki.length !== 88 || spki[23] !== 4) throw new Error('unexpected secp256k1 SubjectPublicKeyInfo from OpenSSL');
+  const x = bytesToBigInt(spki.subarray(24, 56));
   return { privateKey, ellswift: xElligatorSwift(x) };
 }
 

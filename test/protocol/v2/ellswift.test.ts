@@ -67,7 +67,7 @@ describe('ellswift fast paths', () => {
     const b = ellswiftCreate();
     const fromA = v2Ecdh(a.privateKey, b.ellswift, a.ellswift, true);
     assert.deepEqual(v2Ecdh(b.privateKey, a.ellswift, b.ellswift, false), fromA);
-    const publicX = (k: typeof a) => bytesToBigInt(Buffer.from(createPublicKey(k.privateKey).export({ format: 'jwk' }).x!, 'base64url'));
+    const publicX = (k: typeof a) => bytesToBigInt(createPublicKey(k.privateKey).export({ format: 'der', type: 'spki' }).subarray(24, 56));
     assert.equal(ellswiftDecode(a.ellswift), publicX(a));
     assert.equal(ellswiftDecode(b.ellswift), publicX(b));
   });
