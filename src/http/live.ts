@@ -37,6 +37,7 @@ import {
   type SeriesPoint,
 } from '../live/feed.js';
 import type { AsnLookup } from './asn.js';
+import { connectionKey } from '../events/conn-key.js';
 
 const LIVE_TYPES: readonly EventType[] = [
   'connection.opened',
@@ -77,8 +78,6 @@ interface Client {
   watch: string | null;
   pending: MessageItem[];
 }
-
-const keyOf = (e: ObserverEvent, id: number) => `${e.nodeId}/${e.source}/${id}`;
 
 function summarize(payload: MessageEvent['payload']): string {
   const s = JSON.stringify(payload) ?? '';
@@ -212,7 +211,7 @@ export class LiveHub {
         return;
       case 'message': {
         const d = e.data;
-        const key = keyOf(e, d.conn.id);
+        const key = connectionKey(e, d.conn.id);
         this.dirty.add(key);
         const cmd = commandLabel(d.command);
         if (d.dir === 'in') this.counts.set(cmd, (this.counts.get(cmd) ?? 0) + 1);
@@ -226,14 +225,14 @@ export class LiveHub {
         return;
       }
       default:
-        if ('conn' in e.data) this.dirty.add(keyOf(e, e.data.conn.id));
+        if ('conn' in e.data) this.dirty.add(connectionKey(e, e.data.conn.id));
     }
   }
 
   private recentMessages(key: string): MessageItem[] {
     const out: MessageItem[] = [];
     for (const e of this.o.recent.latest(1000, new Set(['message']))) {
-      if (e.type !== 'message' || keyOf(e, e.data.conn.id) !== key) continue;
+      if (e.type !== 'message' || connectionKey(e, e.data.conn.id) !== key) continue;
       const d = e.data;
       out.push({ timeUs: e.timeUs, dir: d.dir, command: d.command.slice(0, 12), size: d.size, summary: summarize(d.payload) });
       if (out.length >= 50) break;

@@ -145,13 +145,6 @@ export const compactSizeBig: Codec<bigint> = {
   },
 };
 
-/** Read a CompactSize count and check it against a named maximum. */
-export function readCount(r: Reader, max: number, what: string): number {
-  const n = compactSize.read(r);
-  if (n > max) throw new DecodeError('too-many-items', '', `${what}: ${n} > maximum ${max}`);
-  return n;
-}
-
 /** Exactly `n` bytes (hashes, keys, fixed addresses). Decoded as a view, not a copy. */
 export function bytes(n: number, name = `bytes${n}`): Codec<Uint8Array> {
   return {
@@ -216,12 +209,8 @@ export function vector<T>(item: Codec<T>, max: number, name = `${item.name}[]`):
   return {
     name,
     read(r) {
-      const n = readCount(r, max, name);
       // Each item takes at least one byte: a count larger than what is left is a lie.
-      const minItem = item.fixedSize ?? item.minSize ?? 1;
-      if (n * minItem > r.remaining) {
-        throw new DecodeError('truncated', '', `${name}: ${n} items cannot fit in ${r.remaining} bytes`);
-      }
+      const n = r.count(max, item.fixedSize ?? item.minSize ?? 1, name);
       const out = new Array<T>(n);
       for (let i = 0; i < n; i++) {
         try {

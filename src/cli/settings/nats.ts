@@ -32,9 +32,7 @@ export const NATS_SETTINGS = settings({
     commands: ['run'],
   },
   consumerName: {
-    schema: z
-      .string({ invalid_type_error: 'expected a name' })
-      .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, "_" or "-"'),
+    schema: z.string({ invalid_type_error: 'expected a name' }).regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, "_" or "-"'),
     kind: 'string',
     arg: '<name>',
     help: 'with --nats (JetStream): the durable consumer is run-<name> on the server; it resumes where it stopped',

@@ -93,7 +93,8 @@ export const NODE_SETTINGS = settings({
     schema: bool,
     kind: 'boolean',
     help: 'run the p2p node (the default)',
-    negation: 'no p2p node: with --nats, a process of consumers only (detectors and alerts, --http metrics and dashboard) reading what observers publish',
+    negation:
+      'no p2p node: with --nats, a process of consumers only (detectors and alerts, --http metrics and dashboard) reading what observers publish',
     default: true,
     commands: ['run'],
   },

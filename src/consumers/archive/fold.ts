@@ -32,6 +32,7 @@
 import type { MessageEvent, ObserverEvent } from '../../events/types.js';
 import { summaryOf, type KnownMessageSummary } from '../../events/message-summary.js';
 import { ITEM_COMMANDS } from './query.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 const ITEMS = new Set<string>(ITEM_COMMANDS);
 /** A message whose summary counts entries (the commands the archive's queries sum, ITEM_COMMANDS). */
@@ -96,7 +97,7 @@ function keys(e: ObserverEvent): { stream: string; conn: string } | undefined {
   if (e.type !== 'message' && e.type !== 'violation') return undefined;
   const d = e.data as Counted;
   if (!d.conn) return undefined;
-  const conn = `${e.nodeId}\0${e.source}\0${d.conn.id}\0${d.conn.remote}`;
+  const conn = `${connectionKey(e, d.conn.id)}/${d.conn.remote}`;
   const what = e.type === 'message' ? `m\0${d.dir}\0${d.command}` : `v\0${d.kind}`;
   return { stream: `${conn}\0${what}`, conn };
 }
@@ -232,7 +233,7 @@ export class Folder {
   private closeConn(e: ObserverEvent, out: Folded[]): void {
     const d = e.data as Counted;
     if (!d.conn) return;
-    const conn = `${e.nodeId}\0${e.source}\0${d.conn.id}\0${d.conn.remote}`;
+    const conn = `${connectionKey(e, d.conn.id)}/${d.conn.remote}`;
     for (const key of [...(this.byConn.get(conn) ?? [])]) {
       const s = this.streams.get(key);
       if (s) this.close(key, s, out);

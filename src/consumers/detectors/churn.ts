@@ -21,6 +21,7 @@ import { z } from 'zod';
 import type { ObserverEvent } from '../../events/types.js';
 import { RollingBaseline } from './baseline.js';
 import { defineDetector, type Signal } from './types.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 export const NAME = 'churn';
 
@@ -158,7 +159,7 @@ export const churn = defineDetector({
         if (e.type !== 'connection.opened' && e.type !== 'connection.closed') return [];
         if (e.data.conn.direction !== 'inbound') return [];
         const s = state(e.nodeId);
-        const key = `${e.source}|${e.data.conn.id}`;
+        const key = connectionKey(e, e.data.conn.id);
         if (e.type === 'connection.opened') {
           if (!s.inbound.has(key) && s.inbound.size >= p.maxConnections) {
             s.inbound.delete(s.inbound.values().next().value!);

@@ -13,6 +13,7 @@ import { CidrList, groupOfRemote, ipOfRemote } from './net.js';
 import { BoundedMap } from './state.js';
 import { defineDetector, type Signal } from './types.js';
 import { LINKINGLION_RANGES } from './spy.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 export const NAME = 'inbound-flood';
 
@@ -177,7 +178,7 @@ export const inboundFlood = defineDetector({
         if (e.type !== 'connection.opened' && e.type !== 'connection.closed') return [];
         if (e.data.conn.direction !== 'inbound') return [];
         const s = nodeState(e.nodeId);
-        const key = `${e.source}|${e.data.conn.id}`;
+        const key = connectionKey(e, e.data.conn.id);
         if (e.type === 'connection.closed') {
           const c = s.conns.peek(key);
           if (c) {

@@ -13,6 +13,7 @@ import type { ObserverEvent, PeerStats } from '../../events/types.js';
 import { ADDRMAN_AGE_BUCKETS, type NodeExtras } from '../../events/node-extras.js';
 import { AdmittedLabels, OTHER, addrNetworkLabel, addressNetwork } from './labels.js';
 import { TopLabels } from './top.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 /** Protocol versions with their own label (Core's history: BIP31 60001 ... wtxidrelay 70016); any other is `other`. */
 const PROTOCOL_VERSIONS: ReadonlySet<number> = new Set([
@@ -433,7 +434,7 @@ export class CoreMetrics {
   handle(event: ObserverEvent): void {
     switch (event.type) {
       case 'peer.stats': {
-        const key = `${event.nodeId}\0${event.source}\0${event.data.conn.id}`;
+        const key = connectionKey(event, event.data.conn.id);
         this.newestUs = Math.max(this.newestUs, event.timeUs);
         const prev = this.peers.get(key);
         if (!prev && this.peers.size >= this.maxPeers) {
@@ -448,7 +449,7 @@ export class CoreMetrics {
         return;
       }
       case 'connection.closed':
-        this.peers.delete(`${event.nodeId}\0${event.source}\0${event.data.conn.id}`);
+        this.peers.delete(connectionKey(event, event.data.conn.id));
         return;
       case 'node.status':
         this.status = event.data;

@@ -29,6 +29,7 @@ import type { AsnLookup } from '../../http/asn.js';
 import { CoreMetrics } from './core.js';
 import { TopLabels } from './top.js';
 import { TrafficMetrics, type IpList } from './traffic.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 export const PREFIX = 'peer_observer_';
 
@@ -321,7 +322,7 @@ export class ObserverMetrics {
     switch (event.type) {
       case 'connection.opened': {
         const d = event.data;
-        const key = connKey(event.nodeId, event.source, d.conn.id);
+        const key = connectionKey(event, d.conn.id);
         const labels = { direction: direction(d.conn.direction), network: addressNetwork(d.conn.remote) };
         this.opened.inc(labels);
         if (this.conns.has(key)) return;
@@ -340,7 +341,7 @@ export class ObserverMetrics {
         this.closed.inc({ direction: dir, network: addressNetwork(d.conn.remote), reason: CLOSE_REASONS.has(d.reason) ? d.reason : OTHER });
         if (d.reason === 'evicted') this.evictions.inc({ rule: d.evictedFor ?? 'core' });
         if (d.reason !== 'limit' && d.reason !== 'connect-failed') this.duration.observe({ direction: dir }, d.durationMs / 1000);
-        const key = connKey(event.nodeId, event.source, d.conn.id);
+        const key = connectionKey(event, d.conn.id);
         const tracked = this.conns.get(key);
         if (tracked) {
           this.conns.delete(key);
@@ -354,7 +355,7 @@ export class ObserverMetrics {
         const d = event.data;
         for (const name of d.serviceNames) this.serviceBits.inc({ flag: serviceLabel(name), source: 'version' });
         if (Number.isFinite(d.timeOffsetSec)) this.timeOffset.observe(d.timeOffsetSec);
-        const tracked = this.conns.get(connKey(event.nodeId, event.source, d.conn.id));
+        const tracked = this.conns.get(connectionKey(event, d.conn.id));
         if (tracked) {
           if (tracked.userAgent !== undefined) this.forgetUserAgent(tracked.userAgent);
           tracked.userAgent = userAgentText(d.userAgent);
@@ -472,10 +473,6 @@ export class ObserverMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
-}
-
-function connKey(nodeId: string, source: string, id: number): string {
-  return `${nodeId}\0${source}\0${id}`;
 }
 
 function countServiceBits(decimal: string, into: Map<string, number>): void {

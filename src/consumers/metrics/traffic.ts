@@ -12,6 +12,7 @@ import { summaryOf } from '../../events/message-summary.js';
 import { CidrList, ipOfRemote, netgroupOfRemote } from '../detectors/net.js';
 import { LINKINGLION_RANGES } from '../detectors/spy.js';
 import { AdmittedLabels, OTHER, commandLabel } from './labels.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 /** A named IP list: its label value and the CIDRs (or single IPs) on it. */
 export interface IpList {
@@ -212,5 +213,5 @@ export class TrafficMetrics {
 }
 
 function key(event: ObserverEvent & { data: { conn: { id: number } } }): string {
-  return `${event.nodeId}\0${event.source}\0${event.data.conn.id}`;
+  return connectionKey(event, event.data.conn.id);
 }

@@ -11,6 +11,7 @@ import type { Bus, Subscription } from '../../bus/bus.js';
 import type { EventType, ObserverEvent } from '../../events/types.js';
 import { summaryOf } from '../../events/message-summary.js';
 import { addressNetwork, commandLabel } from '../metrics/labels.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 /** The header every v1 frame carries (magic, command, length, checksum). */
 const HEADER_BYTES = 24;
@@ -155,7 +156,7 @@ export class PeersTable {
       }
       case 'connection.closed': {
         const d = event.data;
-        const key = keyOf(event, d.conn.id);
+        const key = connectionKey(event, d.conn.id);
         let peer = this.open.get(key);
         if (!peer) {
           // Refused or failed connections never opened: not peers.
@@ -246,7 +247,7 @@ export class PeersTable {
       }
       case 'peer.stats': {
         const d = event.data;
-        const peer = this.open.get(keyOf(event, d.conn.id)) ?? this.upsert(event, d.conn);
+        const peer = this.open.get(connectionKey(event, d.conn.id)) ?? this.upsert(event, d.conn);
         peer.connType = d.connType;
         peer.chain = d.network;
         peer.netgroup = d.netgroup;
@@ -308,12 +309,12 @@ export class PeersTable {
   }
 
   private existing(event: ObserverEvent, id: number): Peer | undefined {
-    const key = keyOf(event, id);
+    const key = connectionKey(event, id);
     return this.open.get(key) ?? this.closed.get(key);
   }
 
   private upsert(event: ObserverEvent, conn: { id: number; direction: string; remote: string }): Peer {
-    const key = keyOf(event, conn.id);
+    const key = connectionKey(event, conn.id);
     const found = this.open.get(key);
     if (found) return found;
     this.closed.delete(key);
@@ -380,10 +381,6 @@ export class PeersTable {
       this.expired++;
     }
   }
-}
-
-function keyOf(event: ObserverEvent, id: number): string {
-  return `${event.nodeId}/${event.source}/${id}`;
 }
 
 function row(p: Peer, nowUs: number): PeerRow {

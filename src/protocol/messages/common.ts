@@ -8,11 +8,6 @@ export function rethrow(e: unknown, path: string): unknown {
   return e instanceof DecodeError ? e.within(path) : e;
 }
 
-/** Read a CompactSize count, check it against a named maximum and against the bytes left (`minItem` each). */
-export function readBoundedCount(r: Reader, max: number, minItem: number, what: string): number {
-  return r.count(max, minItem, what);
-}
-
 /** CompactSize-prefixed bytes as a view, length checked against `max` before anything else. */
 export function readVarBytes(r: Reader, max: number, what: string): Uint8Array {
   return r.varBytes(max, what);

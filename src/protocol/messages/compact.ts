@@ -7,7 +7,7 @@
 import { type Codec, DecodeError, type Reader, type Writer } from '../codec.js';
 import { MAX_BIP152_INDEX, MAX_CMPCT_ITEMS } from '../limits.js';
 import { compactSize, u64le } from '../primitives.js';
-import { blockHeader, readBoundedCount, readHash, rethrow, writeHash } from './common.js';
+import { blockHeader, readHash, rethrow, writeHash } from './common.js';
 import { txVector } from './blocks.js';
 import { MIN_TX_SIZE, readTx, writeTx } from './tx.js';
 import type { BlockHeader, BlockTxn, CmpctBlock, GetBlockTxn, PrefilledTx } from './types.js';
@@ -46,7 +46,7 @@ export const cmpctblock: Codec<CmpctBlock> = {
     }
     let n: number;
     try {
-      n = readBoundedCount(r, MAX_CMPCT_ITEMS, SHORT_ID_SIZE, 'shortIds');
+      n = r.count(MAX_CMPCT_ITEMS, SHORT_ID_SIZE, 'shortIds');
     } catch (e) {
       throw rethrow(e, 'shortIds');
     }
@@ -57,7 +57,7 @@ export const cmpctblock: Codec<CmpctBlock> = {
     r.offset = at;
     let m: number;
     try {
-      m = readBoundedCount(r, MAX_CMPCT_ITEMS, 1 + MIN_TX_SIZE, 'prefilled');
+      m = r.count(MAX_CMPCT_ITEMS, 1 + MIN_TX_SIZE, 'prefilled');
     } catch (e) {
       throw rethrow(e, 'prefilled');
     }
@@ -111,7 +111,7 @@ export const getblocktxn: Codec<GetBlockTxn> = {
     }
     let n: number;
     try {
-      n = readBoundedCount(r, MAX_BIP152_INDEX + 1, 1, 'indexes');
+      n = r.count(MAX_BIP152_INDEX + 1, 1, 'indexes');
     } catch (e) {
       throw rethrow(e, 'indexes');
     }

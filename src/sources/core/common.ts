@@ -3,32 +3,14 @@
  * event emission under their source name, Core's address text → netgroup, and
  * the per-peer state that turns Core's peer ids into our connection events.
  */
-import { makeEvent } from '../../events/envelope.js';
-import type { ConnRef, EventDataByType, EventType, ObserverEvent, Transport } from '../../events/types.js';
+import type { EventSink } from '../../events/sink.js';
+import type { ConnRef, Transport } from '../../events/types.js';
 import { netgroupOf } from '../../protocol/address.js';
 
 export type CoreSourceName = 'rpc' | 'log' | 'usdt';
 
-/** Publishes events under one source name; a throwing publisher is counted, never fatal. */
-export class CoreSink {
-  published = 0;
-  publishErrors = 0;
-
-  constructor(
-    readonly nodeId: string,
-    readonly source: CoreSourceName,
-    private readonly publish: (event: ObserverEvent) => void,
-  ) {}
-
-  emit<T extends EventType>(type: T, data: EventDataByType[T], timeUs?: number): void {
-    try {
-      this.publish(makeEvent({ nodeId: this.nodeId, source: this.source }, type, data, timeUs) as ObserverEvent);
-      this.published++;
-    } catch {
-      this.publishErrors++;
-    }
-  }
-}
+/** Events under one Core source's name (events/sink.ts). */
+export type CoreSink = EventSink<CoreSourceName>;
 
 /** The host part of Core's `addr` text: `1.2.3.4:8333`, `[2001:db8::1]:8333`, `xyz.onion:8333`. */
 export function hostOf(addr: string): string {

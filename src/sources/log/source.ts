@@ -10,7 +10,7 @@
  */
 import type { ObserverEvent } from '../../events/types.js';
 import type { NetworkName } from '../../protocol/networks.js';
-import { CoreSink } from '../core/common.js';
+import { EventSink } from '../../events/sink.js';
 import { followFile, type FollowCounters } from './follow.js';
 import { LogInterpreter } from './interpret.js';
 
@@ -40,7 +40,7 @@ export interface LogSource {
 }
 
 export function startLogSource(options: LogSourceOptions): LogSource {
-  const sink = new CoreSink(options.nodeId, 'log', options.publish);
+  const sink = new EventSink(options.nodeId, 'log', options.publish);
   const interpreter = new LogInterpreter(sink, options.network);
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;

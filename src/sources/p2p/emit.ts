@@ -1,31 +1,12 @@
 /**
- * Event emission for the p2p source: every event goes through makeEvent with
- * source 'p2p' and the observer's node id, and a publisher that throws is
- * counted, never allowed to break a connection.
+ * The p2p source's event sink (events/sink.ts, source 'p2p') and its running totals.
  */
-import { makeEvent } from '../../events/envelope.js';
-import type { EventDataByType, EventType, ObserverEvent, ViolationKind } from '../../events/types.js';
+import type { EventSink } from '../../events/sink.js';
+import type { ViolationKind } from '../../events/types.js';
 
 export const SOURCE = 'p2p';
 
-export class EventSink {
-  published = 0;
-  publishErrors = 0;
-
-  constructor(
-    private readonly nodeId: string,
-    private readonly publish: (event: ObserverEvent) => void,
-  ) {}
-
-  emit<T extends EventType>(type: T, data: EventDataByType[T]): void {
-    try {
-      this.publish(makeEvent({ nodeId: this.nodeId, source: SOURCE }, type, data) as ObserverEvent);
-      this.published++;
-    } catch {
-      this.publishErrors++;
-    }
-  }
-}
+export type P2PSink = EventSink<typeof SOURCE>;
 
 /** The observer's running totals, published as `pipeline.counters` and returned by stats(). */
 export class ObserverCounters {

@@ -20,7 +20,8 @@ import {
   type CandidateNetwork,
   type EvictionCandidate,
 } from './eviction.js';
-import { EventSink, ObserverCounters } from './emit.js';
+import { ObserverCounters, SOURCE, type P2PSink } from './emit.js';
+import { EventSink } from '../../events/sink.js';
 import { closeServer, endpointLabel, listenOn, type Endpoint } from './listener.js';
 import { ConnectionLimiter, resolveLimits, type ObserverLimits } from './limits.js';
 import { Peer, type PeerContext } from './peer.js';
@@ -123,7 +124,7 @@ export function normalizeIp(address: string | undefined): string {
 export class P2PObserver implements Observer {
   readonly #options: ObserverOptions;
   readonly #limits: ObserverLimits;
-  readonly #sink: EventSink;
+  readonly #sink: P2PSink;
   readonly #counters = new ObserverCounters();
   readonly #limiter: ConnectionLimiter;
   readonly #peers = new Set<Peer>();
@@ -167,7 +168,7 @@ export class P2PObserver implements Observer {
   constructor(options: ObserverOptions) {
     this.#options = options;
     this.#limits = resolveLimits(options.limits);
-    this.#sink = new EventSink(options.nodeId, options.publish);
+    this.#sink = new EventSink(options.nodeId, SOURCE, options.publish);
     this.#limiter = new ConnectionLimiter(this.#limits);
     this.#v2 = options.v2 ?? true;
     this.#ctx = {

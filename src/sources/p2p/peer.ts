@@ -19,7 +19,7 @@ import type { EvictionCandidate } from './eviction.js';
 import { Connection, type Incoming, type TransportInfo } from './connection.js';
 import { v2Verdict } from './v2.js';
 import { V1_RETRY_NOTE } from './v2-fallback.js';
-import type { EventSink, ObserverCounters } from './emit.js';
+import type { ObserverCounters, P2PSink } from './emit.js';
 import type { ObserverLimits } from './limits.js';
 import { PingTracker, randomNonce } from './ping.js';
 import type { MimicNode } from './mimic/node.js';
@@ -42,7 +42,7 @@ import {
 export interface PeerContext {
   network: Network;
   limits: ObserverLimits;
-  sink: EventSink;
+  sink: P2PSink;
   counters: ObserverCounters;
   userAgent: string;
   /** Keep every received payload (base64) in its message or violation event, for the archive and forensics. */

@@ -9,7 +9,8 @@
  */
 import type { NodeStatus, ObserverEvent, RpcState } from '../../events/types.js';
 import type { NetworkName } from '../../protocol/networks.js';
-import { CoreSink } from '../core/common.js';
+import type { CoreSink } from '../core/common.js';
+import { EventSink } from '../../events/sink.js';
 import { RpcAuthError, RpcMethodError, RpcUnavailableError, redactUrl } from './client.js';
 import { pollNodeExtras } from './node-extras.js';
 import { PeerDiff } from './peers.js';
@@ -87,7 +88,7 @@ export class RpcPoller {
   constructor(options: RpcPollerOptions, client: RpcCaller) {
     this.#options = options;
     this.#client = client;
-    this.#sink = new CoreSink(options.nodeId, 'rpc', options.publish);
+    this.#sink = new EventSink(options.nodeId, 'rpc', options.publish);
     this.#diff = new PeerDiff(this.#sink);
     this.#url = redactUrl(options.url);
     this.#now = options.now ?? Date.now;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { ObserverEvent } from '../../events/types.js';
 import type { NetworkName } from '../../protocol/networks.js';
-import { CoreSink } from '../core/common.js';
+import { EventSink } from '../../events/sink.js';
 import { followFile } from '../log/follow.js';
 import { UsdtInterpreter } from './interpret.js';
 import { bpftraceEnv, buildScript } from './script.js';
@@ -49,7 +49,7 @@ export interface UsdtSource {
 export function startUsdtSource(options: UsdtSourceOptions): UsdtSource {
   if ((options.input === undefined) === (options.bitcoindPid === undefined))
     throw new Error('usdt source: give either an input file or a bitcoind pid');
-  const sink = new CoreSink(options.nodeId, 'usdt', options.publish);
+  const sink = new EventSink(options.nodeId, 'usdt', options.publish);
   const interpreter = new UsdtInterpreter(sink, options.network);
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;

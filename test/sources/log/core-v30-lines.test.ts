@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseEvent } from '../../../src/events/schema.js';
 import type { ObserverEvent } from '../../../src/events/types.js';
-import { CoreSink } from '../../../src/sources/core/common.js';
+import { EventSink } from '../../../src/events/sink.js';
 import { LogInterpreter } from '../../../src/sources/log/interpret.js';
 
 const LINES = [
@@ -28,7 +28,7 @@ const LINES = [
 describe('Core v30 debug.log lines', () => {
   it('unsolicited pongs and unreadable payloads are violations of the peer; unknown commands and other pong problems known lines', () => {
     const events: ObserverEvent[] = [];
-    const it = new LogInterpreter(new CoreSink('core', 'log', (e) => events.push(parseEvent(JSON.parse(JSON.stringify(e))))), 'regtest');
+    const it = new LogInterpreter(new EventSink('core', 'log', (e) => events.push(parseEvent(JSON.parse(JSON.stringify(e))))), 'regtest');
     for (const l of LINES) it.line(l);
     const violations = events.flatMap((e) => (e.type === 'violation' ? [e.data] : []));
     assert.deepEqual(

@@ -12,7 +12,7 @@ import { parseEvent } from '../../../src/events/schema.js';
 import type { ObserverEvent } from '../../../src/events/types.js';
 import { encodePayload, msg } from '../../../src/protocol/messages/index.js';
 import { versionMessage } from '../../../src/simulate/kit.js';
-import { CoreSink } from '../../../src/sources/core/common.js';
+import { EventSink } from '../../../src/events/sink.js';
 import { UsdtInterpreter } from '../../../src/sources/usdt/interpret.js';
 import { bpftraceArg, parseUsdtNotes, readUsdtNotes } from '../../../src/sources/usdt/notes.js';
 import { decodeCaptured, PayloadAssembler, USDT_PAYLOAD_MAX, type PendingMessage } from '../../../src/sources/usdt/payload.js';
@@ -45,7 +45,7 @@ function addrPayload(n: number): Uint8Array {
 
 function interpret(lines: string[]): { events: ObserverEvent[]; it: UsdtInterpreter } {
   const events: ObserverEvent[] = [];
-  const it = new UsdtInterpreter(new CoreSink('core', 'usdt', (e) => events.push(parseEvent(JSON.parse(JSON.stringify(e))))), 'regtest');
+  const it = new UsdtInterpreter(new EventSink('core', 'usdt', (e) => events.push(parseEvent(JSON.parse(JSON.stringify(e))))), 'regtest');
   for (const l of lines) it.line(l);
   it.end();
   return { events, it };

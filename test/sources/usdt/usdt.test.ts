@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseEvent } from '../../../src/events/schema.js';
 import type { EventType, ObserverEvent } from '../../../src/events/types.js';
-import { CoreSink } from '../../../src/sources/core/common.js';
+import { EventSink } from '../../../src/events/sink.js';
 import { parseTraceLine, UsdtInterpreter } from '../../../src/sources/usdt/interpret.js';
 import { BPFTRACE_SCRIPT, startUsdtSource } from '../../../src/sources/usdt/source.js';
 
@@ -25,7 +25,7 @@ function ofType<T extends EventType>(events: ObserverEvent[], type: T): Extract<
 function interpret(lines: string[]): { events: ObserverEvent[]; interpreter: UsdtInterpreter } {
   const events: ObserverEvent[] = [];
   const interpreter = new UsdtInterpreter(
-    new CoreSink('core-a', 'usdt', (e) => events.push(parseEvent(JSON.parse(JSON.stringify(e))))),
+    new EventSink('core-a', 'usdt', (e) => events.push(parseEvent(JSON.parse(JSON.stringify(e))))),
     'regtest',
   );
   for (const l of lines) interpreter.line(l);
