@@ -9,7 +9,7 @@
  *
  * - Keys: every `netgroup` and `asn` attacker of a report, its `netgroups`, and
  *   the group of each attacker address (its netgroup; loopback and private
- *   IPv4 by /16, as the detectors group them: detectors/net.ts). A report names at most a few
+ *   IPv4 by /16, as the detectors group them: net/remote.ts). A report names at most a few
  *   hundred (the schema's bounds).
  * - Per key, each member's latest report in the window (so one member
  *   repeating itself never counts twice, and never makes k alone).
@@ -19,7 +19,7 @@
  * - Bounded: at most `maxKeys` keys; past it the least recently reported key is
  *   dropped (counted in `evicted`).
  */
-import { groupOfRemote } from '../consumers/detectors/net.js';
+import { groupOfRemote } from '../net/remote.js';
 import type { SharedReport } from './report.js';
 import type { Severity } from '../events/types.js';
 

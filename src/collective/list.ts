@@ -17,7 +17,7 @@
  *   alert on every connection from them.
  */
 import { z } from 'zod';
-import { LINKINGLION_RANGES } from '../consumers/detectors/spy.js';
+import { LINKINGLION_RANGES } from '../net/known-ranges.js';
 import type { Alert } from '../events/types.js';
 import { keysOf, type CollectiveKey } from './correlator.js';
 import { COLLECTIVE_DETECTOR, COLLECTIVE_INCIDENT_DETECTOR } from './member.js';

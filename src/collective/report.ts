@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { IncidentReport } from '../consumers/alerts/report.js';
-import { ipOfRemote, netgroupOfRemote } from '../consumers/detectors/net.js';
+import { ipOfRemote, netgroupOfRemote } from '../net/remote.js';
 import { canonicalBytes } from './canonical.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

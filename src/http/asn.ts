@@ -23,7 +23,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Reader, type AsnResponse } from 'mmdb-lib';
-import { ip16, ipOfRemote } from '../consumers/detectors/net.js';
+import { ip16, ipOfRemote } from '../net/remote.js';
 
 const INVALID = -1;
 const TYPE_BITS = [0, 0, 1];

@@ -28,7 +28,7 @@
  * (`stats()`, shown by /healthz).
  */
 import type { Socket } from 'node:net';
-import { ip16 } from '../consumers/detectors/net.js';
+import { ip16 } from '../net/remote.js';
 
 export interface GuardOptions {
   /** Most connections at once (WebSockets included). Default 256. */

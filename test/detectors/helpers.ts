@@ -16,7 +16,7 @@ import { ipFromString, netgroupOf } from '../../src/protocol/address.js';
 import { NETWORKS } from '../../src/protocol/networks.js';
 import { Flow } from '../../src/sources/replay/flow.js';
 import { DEFAULT_REORDER_LIMITS } from '../../src/sources/replay/reassembly.js';
-import { ipOfRemote } from '../../src/consumers/detectors/net.js';
+import { ipOfRemote } from '../../src/net/remote.js';
 
 export const T0 = Date.UTC(2026, 0, 10, 12, 0, 0) * 1000;
 

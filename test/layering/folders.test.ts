@@ -66,3 +66,11 @@ test('the runtime depends on nothing but the bus and the event envelope', () => 
   const out = [...(folderGraph().get('runtime') ?? [])].sort();
   assert.deepEqual(out, ['bus', 'events']);
 });
+
+test('http/ and collective/ read addresses from net/, not from the detectors', () => {
+  const graph = folderGraph();
+  for (const from of ['http', 'collective', 'consumers/metrics', 'consumers/relay']) {
+    assert.ok(!graph.get(from)?.has('consumers/detectors'), `${from} imports consumers/detectors`);
+  }
+  assert.ok(graph.get('http')?.has('net'));
+});

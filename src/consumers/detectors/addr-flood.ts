@@ -17,7 +17,7 @@
 import { z } from 'zod';
 import { summaryOf, type AddrSummary, type AddrV2Summary } from '../../events/message-summary.js';
 import type { JsonValue, ObserverEvent } from '../../events/types.js';
-import { groupOfRemote, ipOfRemote, classifyText } from './net.js';
+import { groupOfRemote, ipOfRemote, classifyText } from '../../net/remote.js';
 import { BoundedMap } from './state.js';
 import { defineDetector, type Signal } from './types.js';
 

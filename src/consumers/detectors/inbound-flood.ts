@@ -9,10 +9,10 @@
  */
 import { z } from 'zod';
 import type { ObserverEvent } from '../../events/types.js';
-import { CidrList, groupOfRemote, ipOfRemote } from './net.js';
+import { CidrList, groupOfRemote, ipOfRemote } from '../../net/remote.js';
 import { BoundedMap } from './state.js';
 import { defineDetector, type Signal } from './types.js';
-import { LINKINGLION_RANGES } from './spy.js';
+import { LINKINGLION_RANGES } from '../../net/known-ranges.js';
 import { connectionKey } from '../../events/conn-key.js';
 
 export const NAME = 'inbound-flood';

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ObserverEvent, ViolationKind } from '../../events/types.js';
-import { groupOfRemote, ipOfRemote } from './net.js';
+import { groupOfRemote, ipOfRemote } from '../../net/remote.js';
 import { BoundedMap, WindowCounter } from './state.js';
 import { defineDetector, type Signal } from './types.js';
 

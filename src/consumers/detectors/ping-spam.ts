@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { summaryOf } from '../../events/message-summary.js';
 import type { ObserverEvent } from '../../events/types.js';
-import { groupOfRemote, ipOfRemote } from './net.js';
+import { groupOfRemote, ipOfRemote } from '../../net/remote.js';
 import { BoundedMap, WindowCounter } from './state.js';
 import { defineDetector, type Signal } from './types.js';
 

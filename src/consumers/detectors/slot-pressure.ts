@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import type { ObserverEvent } from '../../events/types.js';
-import { groupOfRemote } from './net.js';
+import { groupOfRemote } from '../../net/remote.js';
 import { BoundedMap, WindowCounter } from './state.js';
 import { defineDetector, type Signal } from './types.js';
 

@@ -26,7 +26,7 @@
 import { z } from 'zod';
 import { summaryOf, type InvSummary } from '../../events/message-summary.js';
 import type { JsonValue, ObserverEvent } from '../../events/types.js';
-import { groupOfRemote, ipOfRemote } from './net.js';
+import { groupOfRemote, ipOfRemote } from '../../net/remote.js';
 import { BoundedMap, CappedSet } from './state.js';
 import { defineDetector, type Signal } from './types.js';
 

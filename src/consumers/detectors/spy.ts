@@ -15,19 +15,12 @@
  */
 import { z } from 'zod';
 import type { ObserverEvent } from '../../events/types.js';
-import { CidrList, ipOfRemote, slash24OfRemote } from './net.js';
+import { CidrList, ipOfRemote, slash24OfRemote } from '../../net/remote.js';
 import { BoundedMap, CappedSet, WindowCounter, pushSample } from './state.js';
 import { defineDetector, type Signal } from './types.js';
+import { LINKINGLION_RANGES } from '../../net/known-ranges.js';
 
 export const NAME = 'spy';
-
-/** Published LinkingLion ranges (AS54098). */
-export const LINKINGLION_RANGES = [
-  { cidr: '162.218.65.0/24', label: 'AS54098' },
-  { cidr: '209.222.252.0/24', label: 'AS54098' },
-  { cidr: '91.198.115.0/24', label: 'AS54098' },
-  { cidr: '2604:d500::/32', label: 'AS54098' },
-];
 
 const params = z
   .object({

@@ -14,7 +14,7 @@
  */
 import { z } from 'zod';
 import type { ObserverEvent } from '../../events/types.js';
-import { groupOfRemote, ipOfRemote } from './net.js';
+import { groupOfRemote, ipOfRemote } from '../../net/remote.js';
 import { BoundedMap } from './state.js';
 import { defineDetector, type Signal } from './types.js';
 

@@ -6,7 +6,7 @@
  * matched nothing would be worse than none.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { parseCidr } from '../detectors/net.js';
+import { parseCidr } from '../../net/remote.js';
 import type { IpList } from './traffic.js';
 
 /** Most entries per list (CIDRs are matched one by one, once per connection). */

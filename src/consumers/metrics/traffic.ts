@@ -9,8 +9,8 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ObserverEvent } from '../../events/types.js';
 import { summaryOf } from '../../events/message-summary.js';
-import { CidrList, ipOfRemote, netgroupOfRemote } from '../detectors/net.js';
-import { LINKINGLION_RANGES } from '../detectors/spy.js';
+import { CidrList, ipOfRemote, netgroupOfRemote } from '../../net/remote.js';
+import { LINKINGLION_RANGES } from '../../net/known-ranges.js';
 import { AdmittedLabels, OTHER, commandLabel } from './labels.js';
 import { connectionKey } from '../../events/conn-key.js';
 

@@ -6,8 +6,8 @@
  * limit (1000 active spy alerts).
  */
 import type { AlertStore } from '../alerts/types.js';
-import { CidrList, ipOfRemote } from '../detectors/net.js';
-import { LINKINGLION_RANGES } from '../detectors/spy.js';
+import { CidrList, ipOfRemote } from '../../net/remote.js';
+import { LINKINGLION_RANGES } from '../../net/known-ranges.js';
 import type { Alert } from '../../events/types.js';
 
 export class PeerFlags {

@@ -1,8 +1,9 @@
 /**
- * Address helpers for detectors: `conn.remote` text to IP, netgroup, /24, and
+ * Address helpers shared by the detectors, metrics, the relay analytics, HTTP and
+ * the collective: `conn.remote` text to IP, netgroup, /24, and
  * CIDR lists (user-supplied watch lists and IP→ASN maps).
  */
-import { classifyIp, ipFromString, isIpv4Mapped, netgroupOf, type IpClass } from '../../protocol/address.js';
+import { classifyIp, ipFromString, isIpv4Mapped, netgroupOf, type IpClass } from '../protocol/address.js';
 
 /**
  * A bounded memo for the pure functions below: detectors see the same remote
