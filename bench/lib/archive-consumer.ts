@@ -14,7 +14,7 @@
 import { DurableConsumer } from '../../src/bus/durable.js';
 import { startArchive } from '../../src/consumers/archive/consumer.js';
 import { nowUs } from '../../src/events/envelope.js';
-import { threadCpuSeconds, threadCpuSince } from './threads.js';
+import { Receipts } from './receipts.js';
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as { url: string; expected: number; idleMs: number; dataDir: string };
 // Every event's publish time, in the order handed to the archive (which writes them in that order, unfolded).
@@ -30,15 +30,9 @@ const durable = await DurableConsumer.open({
     return true;
   },
 });
-const latencies = new Float64Array(opts.expected);
-let n = 0;
-let firstUs = 0;
-let lastUs = 0;
-let maxGapUs = 0;
-let maxGapAt = 0;
-let lastSeen = Date.now();
 let finished: () => void = () => {};
 const finishedP = new Promise<void>((r) => (finished = r));
+const receipts = new Receipts(opts.expected, opts.idleMs, () => finished());
 const archive = startArchive(durable, {
   dataDir: opts.dataDir,
   // Storage throughput, every event a row (folding would make a fast stream from few connections cheaper).
@@ -46,49 +40,20 @@ const archive = startArchive(durable, {
   markOf: (e) => durable.markOf(e),
   onCommit: ({ events, last }) => {
     durable.ackThrough(last);
-    const t = nowUs();
-    lastSeen = Date.now();
-    if (n === 0) firstUs = t;
-    else if (t - lastUs > maxGapUs) {
-      maxGapUs = t - lastUs;
-      maxGapAt = n;
-    }
-    lastUs = t;
-    for (let k = 0; k < events && n < latencies.length; k++, n++) latencies[n] = t - stamps[n]!;
-    if (n >= opts.expected) finished();
+    receipts.took(nowUs(), events, (k) => stamps[k]!);
+    if (receipts.n >= opts.expected) finished();
   },
   onError: (e) => process.stderr.write(`archive-consumer: ${e.message}\n`),
 });
 await archive.ready;
-const cpuAtReady = process.cpuUsage();
-const threadsAtReady = threadCpuSeconds();
+receipts.ready();
 process.stdout.write('ready\n');
-// The largest resident set seen (sampled with the watchdog): what a backlog costs in memory.
-let maxRss = 0;
-const watchdog = setInterval(() => {
-  maxRss = Math.max(maxRss, process.memoryUsage.rss());
-  if (Date.now() - lastSeen > opts.idleMs) finished();
-}, 100);
 await finishedP;
-clearInterval(watchdog);
-const cpu = process.cpuUsage(cpuAtReady);
-const sorted = latencies.subarray(0, n).sort();
-const pct = (p: number) => (n ? sorted[Math.min(n - 1, Math.floor(p * n))]! : NaN);
 const s = durable.stats();
 const c = archive.counters();
 process.stdout.write(
   JSON.stringify({
-    received: n,
-    firstUs,
-    lastUs,
-    p50Us: pct(0.5),
-    p99Us: pct(0.99),
-    maxUs: n ? sorted[n - 1] : NaN,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    threads: threadCpuSince(threadsAtReady),
-    maxRssMb: Math.max(maxRss, process.memoryUsage.rss()) / 2 ** 20,
-    maxGapUs,
-    maxGapAt,
+    ...receipts.finish(),
     bus: {
       received: s.received,
       decoded: s.decoded,
