@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import { bitcoindSkipReason, startBitcoind, type Bitcoind } from '../helpers/bitcoind.js';
 import { startNatsServer, startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
 import { startCli, type Cli } from '../cli/helpers.js';
+import { until } from '../helpers/until.js';
 
 const LATE_MS = Number(process.env.PO_JS_CORE_LATE_MS ?? 30_000);
 
@@ -55,14 +56,6 @@ function perNode(dataDir: string): Record<string, number> {
     return Object.fromEntries(rows.map((r) => [r.node, r.n]));
   } catch {
     return {};
-  }
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

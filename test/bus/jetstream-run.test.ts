@@ -25,6 +25,7 @@ import { NatsBus } from '../../src/bus/nats.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import { DurableConsumer } from '../../src/bus/durable.js';
 import { DurableFanout } from '../../src/bus/fanout.js';
+import { until } from '../helpers/until.js';
 
 const servers: NatsServer[] = [];
 const clis: Cli[] = [];
@@ -50,14 +51,6 @@ function fetchText(port: number, path: string): Promise<string> {
 async function pings(port: number): Promise<number> {
   const m = /^peer_observer_events_total\{type="ping\.latency"\} (\d+)$/m.exec(await fetchText(port, '/metrics'));
   return m ? Number(m[1]) : 0;
-}
-
-async function until(cond: () => Promise<boolean> | boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function consumerCli(url: string, extra: string[] = []): Cli {

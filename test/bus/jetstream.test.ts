@@ -30,6 +30,7 @@ import { DurableConsumer } from '../../src/bus/durable.js';
 import { DEFAULT_STREAM_LIMITS, describeStream, hasJetStream, streamStatus } from '../../src/bus/jetstream.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent } from '../../src/events/types.js';
+import { until } from '../helpers/until.js';
 
 function ping(nodeId: string, i: number): ObserverEvent {
   return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
@@ -88,14 +89,6 @@ function integrity(dataDir: string): string {
     return db.pragma('integrity_check', { simple: true }) as string;
   } finally {
     db.close();
-  }
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

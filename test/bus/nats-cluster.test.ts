@@ -11,14 +11,7 @@ import { NatsBus } from '../../src/bus/nats.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import { encodeEvent } from '../../src/events/wire.js';
 import { startCluster, startPublisher, type NatsServer, type PublisherLine, type PublisherProcess } from '../helpers/nats-server.js';
-
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../helpers/until.js';
 
 /** conn ids (= publisher event index) per node id, in arrival order. */
 function collect(sub: Subscription): Map<string, number[]> {

@@ -17,14 +17,7 @@ import { describe, it } from 'node:test';
 import type { Subscription } from '../../src/bus/bus.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { startNatsServer, startPublisher, type NatsServer, type PublisherLine, type PublisherProcess } from '../helpers/nats-server.js';
-
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from '../helpers/until.js';
 
 /** Collect conn ids (= the publisher's event index) from a subscription, in arrival order. */
 function collect(sub: Subscription): number[] {

@@ -17,6 +17,7 @@ import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { startCli, type Cli } from '../cli/helpers.js';
+import { until } from '../helpers/until.js';
 
 function ping(nodeId: string, i: number): ObserverEvent {
   return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
@@ -32,14 +33,6 @@ after(async () => {
   await Promise.all(clis.map((c) => c.stop('SIGKILL')));
   await Promise.all(servers.map((s) => s.stop('SIGKILL')));
 });
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () => {
   it('one publisher cannot silence another, nor speak with a bad or another node id', async () => {

@@ -8,6 +8,7 @@ import { packEvents } from '../../src/events/packed.js';
 import { subjectsFor } from '../../src/bus/subjects.js';
 import type { Subscription } from '../../src/bus/bus.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { until } from '../helpers/until.js';
 
 function ping(nodeId: string, i: number): ObserverEvent {
   return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
@@ -43,14 +44,6 @@ async function take(sub: Subscription, n: number, timeoutMs = 10_000): Promise<O
     out.push(r.value);
   }
   return out;
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('NATS bus (real nats-server)', { timeout: 60_000 }, () => {

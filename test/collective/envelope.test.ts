@@ -16,6 +16,7 @@ import { generateKeyPair, loadPrivateKey, writePrivateKey } from '../../src/coll
 import type { SharedReport } from '../../src/collective/report.js';
 import { SeqCounter, SeqState } from '../../src/collective/seq.js';
 import { loadTrust, TrustStore, type TrustFile } from '../../src/collective/trust.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'peer-observer-collective-'));
 const stores: TrustStore[] = [];
@@ -87,13 +88,6 @@ function verifier(path: string): { v: Verifier; store: TrustStore } {
 
 function refused(r: ReturnType<Verifier['verify']>): Refusal | 'accepted' {
   return r.ok ? 'accepted' : r.reason;
-}
-
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (const deadline = Date.now() + 5000; !pred();) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('collective reports: sign and verify', () => {

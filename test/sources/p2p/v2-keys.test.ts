@@ -9,17 +9,10 @@ import { describe, it } from 'node:test';
 import { NETWORKS } from '../../../src/protocol/networks.js';
 import { V2Transport, type V2Item } from '../../../src/protocol/v2/transport.js';
 import { V2KeyPool } from '../../../src/sources/p2p/v2-keys.js';
+import { until } from '../../helpers/until.js';
 
 const network = NETWORKS.regtest;
 const sends = (items: V2Item[]): Uint8Array[] => items.flatMap((i) => (i.type === 'send' ? [i.bytes] : []));
-
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** A handshake between a fresh initiator and a responder taking its key from `key`; the session ids of both sides. */
 function handshake(key: () => ReturnType<V2KeyPool['take']>): [string, string] {
