@@ -20,6 +20,7 @@ import type { JsonValue, ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote, classifyText } from '../../net/remote.js';
 import { BoundedMap } from './state.js';
 import { defineDetector, type Signal } from './types.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 export const NAME = 'addr-flood';
 
@@ -81,9 +82,8 @@ export const addrFlood = defineDetector({
   params,
   create(p: AddrFloodParams) {
     const peers = new BoundedMap<string, PeerState>(p.maxPeers);
-    const key = (e: ObserverEvent, id: number) => `${e.nodeId}|${e.source}|${id}`;
     const peer = (e: ObserverEvent, conn: { id: number; remote: string }): PeerState =>
-      peers.upsert(key(e, conn.id), () => ({
+      peers.upsert(connectionKey(e, conn.id), () => ({
         remote: conn.remote,
         tokens: p.initialTokens,
         lastUs: e.timeUs,
@@ -156,7 +156,7 @@ export const addrFlood = defineDetector({
       observe(e: ObserverEvent): Signal[] {
         switch (e.type) {
           case 'connection.closed':
-            peers.delete(key(e, e.data.conn.id));
+            peers.delete(connectionKey(e, e.data.conn.id));
             return [];
           case 'addr.received': {
             if (e.data.rateLimited === 0) return [];

@@ -11,6 +11,7 @@ import type { ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote } from '../../net/remote.js';
 import { BoundedMap, WindowCounter } from './state.js';
 import { defineDetector, type Signal } from './types.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 export const NAME = 'inv-spam';
 
@@ -50,7 +51,6 @@ export const invSpam = defineDetector({
   params,
   create(p: z.output<typeof params>) {
     const peers = new BoundedMap<string, PeerState>(p.maxPeers);
-    const key = (e: ObserverEvent, id: number) => `${e.nodeId}|${e.source}|${id}`;
     return {
       name: NAME,
       eventTypes: ['message', 'connection.closed'] as const,
@@ -58,7 +58,7 @@ export const invSpam = defineDetector({
       tick: () => [],
       observe(e: ObserverEvent): Signal[] {
         if (e.type === 'connection.closed') {
-          peers.delete(key(e, e.data.conn.id));
+          peers.delete(connectionKey(e, e.data.conn.id));
           return [];
         }
         if (e.type !== 'message' || e.data.dir !== 'in' || !e.data.known || e.data.command !== 'inv') return [];
@@ -66,7 +66,7 @@ export const invSpam = defineDetector({
         const inv = summaryOf(m);
         if (!inv) return [];
         const c = invCounts(inv);
-        const s = peers.upsert(key(e, m.conn.id), () => ({
+        const s = peers.upsert(connectionKey(e, m.conn.id), () => ({
           remote: m.conn.remote,
           invs: 0,
           oversized: new WindowCounter(p.windowMs),

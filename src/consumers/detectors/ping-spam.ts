@@ -14,6 +14,7 @@ import type { ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote } from '../../net/remote.js';
 import { BoundedMap, WindowCounter } from './state.js';
 import { defineDetector, type Signal } from './types.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 export const NAME = 'ping-spam';
 
@@ -48,7 +49,6 @@ export const pingSpam = defineDetector({
   params,
   create(p: z.output<typeof params>) {
     const peers = new BoundedMap<string, PeerState>(p.maxPeers);
-    const key = (e: ObserverEvent, id: number) => `${e.nodeId}|${e.source}|${id}`;
     return {
       name: NAME,
       eventTypes: ['message', 'connection.closed', 'peer.stats'] as const,
@@ -56,7 +56,7 @@ export const pingSpam = defineDetector({
       tick: () => [],
       observe(e: ObserverEvent): Signal[] {
         if (e.type === 'connection.closed') {
-          peers.delete(key(e, e.data.conn.id));
+          peers.delete(connectionKey(e, e.data.conn.id));
           return [];
         }
         const fresh = (remote: string): PeerState => ({
@@ -75,7 +75,7 @@ export const pingSpam = defineDetector({
           const d = e.data;
           if (d.transport !== 'v1') return [];
           const total = Math.floor((d.bytesInPerMsg['ping'] ?? 0) / V1_PING_BYTES);
-          s = peers.upsert(key(e, d.conn.id), () => fresh(d.conn.remote));
+          s = peers.upsert(connectionKey(e, d.conn.id), () => fresh(d.conn.remote));
           // First sight: the pings since the connection opened count only when it opened within the window.
           const since = s.statsPings ?? (e.timeUs / 1e6 - d.connTime <= p.windowMs / 1000 ? 0 : total);
           s.statsPings = total;
@@ -85,7 +85,7 @@ export const pingSpam = defineDetector({
         } else {
           if (e.type !== 'message' || e.data.dir !== 'in' || !e.data.known || e.data.command !== 'ping') return [];
           const m = e.data;
-          s = peers.upsert(key(e, m.conn.id), () => fresh(m.conn.remote));
+          s = peers.upsert(connectionKey(e, m.conn.id), () => fresh(m.conn.remote));
           nonce = summaryOf(m)?.nonce ?? null;
           s.pings++;
           inWindow = s.window.add(e.timeUs);

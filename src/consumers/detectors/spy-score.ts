@@ -29,6 +29,7 @@ import type { JsonValue, ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote } from '../../net/remote.js';
 import { BoundedMap, CappedSet } from './state.js';
 import { defineDetector, type Signal } from './types.js';
+import { connectionKey } from '../../events/conn-key.js';
 
 export const NAME = 'spy-score';
 
@@ -90,7 +91,6 @@ export const spyScoreDetector = defineDetector({
   params,
   create(p: z.output<typeof params>) {
     const peers = new BoundedMap<string, PeerState>(p.maxPeers);
-    const key = (e: ObserverEvent, id: number) => `${e.nodeId}|${e.source}|${id}`;
     return {
       name: NAME,
       eventTypes: ['message', 'connection.closed'] as const,
@@ -98,7 +98,7 @@ export const spyScoreDetector = defineDetector({
       tick: () => [],
       observe(e: ObserverEvent): Signal[] {
         if (e.type === 'connection.closed') {
-          peers.delete(key(e, e.data.conn.id));
+          peers.delete(connectionKey(e, e.data.conn.id));
           return [];
         }
         if (e.type !== 'message') return [];
@@ -110,7 +110,7 @@ export const spyScoreDetector = defineDetector({
         if (!inv) return [];
         const items = txItems(inv);
         if (items.tx === 0) return [];
-        const s = peers.upsert(key(e, m.conn.id), () => ({
+        const s = peers.upsert(connectionKey(e, m.conn.id), () => ({
           remote: m.conn.remote,
           announced: new CappedSet<string>(p.maxHashesPerPeer),
           fullView: true,
