@@ -382,8 +382,10 @@ if (want('jetstream') || want('jsarchive')) {
   try {
     for (const to of ['jetstream', 'archive'] as const) {
       if (!want(to === 'archive' ? 'jsarchive' : 'jetstream')) continue;
-      results.push(await nats(server.url, server.process.pid, 'msgpack', N, undefined, to));
-      if (PACED > 0) results.push(await nats(server.url, server.process.pid, 'msgpack', PACED, RATE, to));
+      for (const encoding of opts.encodings.split(',') as BatchEncoding[]) {
+        results.push(await nats(server.url, server.process.pid, encoding, N, undefined, to));
+        if (PACED > 0) results.push(await nats(server.url, server.process.pid, encoding, PACED, RATE, to));
+      }
     }
   } finally {
     await server.stop('SIGKILL');
