@@ -234,6 +234,46 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
     await bus.close();
   });
 
+  it('a subscriber that stops taking events stops the pulls: what waits in memory stays bounded whatever the backlog', async () => {
+    const server = await startNatsServer({ jetstream: true });
+    servers.push(server);
+    const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream', batchEvents: 10 });
+    const n = 20_000;
+    for (let i = 0; i < n; i++) bus.publish(ping('backlog-1', i));
+    await bus.drain();
+    assert.equal(bus.stats().acked, n);
+    // 3 messages a pull (4 MiB at the server's 1 MiB max_payload each), 50 events queued before pulling pauses.
+    const consumer = await DurableConsumer.open({
+      servers: [server.url],
+      consumer: 'stalled',
+      start: { kind: 'all' },
+      pullBytes: 4 * 1024 * 1024,
+      highWater: 50,
+    });
+    const it = consumer.subscribe()[Symbol.asyncIterator]();
+    const take = async (count: number, from: number) => {
+      for (let k = from; k < from + count; k++) {
+        const r = await it.next();
+        assert.ok(!r.done && r.value.type === 'ping.latency' && r.value.data.conn.id === k, `event ${k} in order`);
+      }
+    };
+    await take(100, 0);
+    // The subscriber stops. Give the consumer time to pull all it would.
+    await new Promise((r) => setTimeout(r, 1500));
+    const behind = await consumer.position();
+    // Delivered and not acknowledged (nothing acknowledges here): the 10 messages taken, the ones queued (the high
+    // water and the message being queued: 6) and what the client holds (the pull being read and the next: 6); never
+    // the 2,000-message backlog (with no high water, all 2,000 were pulled).
+    assert.ok(consumer.ackPending <= 22, `${consumer.ackPending} messages delivered and unacknowledged, ${behind} waiting in the stream`);
+    assert.ok(behind >= 2_000 - 10 - 16, `${behind} messages still in the stream`);
+    assert.ok(consumer.queued <= 50 + 10, `${consumer.queued} events queued`);
+    // Taking again: the rest, in order, nothing lost to the pause.
+    await take(n - 100, 100);
+    assert.equal(consumer.stats().rejected, 0);
+    await consumer.close(true);
+    await bus.close();
+  });
+
   it('a stream at its byte limit: publishers never block, what was removed is counted, a lagging consumer says how far behind', async () => {
     const server = await startNatsServer({ jetstream: true });
     servers.push(server);
