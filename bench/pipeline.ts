@@ -281,6 +281,8 @@ async function nats(
       cpuSeconds: number;
       threads: Record<string, number>;
       maxRssMb: number;
+      heapAtMaxRssMb: number;
+      buffersAtMaxRssMb: number;
       maxGapUs: number;
       maxGapAt: number;
       bus: Record<string, number>;
@@ -295,7 +297,7 @@ async function nats(
     const threads = [`main ${perEvent(result.threads.main ?? NaN)}`, ...others.slice(0, 3).map((s) => perEvent(s))].join(', ');
     const cpu =
       `CPU µs/event: publisher ${perEvent(cpuSeconds() - cpu0.publisher)}, nats-server ${perEvent(processCpuSeconds(serverPid) - cpu0.server)}, ` +
-      `consumer ${perEvent(result.cpuSeconds)} (${threads}); consumer RSS ≤ ${fmt(result.maxRssMb, 0)} MB`;
+      `consumer ${perEvent(result.cpuSeconds)} (${threads}); consumer RSS ≤ ${fmt(result.maxRssMb, 0)} MB (then V8 heap ${fmt(result.heapAtMaxRssMb, 0)}, buffers ${fmt(result.buffersAtMaxRssMb, 0)})`;
     await bus.close();
     const s = bus.stats();
     return row(

@@ -17,8 +17,10 @@ export class Receipts {
   /** The longest wait between two events, and after how many (a stall of the path shows here, not in the rate). */
   private maxGapUs = 0;
   private maxGapAt = 0;
-  /** The largest resident set seen: what a backlog costs in memory. */
+  /** The largest resident set seen (what a backlog costs in memory), and the V8 heap and buffers at that moment. */
   private maxRss = 0;
+  private heapAtMaxRss = 0;
+  private buffersAtMaxRss = 0;
   private cpuAtReady = process.cpuUsage();
   private threadsAtReady = threadCpuSeconds();
   private watchdog: NodeJS.Timeout | undefined;
@@ -37,9 +39,17 @@ export class Receipts {
     this.threadsAtReady = threadCpuSeconds();
     this.lastSeen = Date.now();
     this.watchdog = setInterval(() => {
-      this.maxRss = Math.max(this.maxRss, process.memoryUsage.rss());
+      this.sampleMemory();
       if (Date.now() - this.lastSeen > this.idleMs) this.onIdle();
     }, 100);
+  }
+
+  private sampleMemory(): void {
+    const m = process.memoryUsage();
+    if (m.rss <= this.maxRss) return;
+    this.maxRss = m.rss;
+    this.heapAtMaxRss = m.heapTotal;
+    this.buffersAtMaxRss = m.external;
   }
 
   /** `events` taken at `t` (µs); `publishedUs(k)` is the k-th one's publish time. */
@@ -57,6 +67,7 @@ export class Receipts {
   /** Stops the watchdog; the JSON report's common fields. */
   finish(): Record<string, unknown> {
     clearInterval(this.watchdog);
+    this.sampleMemory();
     const n = this.n;
     // CPU used from `ready` to the last event (idle waits cost none).
     const cpu = process.cpuUsage(this.cpuAtReady);
@@ -71,7 +82,9 @@ export class Receipts {
       maxUs: n ? sorted[n - 1] : NaN,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       threads: threadCpuSince(this.threadsAtReady),
-      maxRssMb: Math.max(this.maxRss, process.memoryUsage.rss()) / 2 ** 20,
+      maxRssMb: this.maxRss / 2 ** 20,
+      heapAtMaxRssMb: this.heapAtMaxRss / 2 ** 20,
+      buffersAtMaxRssMb: this.buffersAtMaxRss / 2 ** 20,
       maxGapUs: this.maxGapUs,
       maxGapAt: this.maxGapAt,
     };
