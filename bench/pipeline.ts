@@ -31,12 +31,10 @@ import { NatsBus } from '../src/bus/nats.js';
 import type { BatchEncoding } from '../src/bus/seq.js';
 import { startArchive } from '../src/consumers/archive/consumer.js';
 import { nowUs } from '../src/events/envelope.js';
-import { summarizeMessage } from '../src/events/summary.js';
 import type { ObserverEvent } from '../src/events/types.js';
 import { encodeEvent } from '../src/events/wire.js';
-import { decodeMessage } from '../src/protocol/messages/index.js';
 import { startNatsServer } from '../test/helpers/nats-server.js';
-import { fixtureFrames, generatedFrames } from './lib/corpus.js';
+import { realisticMessageEvents } from './lib/realistic-events.js';
 import { fmt, machine, table } from './lib/stats.js';
 
 const { values: opts } = parseArgs({
@@ -66,26 +64,7 @@ const CHUNK = 1000;
 
 // ---- events -----------------------------------------------------------------
 
-const frames = [...fixtureFrames(), ...generatedFrames(1)];
-const pool: ObserverEvent[] = frames.map((f, k) => {
-  const m = decodeMessage(f.command, f.payload);
-  return {
-    v: 1,
-    type: 'message',
-    nodeId: 'bench',
-    timeUs: 0,
-    source: 'p2p',
-    data: {
-      conn: { id: k % 50, direction: 'inbound', remote: `198.51.100.${k % 250}:8333` },
-      dir: 'in',
-      command: f.command,
-      size: f.payload.length,
-      known: !('unknown' in m),
-      payload: summarizeMessage(m),
-      ...(RAW_EVERY > 0 && k % RAW_EVERY === 0 ? { raw: Buffer.from(f.payload).toString('base64') } : {}),
-    },
-  } as ObserverEvent;
-});
+const pool: ObserverEvent[] = realisticMessageEvents(RAW_EVERY);
 if (opts.kind === 'ping') {
   pool.length = 0;
   for (let k = 0; k < 1000; k++) {
