@@ -152,13 +152,12 @@ function stringCheck(checks: z.ZodStringCheck[]): Check {
     } else throw new Error(`compileCheck: unsupported string check ${c.kind}`);
   }
   if (regexes.length === 0) return (v) => typeof v === 'string' && v.length >= min && v.length <= max;
-  // Runs of character classes (hex, base64, node ids) by a table per character; other patterns by the regex.
-  const tests = regexes.map((re) => compileCharRuns(re) ?? ((v: string) => re.test(v)));
-  if (tests.length === 1) {
-    const test = tests[0]!;
-    return (v) => typeof v === 'string' && v.length >= min && v.length <= max && test(v);
+  if (regexes.length === 1) {
+    const re = regexes[0]!;
+    // Runs of character classes (hex, base64, node ids) by a table per character; other patterns by the regex.
+    return compileCharRuns(re, min, max) ?? ((v) => typeof v === 'string' && v.length >= min && v.length <= max && re.test(v));
   }
-  return (v) => typeof v === 'string' && v.length >= min && v.length <= max && tests.every((test) => test(v));
+  return (v) => typeof v === 'string' && v.length >= min && v.length <= max && regexes.every((re) => re.test(v));
 }
 
 function numberCheck(checks: z.ZodNumberCheck[]): Check {

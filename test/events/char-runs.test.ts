@@ -81,6 +81,11 @@ describe('character-class runs', () => {
     assert.equal(hash('A'.repeat(64)), false);
     assert.equal(hash('a'.repeat(63) + 'g'), false);
     assert.equal(hash('a'.repeat(63) + '\u0661'), false);
+    for (const v of [undefined, null, 64, ['a'.repeat(64)], { length: 64 }])
+      assert.equal(hash(v), false, `${JSON.stringify(v)} is not a string`);
+    // Length bounds from the schema (z.string().min().max()) on top of the pattern's own.
+    const bounded = compileCharRuns(/^[a-z]*$/, 2, 3)!;
+    assert.deepEqual(['', 'a', 'ab', 'abc', 'abcd'].map(bounded), [false, false, true, true, false]);
     const base64 = compileCharRuns(/^[A-Za-z0-9+/]*={0,2}$/)!;
     for (const [v, want] of [
       ['', true],
