@@ -4,9 +4,9 @@
  * publisher's `Nats-Msg-Id` with a huge seq, sends node ids that break the
  * documented pattern, and events whose node id disagrees with their subject;
  * `peer-observer log --nats` (the real bin) must refuse and count all of it and
- * still print every event of the victim. Then one permission set from
- * docs/bus.md on a real server: an observer's credentials cannot publish
- * under another node id.
+ * still print every event of the victim. Then docs/bus.md's `authorization`
+ * block, read from the doc, on a real server: an observer's credentials cannot
+ * publish under another node id, and the documented reader cannot publish.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import { DurableConsumer } from '../../src/bus/durable.js';
 import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
+import { docNatsAuthorization, docPassword } from '../helpers/doc-blocks.js';
 import { startCli, type Cli } from '../cli/helpers.js';
 import { until } from '../helpers/until.js';
 
@@ -29,7 +30,11 @@ function ping(nodeId: string, i: number): ObserverEvent {
 
 const servers: NatsServer[] = [];
 const clis: Cli[] = [];
+// Closed even when a test fails half-way: a client left reconnecting to a stopped server keeps the process alive.
+const clients: { close(): Promise<unknown> }[] = [];
+const client = <T extends { close(): Promise<unknown> }>(c: T): T => (clients.push(c), c);
 after(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   await Promise.all(clis.map((c) => c.stop('SIGKILL')));
   await Promise.all(servers.map((s) => s.stop('SIGKILL')));
 });
@@ -105,23 +110,14 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
   });
 
   it("with docs/bus.md's core permissions, an observer's credentials cannot publish under another node id", async () => {
-    const server = await startNatsServer({
-      config: [
-        'authorization {',
-        '  users = [',
-        '    { user: "fra-1", password: "fra-1-secret", permissions: { publish: { allow: ["po.v1.fra-1.>"] }, subscribe: { allow: ["_INBOX.>"] } } }',
-        '    { user: "reader", password: "reader-secret", permissions: { publish: { deny: [">"] }, subscribe: { allow: ["po.v1.>", "_INBOX.>"] } } }',
-        '  ]',
-        '}',
-      ],
-    });
+    const server = await startNatsServer({ config: [docNatsAuthorization(['fra-1', 'reader'])] });
     servers.push(server);
-    const url = (user: string) => `nats://${user}:${user}-secret@127.0.0.1:${server.port}`;
+    const url = (user: string) => `nats://${user}:${docPassword(user)}@127.0.0.1:${server.port}`;
     const log = startCli(['log', '--nats', url('reader'), '--json']);
     clis.push(log);
     await log.until(() => log.stderr().includes('logging from NATS'), 'consumer ready', 15_000);
 
-    const fra = await NatsBus.connect({ servers: [url('fra-1')] });
+    const fra = client(await NatsBus.connect({ servers: [url('fra-1')] }));
     for (let i = 0; i < 5; i++) fra.publish(ping('fra-1', i));
     for (let i = 0; i < 5; i++) fra.publish(ping('nyc-1', i));
     for (let i = 5; i < 10; i++) fra.publish(ping('fra-1', i));
@@ -132,9 +128,17 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     );
     await fra.close();
     // The reader itself cannot publish at all.
-    const reader = await connect({ servers: server.url, user: 'reader', pass: 'reader-secret' });
+    const reader = client(await connect({ servers: server.url, user: 'reader', pass: docPassword('reader') }));
+    const refused: string[] = [];
+    void (async () => {
+      for await (const st of reader.status()) if (st.type === 'error') refused.push(st.error.message);
+    })();
     reader.publish('po.v1.fra-1.ping.latency', new TextEncoder().encode(JSON.stringify(ping('fra-1', 77))));
     await reader.flush();
+    await until(
+      () => refused.some((e) => /Permissions Violation for Publish to "po\.v1\.fra-1\.ping\.latency"/.test(e)),
+      "the reader's refusal",
+    );
     await reader.close();
 
     await log.until(() => log.events().filter((e) => e.nodeId === 'fra-1').length >= 10, "fra-1's events", 10_000);
@@ -150,31 +154,17 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
   });
 
   it("with docs/bus.md's JetStream permissions: the observer creates the stream and publishes its own events, not another node's; the consumer reads", async () => {
-    const server = await startNatsServer({
-      jetstream: true,
-      config: [
-        'authorization {',
-        '  users = [',
-        '    { user: "fra-1", password: "fra-1-secret", permissions: {',
-        '        publish: { allow: ["po.v1.fra-1.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.PEER_OBSERVER", "$JS.API.STREAM.CREATE.PEER_OBSERVER"] }',
-        '        subscribe: { allow: ["_INBOX.>"] } } }',
-        '    { user: "archive", password: "archive-secret", permissions: {',
-        '        publish: { allow: ["po.v1.archive-host.>", "$JS.API.INFO", "$JS.API.STREAM.INFO.PEER_OBSERVER", "$JS.API.CONSUMER.>", "$JS.ACK.PEER_OBSERVER.>"] }',
-        '        subscribe: { allow: ["po.v1.>", "_INBOX.>"] } } }',
-        '  ]',
-        '}',
-      ],
-    });
+    const server = await startNatsServer({ jetstream: true, config: [docNatsAuthorization(['fra-1', 'archive'])] });
     servers.push(server);
-    const url = (user: string) => `nats://${user}:${user}-secret@127.0.0.1:${server.port}`;
-    const fra = await NatsBus.connect({ servers: [url('fra-1')], mode: 'jetstream' });
+    const url = (user: string) => `nats://${user}:${docPassword(user)}@127.0.0.1:${server.port}`;
+    const fra = client(await NatsBus.connect({ servers: [url('fra-1')], mode: 'jetstream' }));
     assert.match(fra.notice, /created stream PEER_OBSERVER/);
     for (let i = 0; i < 10; i++) fra.publish(ping('fra-1', i));
     await fra.drain();
     assert.equal(fra.stats().acked, 10);
     await fra.close();
     // The same credentials under another node id: the server refuses the publish, the stream never has it.
-    const raw = await connect({ servers: server.url, user: 'fra-1', pass: 'fra-1-secret' });
+    const raw = client(await connect({ servers: server.url, user: 'fra-1', pass: docPassword('fra-1') }));
     const errors: string[] = [];
     void (async () => {
       for await (const st of raw.status()) if (st.type === 'error') errors.push(st.error.message);
@@ -183,12 +173,14 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     await raw.flush();
     await until(() => errors.some((e) => /Permissions Violation for Publish to "po\.v1\.nyc-1\.ping\.latency"/.test(e)), 'the refusal');
     await raw.close();
-    const reader = await DurableConsumer.open({
-      servers: [url('archive')],
-      consumer: 'archive-default',
-      start: { kind: 'all' },
-      ackOnDelivery: true,
-    });
+    const reader = client(
+      await DurableConsumer.open({
+        servers: [url('archive')],
+        consumer: 'archive-default',
+        start: { kind: 'all' },
+        ackOnDelivery: true,
+      }),
+    );
     const got: ObserverEvent[] = [];
     const it = reader.subscribe()[Symbol.asyncIterator]();
     while (got.length < 10) got.push((await it.next()).value as ObserverEvent);
