@@ -1,6 +1,7 @@
 /**
- * Issue 14: a three-server JetStream cluster with an R3 stream (real
- * nats-servers on loopback, joined by routes, each with its own store). Two
+ * Issue 14: a three-server JetStream cluster with an R3 stream: the shipped
+ * deploy/nats/nats-{a,b,c}.conf run as written on loopback (real nats-servers
+ * joined by routes, each with its own store; test/helpers/nats-deploy.ts). Two
  * observer processes publish through all three servers and the real
  * `peer-observer archive` bin reads; the stream's leader is SIGKILLed
  * mid-stream. Publishers and the archive carry on; the archive holds every
@@ -14,7 +15,8 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { connect } from '@nats-io/transport-node';
 import { DEFAULT_STREAM_LIMITS, ensureStream, hasJetStream } from '../../src/bus/jetstream.js';
-import { startCluster, startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
+import { startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
+import { startShippedCluster } from '../helpers/nats-deploy.js';
 import { startCli, type Cli } from '../cli/helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'po-jsc-'));
@@ -58,7 +60,7 @@ async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: s
 
 describe('JetStream cluster, R3 stream (three real nats-servers)', { timeout: 120_000 }, () => {
   it('the stream leader SIGKILLed mid-stream: publishers and the archive carry on, nothing lost or duplicated', async () => {
-    servers = await startCluster(3, { jetstream: true });
+    servers = await startShippedCluster();
     const urls = servers.map((s) => s.url);
     const nc = await connect({ servers: urls });
     // The cluster elects its JetStream meta leader, then takes the R3 stream.
@@ -85,13 +87,16 @@ describe('JetStream cluster, R3 stream (three real nats-servers)', { timeout: 12
     publishers.push(...pubs);
     await until(() => (rows(dataDir).reduce((n, r) => n + r.rows, 0) > 3000 ? true : undefined), 'events archived', 20_000);
     const leaderName = (await jsm.streams.info('PEER_OBSERVER')).cluster?.leader;
-    const leader = servers.findIndex((_, i) => leaderName === `po-test-${i}`);
+    const leader = ['nats-a', 'nats-b', 'nats-c'].indexOf(leaderName ?? '');
     assert.ok(leader >= 0, `stream leader ${leaderName}`);
     await servers[leader]!.stop('SIGKILL');
 
     const done = await Promise.all(pubs.map((p) => p.until((l) => l.done === true, 'done', 60_000)));
     for (const d of done) assert.deepEqual([d.stats.acked, d.stats.dropped], [count, 0], 'every event acknowledged by the stream');
-    await until(() => (rows(dataDir).reduce((n, r) => n + r.rows, 0) >= 2 * count ? true : undefined), 'the archive caught up', 60_000);
+    // A pull that died with the leader is sent again after two missed idle heartbeats: 2 × 2.5 s (durable.ts
+    // PULL_EXPIRES_MS). With the client's default of 2 × 15 s the archive sat idle for up to 37 s here (measured);
+    // with the pull sent again, the 40,000 events take about a second after the publishers are done.
+    await until(() => (rows(dataDir).reduce((n, r) => n + r.rows, 0) >= 2 * count ? true : undefined), 'the archive caught up', 20_000);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await archive.stop('SIGTERM'), 0, archive.stderr());
     assert.deepEqual(
