@@ -108,6 +108,13 @@ export const DEFAULT_ACK_WAIT_MS = 60_000;
  */
 export const DEFAULT_PULL_BYTES = 32 * 1024 * 1024;
 
+/**
+ * How long a pull waits on the server. The client counts the server lost after two missed idle heartbeats, at half
+ * this each: with the client's default (30 s) an archive whose pull died with a stream leader (a cluster failover)
+ * read nothing for up to 30 s; at 5 s it pulls again within about 5 s. An idle consumer pays a pull request per 5 s.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+
 export class DurableConsumer implements Bus {
   private readonly counters = newReaderCounters();
   private readonly reader = new MessageReader(this.counters);
@@ -285,7 +292,7 @@ export class DurableConsumer implements Bus {
     const js = jetstream(this.nc);
     const consumer = await js.consumers.get(this.stream, this.options.consumer);
     const highWater = this.options.highWater ?? 50_000;
-    this.messages = await consumer.consume({ max_messages: this.pullMessages() });
+    this.messages = await consumer.consume({ max_messages: this.pullMessages(), expires: PULL_EXPIRES_MS });
     const skip = this.options.skipThrough ?? null;
     for await (const msg of this.messages) {
       if (this.stopped) break;
