@@ -48,11 +48,11 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     await log.until(() => log.stderr().includes('logging from NATS'), 'consumer ready', 15_000);
 
     // The attacker reads the victim's ids off the wire, as any subscriber can.
-    const raw = await connect({ servers: server.url });
+    const raw = client(await connect({ servers: server.url }));
     const seen: Msg[] = [];
     raw.subscribe('po.v1.victim.>', { callback: (_e, m) => void seen.push(m) });
     await raw.flush();
-    const victim = await NatsBus.connect({ servers: [server.url] });
+    const victim = client(await NatsBus.connect({ servers: [server.url] }));
     for (let i = 0; i < 10; i++) victim.publish(ping('victim', i));
     await victim.drain();
     await until(() => seen.length > 0, 'the victim on the wire');
