@@ -393,6 +393,11 @@ export class DurableConsumer implements Bus {
     return this.options.consumer;
   }
 
+  /** Messages handed over whose events are not all acknowledged yet (ackThrough). */
+  get unacknowledged(): number {
+    return this.unacked.length;
+  }
+
   /** Events handed over and not yet taken by the subscriber. */
   get queued(): number {
     return this.queue.queued;

@@ -16,6 +16,7 @@ import { aborted, type Io } from './pipeline.js';
 import { collectList } from './settings/define.js';
 import { parseStreamFlags, STREAM_FLAG_HELP, type StreamOptions } from './stream-flags.js';
 import { ArchiveComponent } from './plan.js';
+import { CatchUpReporter } from './catch-up.js';
 import { DurableComponent, NatsConnectionComponent } from './nats-consumer.js';
 import { Runtime, type Plan } from '../runtime/runtime.js';
 import type { Component } from '../runtime/component.js';
@@ -46,6 +47,8 @@ export interface ArchiveCommandOptions {
   freshIfDamaged?: boolean;
   /** How often counters are published on the bus. */
   countersIntervalMs?: number;
+  /** How often a line says how far behind the stream the archive is, while it is (DEFAULT_CATCH_UP_INTERVAL_MS). */
+  catchUpIntervalMs?: number;
   /** JetStream or core NATS, the durable consumer's name, where it starts. */
   stream: StreamOptions;
 }
@@ -111,7 +114,17 @@ export function buildArchivePlan(
     counters: () => ({}),
     stop: () => {},
   };
-  return { bus: connection, components: [durable, consumer, ready], connection, durable, consumer };
+  const catchUp = new CatchUpReporter(
+    {
+      behind: () => durable.consumer?.stats().behind,
+      acked: () => durable.consumer?.stats().acked ?? 0,
+      unwritten: () => durable.consumer?.unacknowledged ?? 0,
+      written: () => consumer.archive?.counters().written ?? 0,
+      stream: () => durable.consumer?.stream ?? '',
+    },
+    options.catchUpIntervalMs,
+  );
+  return { bus: connection, components: [durable, consumer, ready, catchUp], connection, durable, consumer };
 }
 
 export async function archive(options: ArchiveCommandOptions, signal: AbortSignal, io: Io): Promise<void> {

@@ -39,7 +39,7 @@ test('a failure at each step of the archive command plan leaves no socket, timer
     rmSync(dir, { recursive: true, force: true });
   }
   const names = buildArchivePlan(optionsFor(tmpdir()), io).components.map((c) => c.name);
-  assert.deepEqual(names, ['durable', 'archive', 'ready']);
+  assert.deepEqual(names, ['durable', 'archive', 'ready', 'catch-up']);
   for (let at = 0; at < names.length; at++) {
     for (const when of ['before', 'after'] as const) {
       const dir = mkdtempSync(join(tmpdir(), 'po-aplan-'));
