@@ -174,6 +174,43 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
     assert.equal(integrity(dataDir), 'ok');
   });
 
+  it('nats-server restarted (an upgrade) under running publishers and archive: every acknowledged event exactly once', async () => {
+    // SIGTERM, as an upgrade stops it: a single server SIGKILLed may lose what its file store had not yet written
+    // (the R3 cluster is the answer to that, test/bus/jetstream-cluster.test.ts).
+    let server = await startNatsServer({ jetstream: true });
+    servers.push(server);
+    const dataDir = join(root, 'server-restart');
+    const archive = archiveCli(server.url, dataDir);
+    await archive.until(() => /durable consumer archive-default/.test(archive.stderr()), 'consumer', 15_000);
+    const nodes = ['obs-r1', 'obs-r2'];
+    const count = 20_000;
+    const pubs = nodes.map((nodeId) =>
+      startPublisher({ servers: [server.url], nodeId, count, batch: 50, intervalMs: 10, mode: 'jetstream', reconnectTimeWaitMs: 100 }),
+    );
+    publishers.push(...pubs);
+    await until(() => total(safeCounts(dataDir)) > 2000, 'the archive writing', 20_000);
+    await server.stop('SIGTERM', true);
+    await new Promise((r) => setTimeout(r, 1000));
+    server = await server.restart();
+    servers.push(server);
+    const done = await Promise.all(pubs.map((p) => p.until((l) => l.done === true, 'done', 60_000)));
+    const acked = done.map((d) => Number(d.stats.acked));
+    for (const [i, d] of done.entries()) {
+      assert.equal(acked[i]! + Number(d.stats.dropped), count, `${nodes[i]}: published = acknowledged + dropped`);
+      assert.ok(acked[i]! > count / 2, `${nodes[i]}: ${acked[i]} acknowledged`);
+    }
+    const want = acked.reduce((a, b) => a + b, 0);
+    await until(() => total(safeCounts(dataDir)) >= want, 'the archive caught up', 40_000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await archive.stop('SIGTERM'), 0, archive.stderr());
+    assert.deepEqual(
+      counts(dataDir),
+      nodes.map((node, i) => ({ node, rows: acked[i], unique: acked[i] })),
+      'every acknowledged (node, seq) exactly once',
+    );
+    assert.equal(integrity(dataDir), 'ok');
+  });
+
   it('log --since reads history from the stream; a durable log resumes where it stopped (--consumer-name)', async () => {
     const server = await startNatsServer({ jetstream: true });
     servers.push(server);
