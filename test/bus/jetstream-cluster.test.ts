@@ -18,6 +18,7 @@ import { DEFAULT_STREAM_LIMITS, ensureStream, hasJetStream } from '../../src/bus
 import { startPublisher, type NatsServer, type PublisherProcess } from '../helpers/nats-server.js';
 import { startShippedCluster } from '../helpers/nats-deploy.js';
 import { startCli, type Cli } from '../cli/helpers.js';
+import { until, untilValue } from '../helpers/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'po-jsc-'));
 let servers: NatsServer[] = [];
@@ -48,24 +49,14 @@ function rows(dataDir: string): { node: string; rows: number; unique: number }[]
   }
 }
 
-async function until<T>(f: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe('JetStream cluster, R3 stream (three real nats-servers)', { timeout: 120_000 }, () => {
   it('the stream leader SIGKILLed mid-stream: publishers and the archive carry on, nothing lost or duplicated', async () => {
     servers = await startShippedCluster();
     const urls = servers.map((s) => s.url);
     const nc = await connect({ servers: urls });
     // The cluster elects its JetStream meta leader, then takes the R3 stream.
-    const jsm = await until(() => hasJetStream(nc).then((j) => j ?? undefined), 'JetStream in the cluster', 30_000);
-    await until(
+    const jsm = await untilValue(() => hasJetStream(nc).then((j) => j ?? undefined), 'JetStream in the cluster', 30_000, 200);
+    await untilValue(
       () =>
         ensureStream(jsm, { ...DEFAULT_STREAM_LIMITS, replicas: 3 }, true).then(
           (r) => r,
@@ -73,6 +64,7 @@ describe('JetStream cluster, R3 stream (three real nats-servers)', { timeout: 12
         ),
       'the R3 stream',
       30_000,
+      200,
     );
 
     const dataDir = join(root, 'archive');
@@ -85,7 +77,7 @@ describe('JetStream cluster, R3 stream (three real nats-servers)', { timeout: 12
     const count = 20_000;
     const pubs = nodes.map((nodeId) => startPublisher({ servers: urls, nodeId, count, batch: 50, intervalMs: 10, mode: 'jetstream' }));
     publishers.push(...pubs);
-    await until(() => (rows(dataDir).reduce((n, r) => n + r.rows, 0) > 3000 ? true : undefined), 'events archived', 20_000);
+    await until(() => rows(dataDir).reduce((n, r) => n + r.rows, 0) > 3000, 'events archived', 20_000, 200);
     const leaderName = (await jsm.streams.info('PEER_OBSERVER')).cluster?.leader;
     const leader = ['nats-a', 'nats-b', 'nats-c'].indexOf(leaderName ?? '');
     assert.ok(leader >= 0, `stream leader ${leaderName}`);
@@ -96,7 +88,7 @@ describe('JetStream cluster, R3 stream (three real nats-servers)', { timeout: 12
     // A pull that died with the leader is sent again after two missed idle heartbeats: 2 × 2.5 s (durable.ts
     // PULL_EXPIRES_MS). With the client's default of 2 × 15 s the archive sat idle for up to 37 s here (measured);
     // with the pull sent again, the 40,000 events take about a second after the publishers are done.
-    await until(() => (rows(dataDir).reduce((n, r) => n + r.rows, 0) >= 2 * count ? true : undefined), 'the archive caught up', 20_000);
+    await until(() => rows(dataDir).reduce((n, r) => n + r.rows, 0) >= 2 * count, 'the archive caught up', 20_000, 200);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await archive.stop('SIGTERM'), 0, archive.stderr());
     assert.deepEqual(

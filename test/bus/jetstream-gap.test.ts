@@ -21,6 +21,7 @@ import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { until } from '../helpers/until.js';
 
 function ping(nodeId: string, i: number): ObserverEvent {
   return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
@@ -28,14 +29,6 @@ function ping(nodeId: string, i: number): ObserverEvent {
     nonce: '18446744073709551615',
     latencyMs: 1,
   });
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const root = mkdtempSync(join(tmpdir(), 'po-js-gap-'));

@@ -37,14 +37,7 @@ import { AlertManager } from '../../src/consumers/alerts/manager.js';
 import type { Signal } from '../../src/consumers/detectors/types.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { hubPassword, startCollectiveHub, startLeaf, untilLeaf, type CollectiveHub } from '../helpers/collective-hub.js';
-
-const until = async (pred: () => boolean, what: string, ms = 10_000) => {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+import { until } from '../helpers/until.js';
 
 interface Member {
   collective: Collective;

@@ -15,14 +15,7 @@ import { AlertManager } from '../../src/consumers/alerts/manager.js';
 import type { Signal } from '../../src/consumers/detectors/types.js';
 import { hubPassword, startCollectiveHub, type CollectiveHub } from '../helpers/collective-hub.js';
 import { startNatsServer } from '../helpers/nats-server.js';
-
-const until = async (pred: () => boolean, what: string, ms = 5000) => {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+import { until } from '../helpers/until.js';
 
 describe('collective member (in process, the shipped hub on a real nats-server)', () => {
   let hub: CollectiveHub;

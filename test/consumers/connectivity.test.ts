@@ -17,6 +17,7 @@ import { parseEvent } from '../../src/events/schema.js';
 import type { ConnectivityResult, ConnectivitySummary, MessageEvent, ObserverEvent } from '../../src/events/types.js';
 import { NETWORKS } from '../../src/protocol/networks.js';
 import { startObserver } from '../../src/sources/p2p/observer.js';
+import { until } from '../helpers/until.js';
 
 const network = NETWORKS.regtest;
 
@@ -75,14 +76,6 @@ async function withCheck(
     await check.stop();
     await bus.close();
     await reading;
-  }
-}
-
-async function until(pred: () => boolean, what: string, ms = 5000) {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -12,16 +12,7 @@ import { startObserver, type Observer } from '../../src/sources/p2p/observer.js'
 import { NETWORKS } from '../../src/protocol/networks.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { parseEvent } from '../../src/events/schema.js';
-
-async function until<T>(f: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { untilValue } from '../helpers/until.js';
 
 async function observe(options: { listen?: boolean; connect?: number }): Promise<{ observer: Observer; events: ObserverEvent[] }> {
   const events: ObserverEvent[] = [];
@@ -53,7 +44,7 @@ describe('BIP324 v2 against a real Bitcoin Core', { skip: bitcoindSkipReason(), 
     try {
       const port = observer.listening[0]!.port;
       await node.rpc('addnode', `127.0.0.1:${port}`, 'onetry', true);
-      const done = await until(() => ofType(events, 'handshake.complete')[0], 'our handshake.complete');
+      const done = await untilValue(() => ofType(events, 'handshake.complete')[0], 'our handshake.complete', 30_000);
       assert.equal(done.data.transport, 'v2');
       assert.match(done.data.sessionId!, /^[0-9a-f]{64}$/);
       assert.ok(done.data.garbageLength! >= 0 && done.data.garbageLength! <= 4095);
@@ -77,19 +68,20 @@ describe('BIP324 v2 against a real Bitcoin Core', { skip: bitcoindSkipReason(), 
     const node = await startBitcoind({ args: ['-v2transport=1'] });
     const { observer, events } = await observe({ connect: node.port });
     try {
-      const done = await until(() => ofType(events, 'handshake.complete')[0], 'our handshake.complete');
+      const done = await untilValue(() => ofType(events, 'handshake.complete')[0], 'our handshake.complete', 30_000);
       assert.equal(done.data.transport, 'v2');
       const [peer] = await node.waitForPeers((p) => p.length === 1 && p[0]!.version > 0, 'Core sees us');
       assert.equal(peer!.transport_protocol_type, 'v2');
       assert.equal(peer!.session_id, done.data.sessionId);
       const [hash] = await node.mine(1);
       const reversed = Buffer.from(hash!, 'hex').reverse().toString('hex');
-      const announced = await until(
+      const announced = await untilValue(
         () =>
           ofType(events, 'message').find(
             (m) => m.data.dir === 'in' && JSON.stringify(m.data.payload).match(new RegExp(`${hash}|${reversed}`)) !== null,
           ),
         'the block announcement',
+        30_000,
       );
       assert.ok(['inv', 'headers', 'cmpctblock'].includes(announced.data.command), announced.data.command);
       assert.equal(ofType(events, 'violation').length, 0);
@@ -104,7 +96,7 @@ describe('BIP324 v2 against a real Bitcoin Core', { skip: bitcoindSkipReason(), 
     const node = await startBitcoind({ args: ['-v2transport=0'] });
     const { observer, events } = await observe({ connect: node.port });
     try {
-      const done = await until(() => ofType(events, 'handshake.complete')[0], 'the v1 handshake');
+      const done = await untilValue(() => ofType(events, 'handshake.complete')[0], 'the v1 handshake', 30_000);
       assert.equal(done.data.transport, 'v1');
       assert.equal(done.data.sessionId, undefined);
       const closed = ofType(events, 'connection.closed');

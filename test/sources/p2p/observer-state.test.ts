@@ -10,6 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { P2PObserver } from '../../../src/sources/p2p/observer.js';
 import type { ObserverEvent } from '../../../src/events/types.js';
 import { networkByName } from '../../../src/protocol/networks.js';
+import { until } from '../../helpers/until.js';
 
 async function feeding(observer: P2PObserver): Promise<{ server: Server; port: number }> {
   const server = createServer((socket) => observer.accept(socket));
@@ -25,14 +26,6 @@ function dial(port: number, from: string): Promise<Socket> {
     s.once('connect', () => resolve(s));
     s.once('close', () => resolve(s));
   });
-}
-
-async function until(pred: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 test('accept(): a second connection from one IP is refused at maxPerIp, counted, with a limit event; stop closes the rest', async () => {

@@ -14,6 +14,7 @@ import { RpcAuthError, RpcClient, RpcMethodError, RpcUnavailableError, redactUrl
 import { RPC_SCHEMAS, type PolledMethod } from '../../../src/sources/rpc/schemas.js';
 import { startRpcSource, type RpcSourceOptions } from '../../../src/sources/rpc/source.js';
 import { closedPort, recorded, recordedNames, startFakeCore, type Answer, type FakeCore } from './fake-core.js';
+import { until } from '../../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'peer-observer-rpc-'));
 const cookieFile = join(dir, '.cookie');
@@ -32,14 +33,6 @@ async function fakeCore(): Promise<FakeCore> {
 
 function ofType<T extends EventType>(events: ObserverEvent[], type: T): Extract<ObserverEvent, { type: T }>[] {
   return events.filter((e): e is Extract<ObserverEvent, { type: T }> => e.type === type);
-}
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Runs the source until `cond` holds; every event validated against the schema. */
@@ -61,7 +54,7 @@ async function runSource(core: FakeCore, cond: (events: ObserverEvent[]) => bool
     ...extra,
   });
   try {
-    await until('events', () => cond(events));
+    await until(() => cond(events), 'events', 5000, 10);
   } finally {
     await source.stop();
   }
