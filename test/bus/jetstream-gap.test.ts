@@ -17,19 +17,10 @@ import Database from 'better-sqlite3';
 import { DurableConsumer } from '../../src/bus/durable.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { startArchive } from '../../src/consumers/archive/consumer.js';
-import { makeEvent } from '../../src/events/envelope.js';
-import type { ObserverEvent } from '../../src/events/types.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { until } from '../helpers/until.js';
-
-function ping(nodeId: string, i: number): ObserverEvent {
-  return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
-    conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1000' },
-    nonce: '18446744073709551615',
-    latencyMs: 1,
-  });
-}
+import { pingEvent } from '../helpers/events.js';
 
 const root = mkdtempSync(join(tmpdir(), 'po-js-gap-'));
 const servers: NatsServer[] = [];
@@ -52,7 +43,7 @@ describe(
       proxies.push(proxy);
       const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream', batchEvents: 20 });
       const n = 20_000;
-      for (let i = 0; i < n; i++) bus.publish(ping('gap-1', i));
+      for (let i = 0; i < n; i++) bus.publish(pingEvent('gap-1', i));
       await bus.drain();
       assert.equal(bus.stats().acked, n);
       await bus.close();

@@ -24,6 +24,7 @@ import { docNatsAuthorization, docPassword } from '../helpers/doc-blocks.js';
 import { BATCH_HEADER, parseBatch } from '../../src/bus/seq.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { makeEvent } from '../../src/events/envelope.js';
+import { pingEvent } from '../helpers/events.js';
 import { DurableConsumer } from '../../src/bus/durable.js';
 import { DurableFanout } from '../../src/bus/fanout.js';
 import { until } from '../helpers/until.js';
@@ -150,14 +151,7 @@ describe(
         for await (const e of fast) took.push((e.data as { conn: { id: number } }).conn.id);
       })();
       fanout.start();
-      for (let i = 0; i < 10; i++)
-        bus.publish(
-          makeEvent({ nodeId: 'obs-4', source: 'test' }, 'ping.latency', {
-            conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1' },
-            nonce: '1',
-            latencyMs: 1,
-          }),
-        );
+      for (let i = 0; i < 10; i++) bus.publish(pingEvent('obs-4', i));
       await bus.drain();
       const nc = await connect({ servers: server.url });
       const jsm = await jetstreamManager(nc);

@@ -28,17 +28,8 @@ import { runCli, startCli, type Cli } from '../cli/helpers.js';
 import { NatsBus } from '../../src/bus/nats.js';
 import { DurableConsumer } from '../../src/bus/durable.js';
 import { DEFAULT_STREAM_LIMITS, describeStream, hasJetStream, streamStatus } from '../../src/bus/jetstream.js';
-import { makeEvent } from '../../src/events/envelope.js';
-import type { ObserverEvent } from '../../src/events/types.js';
 import { until } from '../helpers/until.js';
-
-function ping(nodeId: string, i: number): ObserverEvent {
-  return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
-    conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1000' },
-    nonce: '18446744073709551615',
-    latencyMs: 1,
-  });
-}
+import { pingEvent } from '../helpers/events.js';
 
 const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
 
@@ -215,7 +206,7 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
     const server = await startNatsServer({ jetstream: true });
     servers.push(server);
     const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream' });
-    for (let i = 0; i < 500; i++) bus.publish(ping('hist-1', i));
+    for (let i = 0; i < 500; i++) bus.publish(pingEvent('hist-1', i));
     await bus.drain();
 
     const ids = (cli: Cli) => cli.events().map((e) => (e.data as { conn: { id: number } }).conn.id);
@@ -230,12 +221,12 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
     const live = startCli(['log', '--nats', server.url, '--json', '--consumer-name', 'ops', '--type', 'ping.latency']);
     clis.push(live);
     await live.until(() => /logging from NATS/.test(live.stderr()), 'ready', 15_000);
-    for (let i = 500; i < 600; i++) bus.publish(ping('hist-1', i));
+    for (let i = 500; i < 600; i++) bus.publish(pingEvent('hist-1', i));
     await bus.drain();
     await live.until(() => live.events().length >= 100, 'new events', 15_000);
     assert.equal(await live.stop('SIGTERM'), 0);
     assert.deepEqual(ids(live), range(500, 600));
-    for (let i = 600; i < 700; i++) bus.publish(ping('hist-1', i));
+    for (let i = 600; i < 700; i++) bus.publish(pingEvent('hist-1', i));
     await bus.drain();
     const again = startCli(['log', '--nats', server.url, '--json', '--consumer-name', 'ops', '--type', 'ping.latency']);
     clis.push(again);
@@ -246,7 +237,7 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
     assert.deepEqual(ids(again), range(600, 700));
 
     // replay --from-stream: a time range of the stream, printed, then it ends by itself.
-    for (let i = 700; i < 710; i++) bus.publish({ ...ping('hist-1', i), timeUs: Date.parse('2024-06-01T12:00:00Z') * 1000 + i });
+    for (let i = 700; i < 710; i++) bus.publish({ ...pingEvent('hist-1', i), timeUs: Date.parse('2024-06-01T12:00:00Z') * 1000 + i });
     await bus.drain();
     const r = await runCli([
       'replay',
@@ -276,7 +267,7 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
     servers.push(server);
     const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream', batchEvents: 10 });
     const n = 20_000;
-    for (let i = 0; i < n; i++) bus.publish(ping('backlog-1', i));
+    for (let i = 0; i < n; i++) bus.publish(pingEvent('backlog-1', i));
     await bus.drain();
     assert.equal(bus.stats().acked, n);
     // 3 messages a pull (4 MiB at the server's 1 MiB max_payload each), 50 events queued before pulling pauses.
@@ -327,7 +318,7 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
     // (Not subscribed yet: nothing is pulled, so the limit removes what it has not read.)
     // Several MB into a 2 MiB stream.
     const n = 60_000;
-    for (let i = 0; i < n; i++) bus.publish(ping('full-1', i));
+    for (let i = 0; i < n; i++) bus.publish(pingEvent('full-1', i));
     await bus.drain();
     const s = bus.stats();
     assert.deepEqual([s.acked, s.dropped, s.buffered, s.inFlight], [n, 0, 0, 0], 'no publisher blocked, nothing dropped');

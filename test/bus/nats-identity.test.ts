@@ -13,20 +13,12 @@ import { after, describe, it } from 'node:test';
 import { connect, headers, type Msg } from '@nats-io/transport-node';
 import { NatsBus } from '../../src/bus/nats.js';
 import { DurableConsumer } from '../../src/bus/durable.js';
-import { makeEvent } from '../../src/events/envelope.js';
 import type { ObserverEvent } from '../../src/events/types.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { docNatsAuthorization, docPassword } from '../helpers/doc-blocks.js';
 import { startCli, type Cli } from '../cli/helpers.js';
 import { until } from '../helpers/until.js';
-
-function ping(nodeId: string, i: number): ObserverEvent {
-  return makeEvent({ nodeId, source: 'test' }, 'ping.latency', {
-    conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1000' },
-    nonce: '1',
-    latencyMs: 1,
-  });
-}
+import { pingEvent } from '../helpers/events.js';
 
 const servers: NatsServer[] = [];
 const clis: Cli[] = [];
@@ -53,7 +45,7 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     raw.subscribe('po.v1.victim.>', { callback: (_e, m) => void seen.push(m) });
     await raw.flush();
     const victim = client(await NatsBus.connect({ servers: [server.url] }));
-    for (let i = 0; i < 10; i++) victim.publish(ping('victim', i));
+    for (let i = 0; i < 10; i++) victim.publish(pingEvent('victim', i));
     await victim.drain();
     await until(() => seen.length > 0, 'the victim on the wire');
     const id = seen[0]!.headers!.get('Nats-Msg-Id');
@@ -68,19 +60,19 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     };
     const huge = Number.MAX_SAFE_INTEGER - 10;
     // A publisher allowed on its own subjects forges the victim's id with a huge seq ...
-    send('po.v1.evil.ping.latency', `victim.${publisher}.${huge}`, ping('evil', 1));
+    send('po.v1.evil.ping.latency', `victim.${publisher}.${huge}`, pingEvent('evil', 1));
     // ... and in the first id format (no node), which is scoped by the subject's node instead.
-    send('po.v1.evil.ping.latency', `${publisher}.${huge}`, ping('evil', 2));
+    send('po.v1.evil.ping.latency', `${publisher}.${huge}`, pingEvent('evil', 2));
     // Without per-subject permissions it could even use the victim's subject: still not a silencer.
-    send('po.v1.victim.ping.latency', `victim.${publisher}.${huge}`, ping('victim', 999));
+    send('po.v1.victim.ping.latency', `victim.${publisher}.${huge}`, pingEvent('victim', 999));
     // Node ids that break the documented pattern, or disagree with the subject.
-    send('po.v1.evil.ping.latency', null, ping('../../etc\n\x1b[2J', 3));
-    send('po.v1.evil.ping.latency', 'evil.X.1', { ...ping('evil', 4), nodeId: '../../etc\n\x1b[2J' });
-    send('po.v1.evil.ping.latency', 'evil.X.2', ping('victim', 5));
-    send('po.v1.evil.violation', 'evil.X.3', ping('evil', 6));
+    send('po.v1.evil.ping.latency', null, pingEvent('../../etc\n\x1b[2J', 3));
+    send('po.v1.evil.ping.latency', 'evil.X.1', { ...pingEvent('evil', 4), nodeId: '../../etc\n\x1b[2J' });
+    send('po.v1.evil.ping.latency', 'evil.X.2', pingEvent('victim', 5));
+    send('po.v1.evil.violation', 'evil.X.3', pingEvent('evil', 6));
     await raw.flush();
 
-    for (let i = 10; i < 20; i++) victim.publish(ping('victim', i));
+    for (let i = 10; i < 20; i++) victim.publish(pingEvent('victim', i));
     await victim.close();
     const ids = () =>
       log
@@ -118,9 +110,9 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     await log.until(() => log.stderr().includes('logging from NATS'), 'consumer ready', 15_000);
 
     const fra = client(await NatsBus.connect({ servers: [url('fra-1')] }));
-    for (let i = 0; i < 5; i++) fra.publish(ping('fra-1', i));
-    for (let i = 0; i < 5; i++) fra.publish(ping('nyc-1', i));
-    for (let i = 5; i < 10; i++) fra.publish(ping('fra-1', i));
+    for (let i = 0; i < 5; i++) fra.publish(pingEvent('fra-1', i));
+    for (let i = 0; i < 5; i++) fra.publish(pingEvent('nyc-1', i));
+    for (let i = 5; i < 10; i++) fra.publish(pingEvent('fra-1', i));
     await fra.drain();
     await until(
       () => /Permissions Violation for Publish to "po\.v1\.nyc-1\.ping\.latency"/.test(fra.stats().lastError ?? ''),
@@ -133,7 +125,7 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     void (async () => {
       for await (const st of reader.status()) if (st.type === 'error') refused.push(st.error.message);
     })();
-    reader.publish('po.v1.fra-1.ping.latency', new TextEncoder().encode(JSON.stringify(ping('fra-1', 77))));
+    reader.publish('po.v1.fra-1.ping.latency', new TextEncoder().encode(JSON.stringify(pingEvent('fra-1', 77))));
     await reader.flush();
     await until(
       () => refused.some((e) => /Permissions Violation for Publish to "po\.v1\.fra-1\.ping\.latency"/.test(e)),
@@ -159,7 +151,7 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     const url = (user: string) => `nats://${user}:${docPassword(user)}@127.0.0.1:${server.port}`;
     const fra = client(await NatsBus.connect({ servers: [url('fra-1')], mode: 'jetstream' }));
     assert.match(fra.notice, /created stream PEER_OBSERVER/);
-    for (let i = 0; i < 10; i++) fra.publish(ping('fra-1', i));
+    for (let i = 0; i < 10; i++) fra.publish(pingEvent('fra-1', i));
     await fra.drain();
     assert.equal(fra.stats().acked, 10);
     await fra.close();
@@ -169,7 +161,7 @@ describe('NATS identity (real nats-server, real bin)', { timeout: 60_000 }, () =
     void (async () => {
       for await (const st of raw.status()) if (st.type === 'error') errors.push(st.error.message);
     })();
-    raw.publish('po.v1.nyc-1.ping.latency', new TextEncoder().encode(JSON.stringify(ping('nyc-1', 1))));
+    raw.publish('po.v1.nyc-1.ping.latency', new TextEncoder().encode(JSON.stringify(pingEvent('nyc-1', 1))));
     await raw.flush();
     await until(() => errors.some((e) => /Permissions Violation for Publish to "po\.v1\.nyc-1\.ping\.latency"/.test(e)), 'the refusal');
     await raw.close();

@@ -13,9 +13,9 @@ import { after, describe, it } from 'node:test';
 import { NatsBus } from '../../src/bus/nats.js';
 import { buildArchivePlan } from '../../src/cli/archive.js';
 import { CatchUpReporter, duration } from '../../src/cli/catch-up.js';
-import { makeEvent } from '../../src/events/envelope.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { startNatsServer } from '../helpers/nats-server.js';
+import { pingEvent } from '../helpers/events.js';
 import { until } from '../helpers/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'po-catchup-'));
@@ -27,15 +27,7 @@ describe('archive: catching up with its stream', { timeout: 120_000 }, () => {
     t.after(() => server.stop());
     const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream', batchEvents: 10 });
     const n = 50_000;
-    for (let i = 0; i < n; i++) {
-      bus.publish(
-        makeEvent({ nodeId: 'backlog-1', source: 'test' }, 'ping.latency', {
-          conn: { id: i, direction: 'inbound', remote: '127.0.0.9:1000' },
-          nonce: '1',
-          latencyMs: 1,
-        }),
-      );
-    }
+    for (let i = 0; i < n; i++) bus.publish(pingEvent('backlog-1', i));
     await bus.close();
     assert.equal(bus.stats().acked, n);
 
