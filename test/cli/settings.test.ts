@@ -17,7 +17,7 @@ import { buildProgram } from '../../src/cli/main.js';
 import { helpOf } from '../../src/cli/settings/commander.js';
 import { envOf, flagOf, type Setting } from '../../src/cli/settings/define.js';
 import { DEFAULTS, SETTINGS, settingsFor, type SettingKey } from '../../src/cli/settings/index.js';
-import { layerFromEnv, layerFromFile, layerFromFlags } from '../../src/cli/settings/layers.js';
+import { ENV_READ_ELSEWHERE, layerFromEnv, layerFromFile, layerFromFlags } from '../../src/cli/settings/layers.js';
 import { BIN } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'peer-observer-settings-'));
@@ -65,6 +65,16 @@ describe('settings declared once', () => {
     // --no-v2 comes from the v2 entry's negation.
     assert.ok(run.options.some((o) => o.long === '--no-v2'));
     throwsMessage(() => layerFromEnv({ PEER_OBSERVER_NO_SUCH: '1' }), /^unknown environment variable PEER_OBSERVER_NO_SUCH \(known: /);
+  });
+
+  it("variables the project reads outside the settings (PEER_OBSERVER_DEBUG, nats setup's stream limits) do not stop run", () => {
+    const readers = ['main.ts', 'nats-setup.ts']
+      .map((f) => readFileSync(new URL(`../../src/cli/${f}`, import.meta.url), 'utf8'))
+      .join('\n');
+    for (const name of ENV_READ_ELSEWHERE) {
+      assert.ok(readers.includes(name), `${name} is read by main.ts or nats-setup.ts`);
+      assert.deepEqual(layerFromEnv({ [name]: '1' }), {}, name);
+    }
   });
 
   it('a default passes its own schema, and is shown in --help unless the help names it', () => {

@@ -55,13 +55,26 @@ export function layerFromFlags(flags: FlagValues): ConfigLayer {
   return validate(raw, (key) => (key ? flagOf(key) : 'flags: '), flags);
 }
 
+/**
+ * PEER_OBSERVER_* variables the project reads outside the settings: main.ts (stack traces) and `nats setup`'s stream
+ * limits (nats-setup.ts). Set for those, they must not stop `run` from starting.
+ */
+export const ENV_READ_ELSEWHERE: ReadonlySet<string> = new Set([
+  'PEER_OBSERVER_DEBUG',
+  'PEER_OBSERVER_STREAM_NAME',
+  'PEER_OBSERVER_STREAM_MAX_AGE',
+  'PEER_OBSERVER_STREAM_MAX_BYTES',
+  'PEER_OBSERVER_STREAM_REPLICAS',
+  'PEER_OBSERVER_STREAM_DUPLICATE_WINDOW',
+]);
+
 /** PEER_OBSERVER_* variables; one the command does not know is refused (a typo must not be ignored). */
 export function layerFromEnv(env: NodeJS.ProcessEnv, command: CommandName = 'run'): ConfigLayer {
   const raw: Record<string, unknown> = {};
   const typed: Record<string, unknown> = {};
   const byEnv = new Map(settingsFor(command).map(([key]) => [envOf(key), key]));
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('PEER_OBSERVER_') || value === undefined || name === CONFIG_ENV) continue;
+    if (!name.startsWith('PEER_OBSERVER_') || value === undefined || name === CONFIG_ENV || ENV_READ_ELSEWHERE.has(name)) continue;
     const key = byEnv.get(name);
     if (!key) throw new UsageError(`unknown environment variable ${name} (known: ${[...byEnv.keys(), CONFIG_ENV].join(', ')})`);
     raw[key] = fromText(SETTINGS[key].kind, value);
