@@ -20,20 +20,25 @@ import { CatchUpReporter } from './catch-up.js';
 import { DurableComponent, NatsConnectionComponent } from './nats-consumer.js';
 import { Runtime, type Plan } from '../runtime/runtime.js';
 import type { Component } from '../runtime/component.js';
-import { openArchiveForWriting } from '../consumers/archive/db.js';
+import { ArchiveDamagedError, openArchiveForWriting, quickCheck } from '../consumers/archive/db.js';
 import { readMark, type StreamMark } from '../consumers/archive/marks.js';
 import type { ObserverEvent } from '../events/types.js';
 
-/** The stream position this archive had committed, for a durable consumer that resumes. */
-function archiveMark(dataDir: string, key: string): StreamMark | null {
+/**
+ * The stream position this archive had committed, for a durable consumer that resumes. Read before the archive
+ * itself opens the file (the consumer starts first): with --fresh-if-damaged a damaged file has no mark to resume
+ * from (the archive then moves it aside and begins anew), so it is checked here too, only then.
+ */
+function archiveMark(dataDir: string, key: string, freshIfDamaged: boolean): StreamMark | null {
   try {
     const db = openArchiveForWriting(dataDir);
     try {
-      return readMark(db, key);
+      return freshIfDamaged && quickCheck(db) !== undefined ? null : readMark(db, key);
     } finally {
       db.close();
     }
   } catch (err) {
+    if (freshIfDamaged && err instanceof ArchiveDamagedError) return null;
     throw new RuntimeError(`archive: ${describeError(err)}`);
   }
 }
@@ -91,7 +96,7 @@ export function buildArchivePlan(
     consumer: options.stream.consumer,
     stream: bus.streamName,
     start: options.stream.start,
-    skipThrough: archiveMark(options.dataDir, `${bus.streamName}/${options.stream.consumer}`),
+    skipThrough: archiveMark(options.dataDir, `${bus.streamName}/${options.stream.consumer}`, options.freshIfDamaged === true),
     name: 'peer-observer archive (consumer)',
   }));
   const consumer = new ArchiveComponent({

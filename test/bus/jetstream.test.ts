@@ -17,7 +17,8 @@
  * the wait. `PO_JS_LATE_MS=30000 PO_JS_KILL_MS=20000` runs the issue's numbers.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -200,6 +201,24 @@ describe('JetStream: nothing lost when the archive starts late or restarts (real
       'every acknowledged (node, seq) exactly once',
     );
     assert.equal(integrity(dataDir), 'ok');
+  });
+
+  it('archive --fresh-if-damaged on JetStream: a damaged file is moved aside and the archive starts from the stream', async () => {
+    const server = await startNatsServer({ jetstream: true });
+    servers.push(server);
+    const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream' });
+    for (let i = 0; i < 100; i++) bus.publish(pingEvent('damaged-1', i));
+    await bus.close();
+    const dataDir = join(root, 'damaged');
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'archive.sqlite'), randomBytes(64 * 1024));
+    // (Before, the durable consumer read the archive's mark first and the command died on the damaged file, telling
+    // the operator to pass the flag it had been given.)
+    const archive = startCli(['archive', '--nats', server.url, '--data-dir', dataDir, '--fresh-if-damaged']);
+    clis.push(archive);
+    await archive.until(() => /moved aside to \S+; starting a fresh archive/.test(archive.stderr()), 'moved aside', 15_000);
+    await until(() => total(safeCounts(dataDir)) === 100, 'every event from the stream', 15_000);
+    assert.equal(await archive.stop('SIGTERM'), 0, archive.stderr());
   });
 
   it('log --since reads history from the stream; a durable log resumes where it stopped (--consumer-name)', async () => {
