@@ -22,13 +22,12 @@
 import { z } from 'zod';
 import { isKnownCommand } from '../protocol/messages/index.js';
 import type { KnownCommand } from '../protocol/messages/types.js';
+import { MAX_ADDR_TO_SEND } from '../protocol/limits.js';
 
 /** How many items of a long list a summary shows. */
 export const SUMMARY_ITEMS = 16;
 /** How many bytes of an unknown payload a summary shows (as hex). */
 export const SUMMARY_UNKNOWN_BYTES = 256;
-/** Most entries of an addr/addrv2 message (Core's MAX_ADDR_TO_SEND). */
-const MAX_ADDR_ENTRIES = 1000;
 
 const count = z.number().int().nonnegative();
 const int = z.number().int();
@@ -91,7 +90,7 @@ export const SUMMARY_SCHEMAS = {
   addr: z
     .object({
       count,
-      entries: z.array(z.object({ time: count, services: u64, addr: z.string(), port: count }).strict()).max(MAX_ADDR_ENTRIES),
+      entries: z.array(z.object({ time: count, services: u64, addr: z.string(), port: count }).strict()).max(MAX_ADDR_TO_SEND),
       ...partial,
     })
     .strict(),
@@ -100,7 +99,7 @@ export const SUMMARY_SCHEMAS = {
       count,
       entries: z
         .array(z.object({ time: count, services: u64, network: z.string(), addr: z.string(), port: count }).strict())
-        .max(MAX_ADDR_ENTRIES),
+        .max(MAX_ADDR_TO_SEND),
       ...partial,
     })
     .strict(),

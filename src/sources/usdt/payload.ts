@@ -21,6 +21,7 @@ import { invItem } from '../../protocol/messages/inventory.js';
 import { decodeMessage, msg } from '../../protocol/messages/index.js';
 import type { Message } from '../../protocol/messages/types.js';
 import { compactSize } from '../../protocol/primitives.js';
+import { MAX_ADDR_TO_SEND } from '../../protocol/limits.js';
 
 /** The script's cap (deploy/bpftrace/peer-observer.bt: `$n = arg4 < 32768 ...`). */
 export const USDT_PAYLOAD_MAX = 32768;
@@ -156,9 +157,11 @@ function partialSummary(command: string, bytes: Uint8Array): AddrSummary | AddrV
   const r = new Reader(bytes);
   try {
     const count = compactSize.read(r);
-    const take = <T>(read: (r: Reader) => T): T[] => {
+    // At most `limit` entries: past Core's MAX_ADDR_TO_SEND an addr summary fails its schema, and every consumer
+    // would drop the event (a cut 32 KiB capture holds up to 1,092 addr entries).
+    const take = <T>(read: (r: Reader) => T, limit = Infinity): T[] => {
       const out: T[] = [];
-      while (out.length < count && r.remaining > 0) {
+      while (out.length < Math.min(count, limit) && r.remaining > 0) {
         const at = r.offset;
         try {
           out.push(read(r));
@@ -172,10 +175,10 @@ function partialSummary(command: string, bytes: Uint8Array): AddrSummary | AddrV
     let s: AddrSummary | AddrV2Summary | InvSummary;
     switch (command) {
       case 'addr':
-        s = summarizeMessage(msg(command, { entries: take((x) => addrEntry.read(x)) })) as AddrSummary;
+        s = summarizeMessage(msg(command, { entries: take((x) => addrEntry.read(x), MAX_ADDR_TO_SEND) })) as AddrSummary;
         break;
       case 'addrv2':
-        s = summarizeMessage(msg(command, { entries: take((x) => addrV2Entry.read(x)) })) as AddrV2Summary;
+        s = summarizeMessage(msg(command, { entries: take((x) => addrV2Entry.read(x), MAX_ADDR_TO_SEND) })) as AddrV2Summary;
         break;
       case 'inv':
       case 'getdata':

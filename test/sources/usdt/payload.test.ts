@@ -139,6 +139,34 @@ describe('usdt payloads', () => {
     assert.equal(full.captured, null);
   });
 
+  it('a cut addr of more than 1000 entries keeps 1000 of them, so the event still passes the schema every consumer checks', () => {
+    // A peer's 2000 entries (60,003 bytes; our encoder refuses to write them) cut at 32,768: 1,092 would fit, past Core's
+    // MAX_ADDR_TO_SEND.
+    const entry = addrPayload(1).subarray(1);
+    const whole = new Uint8Array(3 + 2000 * entry.length);
+    whole.set([0xfd, 2000 & 0xff, 2000 >> 8]);
+    for (let i = 0; i < 2000; i++) whole.set(entry, 3 + i * entry.length);
+    const d = decodeCaptured('addr', whole.subarray(0, USDT_PAYLOAD_MAX), whole.length);
+    const p = d.payload as { count: number; entriesCaptured: number; truncated: boolean };
+    assert.deepEqual([p.count, p.entriesCaptured, p.truncated], [2000, 1000, true]);
+    const event = {
+      v: 1,
+      type: 'message',
+      nodeId: 'n1',
+      timeUs: 1,
+      source: 'usdt',
+      data: {
+        conn: { id: 1, direction: 'inbound', remote: '127.0.0.1:1' },
+        dir: 'in',
+        command: 'addr',
+        size: 60_003,
+        known: true,
+        payload: d.payload,
+      },
+    };
+    assert.doesNotThrow(() => parseEvent(event));
+  });
+
   it('assembly is bounded: past maxPending the oldest is emitted as truncated', () => {
     const done: PendingMessage[] = [];
     const a = new PayloadAssembler((m) => done.push(m), 2);
