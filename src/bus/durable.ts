@@ -107,6 +107,11 @@ export const DEFAULT_ACK_WAIT_MS = 60_000;
  * the server cuts a connection as a slow consumer; 32 messages of the default max_payload (1 MiB).
  */
 export const DEFAULT_PULL_BYTES = 32 * 1024 * 1024;
+/**
+ * How long a rewind waits for what was handed over to be acknowledged before it reads those messages again (the
+ * archive commits at least every 200 ms; see rewind()).
+ */
+export const REWIND_ACK_WAIT_MS = 2_000;
 
 /**
  * How long a pull waits on the server. The client counts the server lost after two missed idle heartbeats, at half
@@ -262,7 +267,18 @@ export class DurableConsumer implements Bus {
   private async pull(): Promise<void> {
     this.positionTimer = setInterval(() => void this.position().catch(() => {}), 5000).unref();
     // Read until stopped; a hole in the delivery sequence ends a read, and the consumer is re-created at its position.
-    while (!this.stopped && (await this.read())) {
+    while (!this.stopped) {
+      let hole: boolean;
+      try {
+        hole = await this.read();
+      } catch (e) {
+        // The server away, a JetStream API timeout, the consumer deleted under us: try again, never stop reading.
+        if (this.stopped) return;
+        this.lastError = `JetStream consumer ${this.options.consumer}: reading: ${(e as Error).message}`;
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      if (!hole) return;
       // Until it is done (a server away for a while, a JetStream API timeout): never left not reading.
       for (;;) {
         try {
@@ -346,7 +362,8 @@ export class DurableConsumer implements Bus {
    */
   private async rewind(): Promise<boolean> {
     await this.messages?.close();
-    while (this.unacked.length > 0 && !this.stopped) {
+    const deadline = Date.now() + REWIND_ACK_WAIT_MS;
+    while (this.unacked.length > 0 && !this.stopped && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
         this.ackedAll = resolve;
         setTimeout(resolve, 100);
@@ -356,9 +373,19 @@ export class DurableConsumer implements Bus {
     await this.nc.flush();
     const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
     if (this.rewindFrom === null) {
-      const info = await jsm.consumers.info(this.stream, this.options.consumer);
-      // Our acknowledgements may not all be applied yet: the last message handled is the floor we know.
-      this.rewindFrom = Math.max(info.ack_floor.stream_seq, this.lastStreamSeq ?? 0) + 1;
+      if (this.unacked.length > 0) {
+        // Still not acknowledged (the archive acknowledges through the oldest event of an open aggregate, so a
+        // folded message can wait for newer ones that will not come while we do not read): read again from the
+        // first of them. Their events were handed over already; the reader's de-duplication drops them, and the
+        // messages are acknowledged as they come again.
+        this.rewindFrom = this.unacked[0]!.msg.info.streamSequence;
+      } else {
+        const info = await jsm.consumers.info(this.stream, this.options.consumer);
+        // Our acknowledgements may not all be applied yet: the last message handled is the floor we know.
+        this.rewindFrom = Math.max(info.ack_floor.stream_seq, this.lastStreamSeq ?? 0) + 1;
+      }
+      // They belong to the consumer about to be deleted: acknowledging them later would do nothing.
+      this.unacked.length = 0;
     }
     try {
       await jsm.consumers.delete(this.stream, this.options.consumer);

@@ -95,5 +95,54 @@ describe(
         db.close();
       }
     });
+
+    it('the same while the archive folds (a flood from one connection): every event once, whole or folded', async () => {
+      const server = await startNatsServer({ jetstream: true, maxPayload: 64 * 1024 });
+      servers.push(server);
+      const proxy = await startTcpProxy(server.port);
+      proxies.push(proxy);
+      const bus = await NatsBus.connect({ servers: [server.url], mode: 'jetstream', batchEvents: 20 });
+      const n = 20_000;
+      // One connection's pings: past the fold rate they are folded into aggregates, acknowledged through their oldest
+      // event, so a message may wait for a newer commit while the rewind has stopped reading: the rewind waits at most
+      // REWIND_ACK_WAIT_MS for it, then reads it again (its events dropped as duplicates).
+      const t0 = Date.now() * 1000;
+      for (let i = 0; i < n; i++) bus.publish({ ...pingEvent('gap-2', 7), timeUs: t0 + i * 50 });
+      await bus.drain();
+      await bus.close();
+      const dir = join(root, 'archive-fold');
+      const durable = await DurableConsumer.open({
+        servers: [proxy.url],
+        consumer: 'gap-fold',
+        start: { kind: 'all' },
+        pullBytes: 1,
+        ackWaitMs: 300_000,
+      });
+      proxy.holdAfter(200_000);
+      let errors = '';
+      const archive = startArchive(durable, {
+        dataDir: dir,
+        foldRate: 10,
+        batchSize: 500,
+        markOf: (e) => durable.markOf(e),
+        onCommit: ({ last }) => durable.ackThrough(last),
+        onError: (e) => (errors += e.message + '\n'),
+      });
+      await until(() => proxy.held() > 0, 'deliveries held back', 10_000);
+      proxy.cut();
+      await until(() => durable.stats().rewinds >= 1 && durable.stats().decoded >= n, 'every event read after the rewind', 30_000);
+      await durable.close();
+      await archive.done;
+      assert.equal(errors, '');
+      const db = new Database(join(dir, 'archive.sqlite'), { readonly: true });
+      try {
+        const { events } = db.prepare(`SELECT SUM(COALESCE(folded, 1)) AS events FROM events WHERE node_id = 'gap-2'`).get() as {
+          events: number;
+        };
+        assert.equal(events, n, 'every event once, whole or folded');
+      } finally {
+        db.close();
+      }
+    });
   },
 );
