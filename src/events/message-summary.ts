@@ -171,6 +171,8 @@ export type Cut = z.infer<typeof cutSchema>;
 export type DecodeFailure = z.infer<typeof decodeFailureSchema>;
 export type AddrSummary = MessageSummaries['addr'];
 export type AddrV2Summary = MessageSummaries['addrv2'];
+/** One entry of an addr or addrv2 summary. */
+export type AddrEntry = AddrSummary['entries'][number] | AddrV2Summary['entries'][number];
 export type InvSummary = MessageSummaries['inv'];
 export type TxSummary = MessageSummaries['tx'];
 export type VersionSummary = MessageSummaries['version'];

@@ -55,6 +55,16 @@ describe('RelayTracker', () => {
     const c = r.counts('a');
     assert.deepEqual(c.addrIn, { ipv4: 2, ipv6: 1 });
     assert.deepEqual(c.addrOut, { torv3: 1 });
+    // Network ids BIP155 does not name (a peer's choice, up to 256 of them) are all `other`: no key per id.
+    const unknown = Array.from({ length: 100 }, (_, i) => ({
+      time: 1,
+      services: 1n,
+      networkId: 10 + i,
+      addr: new Uint8Array(4),
+      port: 8333,
+    }));
+    r.observe('a', ev('in', msg('addrv2', { entries: unknown })));
+    assert.deepEqual(r.counts('a').addrIn, { ipv4: 2, ipv6: 1, other: 100 });
   });
 
   it('tells solicited, unsolicited and unannounced transactions apart', () => {

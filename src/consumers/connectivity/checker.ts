@@ -8,7 +8,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { makeEvent } from '../../events/envelope.js';
-import { summaryOf, type AddrSummary, type AddrV2Summary } from '../../events/message-summary.js';
+import { summaryOf, type AddrEntry } from '../../events/message-summary.js';
 import type { ConnectivityResult, ConnectivitySource, ConnectivitySummary, ObserverEvent } from '../../events/types.js';
 import { formatEndpoint } from '../../protocol/address.js';
 import type { Network } from '../../protocol/networks.js';
@@ -160,7 +160,7 @@ export class ConnectivityChecker {
   /** Every addr/addrv2 entry a peer sent us (other events are ignored). */
   message(e: ObserverEvent): void {
     if (e.type !== 'message' || e.data.dir !== 'in' || !e.data.known || (e.data.command !== 'addr' && e.data.command !== 'addrv2')) return;
-    const entries: (AddrSummary['entries'][number] | AddrV2Summary['entries'][number])[] = summaryOf(e.data)?.entries ?? [];
+    const entries: AddrEntry[] = summaryOf(e.data)?.entries ?? [];
     for (const entry of entries)
       this.entry(entry.addr, entry.port, 'network' in entry ? entry.network : undefined, e.data.conn.remote, e.nodeId);
   }

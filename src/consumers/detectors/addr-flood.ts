@@ -15,7 +15,7 @@
  * and `peer.stats` `addrRateLimited` (rpc, cumulative) add to the peer's count.
  */
 import { z } from 'zod';
-import { summaryOf, type AddrSummary, type AddrV2Summary } from '../../events/message-summary.js';
+import { summaryOf, type AddrEntry } from '../../events/message-summary.js';
 import type { JsonValue, ObserverEvent } from '../../events/types.js';
 import { groupOfRemote, ipOfRemote, classifyText } from '../../net/remote.js';
 import { BoundedMap } from './state.js';
@@ -68,8 +68,6 @@ interface PeerState {
   reserved: number;
   messages: number;
 }
-
-type AddrEntry = AddrSummary['entries'][number] | AddrV2Summary['entries'][number];
 
 /** A bounded sample of an addr message: count, and its first entries. */
 function sampleOf(command: string, entries: AddrEntry[], timeUs: number): JsonValue {

@@ -3,6 +3,7 @@
  * addresses) reaches a label only through these, so the number of series is
  * fixed by our code, never by what peers send: no per-IP or per-peer labels.
  */
+import type { AddrEntry } from '../../events/message-summary.js';
 import { KNOWN_COMMANDS } from '../../protocol/messages/index.js';
 import { invTypeName } from '../../protocol/messages/inventory.js';
 import { SERVICES } from '../../protocol/services.js';
@@ -49,6 +50,11 @@ export function addressNetwork(remote: string): string {
 const ADDR_NETWORKS: ReadonlySet<string> = new Set(['ipv4', 'ipv6', 'torv2', 'torv3', 'i2p', 'cjdns']);
 export function addrNetworkLabel(name: string): string {
   return ADDR_NETWORKS.has(name) ? name : OTHER;
+}
+
+/** An addr/addrv2 entry's network as a label: addrv2 names it (addrNetworkLabel); an addr entry is IPv4 or IPv6 by its text. */
+export function addrEntryNetwork(entry: AddrEntry): string {
+  return 'network' in entry ? addrNetworkLabel(entry.network) : entry.addr.includes(':') ? 'ipv6' : 'ipv4';
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   AdmittedLabels,
   OTHER,
   SERVICE_BITS,
-  addrNetworkLabel,
+  addrEntryNetwork,
   addressNetwork,
   commandLabel,
   invTypeLabel,
@@ -423,7 +423,7 @@ export class ObserverMetrics {
       const byNetwork = new Map<string, number>();
       const bits = new Map<string, number>();
       for (const e of p.entries) {
-        const network = 'network' in e ? addrNetworkLabel(e.network) : e.addr.includes(':') ? 'ipv6' : 'ipv4';
+        const network = addrEntryNetwork(e);
         byNetwork.set(network, (byNetwork.get(network) ?? 0) + 1);
         this.addrOffset.observe({ command }, e.time - nowSec);
         countServiceBits(e.services, bits);

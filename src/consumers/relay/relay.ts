@@ -10,8 +10,9 @@
  * connections still present. Bounded: at most `maxPeers` connections (the
  * oldest forgotten first, counted) and MAX_ANNOUNCED hashes each.
  */
-import { summaryOf, type AddrSummary, type AddrV2Summary } from '../../events/message-summary.js';
+import { summaryOf, type AddrEntry } from '../../events/message-summary.js';
 import type { MessageEvent } from '../../events/types.js';
+import { addrEntryNetwork } from '../metrics/labels.js';
 
 /** Per-peer relay counters beyond the peers table. */
 export interface RelayCounts {
@@ -41,14 +42,6 @@ interface RelayState extends RelayCounts {
 export const MAX_ANNOUNCED = 512;
 /** Inventory types that name a transaction. */
 const TX_TYPES: ReadonlySet<string> = new Set(['tx', 'wtx', 'witness_tx']);
-
-type AddrEntry = AddrSummary['entries'][number] | AddrV2Summary['entries'][number];
-
-/** An entry's network: addrv2 names it; an addr entry is IPv4 or IPv6 by its text. */
-function addrNetwork(entry: AddrEntry): string {
-  if ('network' in entry) return entry.network.slice(0, 16);
-  return entry.addr.includes(':') ? 'ipv6' : entry.addr.includes('.') ? 'ipv4' : 'other';
-}
 
 function bump(m: Record<string, number>, k: string, n = 1): void {
   m[k] = (m[k] ?? 0) + n;
@@ -93,7 +86,7 @@ export class RelayTracker {
     const r = this.stateOf(key);
     if (d.command === 'addr' || d.command === 'addrv2') {
       const entries: AddrEntry[] = summaryOf(d)?.entries ?? [];
-      for (const entry of entries) bump(d.dir === 'in' ? r.addrIn : r.addrOut, addrNetwork(entry));
+      for (const entry of entries) bump(d.dir === 'in' ? r.addrIn : r.addrOut, addrEntryNetwork(entry));
     } else if (d.command === 'inv' && d.dir === 'in') {
       const inv = summaryOf(d);
       if (!inv) return;
