@@ -108,7 +108,7 @@ export async function startPipeline(options: PipelineOptions, parts: PlanParts =
   return {
     bus: runtime.bus,
     runtime,
-    listening: plan.observer.listening,
+    listening: plan.observer?.listening ?? [],
     ...(http ? { http } : {}),
     ...(alerting ? { alerting } : {}),
     ...(archive ? { archive } : {}),

@@ -418,7 +418,8 @@ export interface RunPlan extends Plan {
   alerting?: AlertingComponent;
   collective?: CollectiveComponent;
   http?: HttpComponent;
-  observer: ObserverComponent;
+  /** Absent with --no-p2p. */
+  observer?: ObserverComponent;
 }
 
 /** Components a command adds to the plan: the mimic backend before the observer; Core's rpc, log, usdt after it. */
@@ -440,14 +441,21 @@ export function buildRunPlan(options: PipelineOptions, parts: PlanParts = {}): R
   const collective = options.collective ? new CollectiveComponent(options, alerting) : undefined;
   const http = options.http ? new HttpComponent(options, { bus, health, archive, alerting, collective }) : undefined;
   const connectivity = options.connectivity ? new ConnectivityComponent(options) : undefined;
-  const observer = new ObserverComponent(options);
+  // --no-p2p: no observer at all (it would publish zero counters as a p2p node this process does not have).
+  const observer = options.p2p === false ? undefined : new ObserverComponent(options);
   const consumers = [health, archive, alerting, collective, http, connectivity].filter((c): c is NonNullable<typeof c> => c !== undefined);
   // With a durable consumer, the stream is read once every consumer above has subscribed.
   const startConsumers: Component[] =
     bus instanceof NatsBusComponent
       ? [{ name: 'bus.consumers', start: () => bus.startConsumers(), counters: () => ({}), stop: () => {} }]
       : [];
-  const components: Component[] = [...consumers, ...startConsumers, ...(parts.beforeObserver ?? []), observer, ...(parts.sources ?? [])];
+  const components: Component[] = [
+    ...consumers,
+    ...startConsumers,
+    ...(parts.beforeObserver ?? []),
+    ...(observer ? [observer] : []),
+    ...(parts.sources ?? []),
+  ];
   return {
     bus,
     components,
@@ -456,6 +464,6 @@ export function buildRunPlan(options: PipelineOptions, parts: PlanParts = {}): R
     ...(alerting ? { alerting } : {}),
     ...(collective ? { collective } : {}),
     ...(http ? { http } : {}),
-    observer,
+    ...(observer ? { observer } : {}),
   };
 }

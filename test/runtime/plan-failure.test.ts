@@ -73,6 +73,17 @@ test("a failure at each step of run's plan leaves no timer, socket or worker run
     io: { stdout: process.stdout, stderr: process.stderr },
   }).components.map((c) => c.name);
   assert.deepEqual(names, ['health', 'archive', 'detectors', 'http', 'connectivity', 'p2p.observer']);
+  // --no-p2p: no observer component (it published zero p2p counters under a node without a p2p node).
+  const noP2p = buildRunPlan({
+    network: networkByName('regtest'),
+    nodeId: 'x',
+    listen: [],
+    connect: [],
+    json: true,
+    p2p: false,
+    io: { stdout: process.stdout, stderr: process.stderr },
+  });
+  assert.deepEqual([noP2p.components.map((c) => c.name), noP2p.observer], [['health', 'detectors'], undefined]);
   // Warm up the modules and one full start/stop, so lazily created process-wide handles are in the baseline.
   {
     const dir = mkdtempSync(join(tmpdir(), 'po-plan-'));
@@ -94,7 +105,7 @@ test("a failure at each step of run's plan leaves no timer, socket or worker run
       });
       const what = `${when} ${plan.components[at]!.name}`;
       assert.deepEqual(await settledTo(before), before, `${what}: the active handles are those from before`);
-      const bound = [plan.observer.listening[0]?.port, plan.http?.service?.server.port].filter((p): p is number => p !== undefined);
+      const bound = [plan.observer?.listening[0]?.port, plan.http?.service?.server.port].filter((p): p is number => p !== undefined);
       if (when === 'after' && at >= components.indexOf(components.find((c) => c.name === 'p2p.observer')!))
         assert.equal(bound.length, 2, `${what}: the observer and HTTP had bound ports`);
       for (const port of bound) assert.ok(await refused(port), `${what}: port ${port} is closed`);

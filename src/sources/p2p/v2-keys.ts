@@ -112,6 +112,8 @@ export class V2KeyPool {
   private failed(reason: string): void {
     if (!this.worker && this.failure) return;
     this.failure ??= reason;
+    // An unreadable message leaves the thread running: end it, since nothing will ask it for keys again.
+    void this.worker?.terminate();
     this.worker = undefined;
     this.requested = 0;
   }
