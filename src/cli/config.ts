@@ -23,10 +23,7 @@ import { createHash } from 'node:crypto';
 import type { StartAt } from '../bus/durable.js';
 import { parseStreamFlags } from './stream-flags.js';
 
-export { DEFAULTS, LayerSchema, type ConfigLayer, type Endpoint } from './settings/index.js';
-export { CONFIG_ENV, layerFromEnv, layerFromFile, layerFromFlags, type FlagValues } from './settings/layers.js';
-export { parseNatsUrl } from './settings/schemas.js';
-export { defaultNodeId } from './settings/node.js';
+export type { Endpoint } from './settings/index.js';
 
 /** A setting's value once given (its type as declared in settings/). */
 type Value<K extends keyof ConfigLayer> = NonNullable<ConfigLayer[K]>;

@@ -7,18 +7,15 @@
  * stopped last, lets the logger print, or NATS take, everything still queued.
  */
 import type { Writable } from 'node:stream';
-import type { Bus } from '../bus/bus.js';
 import type { NatsMode } from '../bus/nats.js';
 import type { BatchEncoding } from '../bus/seq.js';
 import { formatArchiveCounters, type Archive } from '../consumers/archive/consumer.js';
-import type { Alerting } from '../consumers/detectors/alerting.js';
 import type { Network } from '../protocol/networks.js';
 import type { ObserverLimits } from '../sources/p2p/observer.js';
 import type { MimicNode } from '../sources/p2p/mimic/node.js';
 import type { Endpoint } from './config.js';
 import type { AsnLookup } from '../http/asn.js';
 import type { IpList } from '../consumers/metrics/traffic.js';
-import type { HealthRegistry } from '../health/registry.js';
 import type { HttpService } from '../http/service.js';
 import type { Collective, CollectiveOptions } from '../collective/member.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -69,16 +66,9 @@ export interface PipelineOptions {
 }
 
 export interface Pipeline {
-  bus: Bus;
-  /** The runtime running the plan (src/runtime/): its components, publishCounters(). */
-  runtime: Runtime;
   listening: Endpoint[];
   /** The HTTP server, when `http` was given. */
   http?: HttpService;
-  /** Detectors, alert manager and webhooks, when on. */
-  alerting?: Alerting;
-  /** What /healthz reports: components report failures here (health/registry.ts). */
-  health: HealthRegistry;
   /** The archive, with `run --data-dir`: its health() is for /healthz. */
   archive?: Archive;
   /** The collective membership, with `--collective`. */
@@ -102,18 +92,13 @@ export async function startPipeline(options: PipelineOptions, parts: PlanParts =
     notice: (line) => options.io.stderr.write(`peer-observer: ${line}\n`),
   });
   const http = plan.http?.service;
-  const alerting = plan.alerting?.alerting;
   const archive = plan.archive?.archive;
   const collective = plan.collective?.collective;
   return {
-    bus: runtime.bus,
-    runtime,
     listening: plan.observer?.listening ?? [],
     ...(http ? { http } : {}),
-    ...(alerting ? { alerting } : {}),
     ...(archive ? { archive } : {}),
     ...(collective ? { collective } : {}),
-    health: plan.health.registry,
     stop: async () => {
       await runtime.stop();
       if (archive) options.io.stderr.write(`peer-observer: archive: ${formatArchiveCounters(archive.counters())}\n`);

@@ -23,8 +23,6 @@ export interface StreamOptions {
   start: StartAt;
 }
 
-const CONSUMER_NAME = /^[A-Za-z0-9_-]{1,32}$/;
-
 export function parseStreamFlags(
   command: string,
   flags: StreamFlags,
@@ -33,8 +31,7 @@ export function parseStreamFlags(
   nowUs = Date.now() * 1000,
 ): StreamOptions {
   const mode = flagValue('natsMode', flags.natsMode ?? env.PEER_OBSERVER_NATS_MODE ?? 'auto');
-  const name = flags.consumerName ?? env.PEER_OBSERVER_CONSUMER_NAME ?? 'default';
-  if (!CONSUMER_NAME.test(name)) throw new UsageError(`--consumer-name ${JSON.stringify(name)}: expected 1-32 letters, digits, "_" or "-"`);
+  const name = flagValue('consumerName', flags.consumerName ?? env.PEER_OBSERVER_CONSUMER_NAME ?? 'default');
   const since = flags.since ?? env.PEER_OBSERVER_SINCE;
   let start = defaultStart;
   if (since === 'start' || since === 'all') start = { kind: 'all' };

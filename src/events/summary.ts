@@ -32,8 +32,6 @@ import {
   type UnknownSummary,
 } from './message-summary.js';
 
-export { SUMMARY_ITEMS, SUMMARY_UNKNOWN_BYTES };
-
 const NETWORK_NAMES = new Map<number, string>(Object.entries(ADDRV2_NETWORK).map(([k, v]) => [v, k]));
 
 function netAddr(a: NetAddr): MessageSummaries['version']['receiver'] {
