@@ -28,8 +28,6 @@ export class DurableFanout implements Bus {
   private readonly local = new EmbeddedBus();
   private pump: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  /** Events handed to the local consumers. */
-  handed = 0;
 
   constructor(
     readonly durable: DurableConsumer,
@@ -57,7 +55,6 @@ export class DurableFanout implements Bus {
     let since = 0;
     for await (const event of source) {
       this.local.publish(event);
-      this.handed++;
       last = event;
       if (++since >= this.settleEvents || this.durable.queued === 0) {
         await this.settle();
@@ -81,6 +78,11 @@ export class DurableFanout implements Bus {
   async drain(): Promise<void> {
     await this.durable.drain();
     await this.local.drain();
+  }
+
+  /** Events handed to the local consumers. */
+  get handed(): number {
+    return this.local.stats().published;
   }
 
   localStats(): BusStats {

@@ -20,7 +20,7 @@ import { startHttpService, type HttpService } from '../http/service.js';
 import { startCollective, type Collective } from '../collective/member.js';
 import { withCollectiveAlerts } from '../collective/store.js';
 import type { BusComponent, Component, ComponentContext, Counters, StartContext } from '../runtime/component.js';
-import type { Plan } from '../runtime/runtime.js';
+import { DEFAULT_COUNTERS_INTERVAL_MS, type Plan } from '../runtime/runtime.js';
 import { RuntimeError, describeError } from './errors.js';
 import type { DurableFanout } from '../bus/fanout.js';
 import { consumerCounters, consumerExitLine, consumerHealth, openRunConsumer, watchConsumer } from './run-consumer.js';
@@ -361,13 +361,12 @@ export class ConnectivityComponent implements Component {
       network: this.options.network,
       nodeId: this.options.nodeId,
       allowLoopback: this.options.connectivity!.allowLoopback,
-      summaryIntervalMs: this.options.countersIntervalMs ?? 10_000,
+      summaryIntervalMs: this.options.countersIntervalMs ?? DEFAULT_COUNTERS_INTERVAL_MS,
     });
   }
+  /** None: the checker publishes its own `connectivity.summary` events on the same interval. */
   counters(): Counters {
-    if (!this.#check) return {};
-    const { sources: _sources, reachableShare: _share, ...numbers } = this.#check.summary();
-    return numbers as unknown as Counters;
+    return {};
   }
   async stop(): Promise<void> {
     await this.#check?.stop();
