@@ -29,11 +29,12 @@ export const SUMMARY_ITEMS = 16;
 /** How many bytes of an unknown payload a summary shows (as hex). */
 export const SUMMARY_UNKNOWN_BYTES = 256;
 
-const count = z.number().int().nonnegative();
+/** Schema pieces the event schema (schema.ts) uses too. */
+export const count = z.number().int().nonnegative();
 const int = z.number().int();
-const u64 = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'a u64 as a decimal string');
+export const u64 = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'a u64 as a decimal string');
 const i64 = z.string().regex(/^(0|-?[1-9][0-9]{0,18})$/, 'an i64 as a decimal string');
-const hash = z.string().regex(/^[0-9a-f]{64}$/, '32 bytes as hex');
+export const hash = z.string().regex(/^[0-9a-f]{64}$/, '32 bytes as hex');
 const hex = z.string().regex(/^(?:[0-9a-f]{2})*$/, 'bytes as hex');
 const hashes = z.array(hash).max(SUMMARY_ITEMS);
 const empty = z.object({}).strict();

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { compileCheck, type Check } from './compile.js';
 import { NETWORK_NAMES } from '../protocol/networks.js';
-import { messageDataSchema } from './message-summary.js';
+import { count, hash, messageDataSchema, u64 } from './message-summary.js';
 import { nodeExtrasSchema, peerExtrasSchema } from './node-extras.js';
 import {
   EVENT_TYPES,
@@ -19,8 +19,6 @@ import {
   type CloseReason,
 } from './types.js';
 
-const u64Decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'a u64 as a decimal string');
-const count = z.number().int().nonnegative();
 /** Raw payloads: at most a maximal message (4,000,000 bytes) in base64. */
 const base64 = z
   .string()
@@ -54,7 +52,6 @@ export const jsonValue = z.custom<JsonValue>((v) => isJsonValue(v), { message: '
 const connRef = z.object({ id: count, direction: z.enum(['inbound', 'outbound', 'unknown']), remote: z.string() }).strict();
 const transport = z.enum(['v1', 'v2', 'unknown']);
 const connType = z.string().max(32);
-const hash256 = z.string().regex(/^[0-9a-f]{64}$/, '32 bytes as hex');
 const nullableCount = count.nullable();
 const network = z.enum(NETWORK_NAMES);
 
@@ -147,12 +144,12 @@ export const EVENT_DATA_SCHEMAS = {
     .object({
       conn: connRef,
       version: z.number().int(),
-      services: u64Decimal,
+      services: u64,
       serviceNames: z.array(z.string()),
       userAgent: z.string(),
       startHeight: z.number().int().nullable(),
       relay: z.boolean(),
-      nonce: u64Decimal,
+      nonce: u64,
       timeOffsetSec: z.number().finite(),
       receiver: z.string(),
       sender: z.string().nullable(),
@@ -173,7 +170,7 @@ export const EVENT_DATA_SCHEMAS = {
       garbageLength: garbageLength.optional(),
     })
     .strict(),
-  'ping.latency': z.object({ conn: connRef, nonce: u64Decimal, latencyMs: z.number().finite().nonnegative() }).strict(),
+  'ping.latency': z.object({ conn: connRef, nonce: u64, latencyMs: z.number().finite().nonnegative() }).strict(),
   violation: z
     .object({
       conn: connRef,
@@ -195,7 +192,7 @@ export const EVENT_DATA_SCHEMAS = {
       netgroup: z.string(),
       version: z.number().int(),
       userAgent: z.string(),
-      services: u64Decimal,
+      services: u64,
       startHeight: z.number().int().nullable(),
       syncedBlocks: z.number().int().nullable(),
       connTime: z.number().int(),
@@ -219,7 +216,7 @@ export const EVENT_DATA_SCHEMAS = {
       chain: z.string().nullable(),
       blocks: z.number().int().nullable(),
       headers: z.number().int().nullable(),
-      bestBlockHash: hash256.nullable(),
+      bestBlockHash: hash.nullable(),
       initialBlockDownload: z.boolean().nullable(),
       verificationProgress: z.number().finite().nullable(),
       staleTips: nullableCount,
@@ -255,7 +252,7 @@ export const EVENT_DATA_SCHEMAS = {
   'addr.received': z.object({ conn: connRef, addresses: count, processed: count, rateLimited: count }).strict(),
   'block.connected': z
     .object({
-      hash: hash256,
+      hash: hash,
       height: count,
       transactions: nullableCount,
       inputs: nullableCount,
@@ -266,8 +263,8 @@ export const EVENT_DATA_SCHEMAS = {
   'mempool.tx': z
     .object({
       action: z.enum(['accepted', 'rejected', 'removed', 'replaced']),
-      txid: hash256,
-      wtxid: hash256.nullable(),
+      txid: hash,
+      wtxid: hash.nullable(),
       vsize: nullableCount,
       feeSat: z
         .string()
@@ -275,7 +272,7 @@ export const EVENT_DATA_SCHEMAS = {
         .nullable(),
       reason: z.string().max(256).nullable(),
       peerId: nullableCount,
-      replacedBy: hash256.nullable(),
+      replacedBy: hash.nullable(),
       replacement: z
         .object({
           vsize: nullableCount,

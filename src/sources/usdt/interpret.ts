@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import type { ConnRef } from '../../events/types.js';
 import type { NetworkName } from '../../protocol/networks.js';
+import { formatEndpoint } from '../../protocol/address.js';
 import { summaryOf, withoutPayload, type MessageSummary, type VersionSummary } from '../../events/message-summary.js';
 import { decodeCaptured, PayloadAssembler } from './payload.js';
 import { directionOfConnType, netgroupOfAddr, newCorePeer, PeerTable, type CorePeer, type CoreSink } from '../core/common.js';
@@ -338,8 +339,8 @@ export class UsdtInterpreter {
         relay: v.relay !== false,
         nonce: v.nonce,
         timeOffsetSec: Number(v.timestamp) - Math.round(c.timeUs / 1e6),
-        receiver: addrText(v.receiver),
-        sender: v.sender === null ? null : addrText(v.sender),
+        receiver: formatEndpoint(v.receiver.addr, v.receiver.port),
+        sender: v.sender === null ? null : formatEndpoint(v.sender.addr, v.sender.port),
       },
       c.timeUs,
     );
@@ -377,9 +378,4 @@ export class UsdtInterpreter {
       payloadsPending: this.payloads.size,
     };
   }
-}
-
-/** A summarized net address ({ addr, port }) as `host:port`. */
-function addrText(a: { addr: string; port: number }): string {
-  return a.addr.includes(':') ? `[${a.addr}]:${a.port}` : `${a.addr}:${a.port}`;
 }
