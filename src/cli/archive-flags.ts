@@ -17,8 +17,7 @@ function bad(flag: string, value: string, message: string): UsageError {
 
 export function parseDataDir(value: string | undefined): string {
   if (value === undefined) throw new UsageError('--data-dir <dir> is required (the directory holding the archive)');
-  if (value.trim() === '') throw bad('--data-dir', value, 'expected a directory');
-  return value;
+  return flagValue('dataDir', value);
 }
 
 /** A positive number (`min` < n ≤ `max`), as typed on the command line. */
@@ -37,27 +36,19 @@ export interface RetentionFlags {
 
 export { ARCHIVE_FLAG_HELP } from './settings/archive.js';
 
-/** A number ≥ 0 (0 meaning "off"). */
-function parseNonNegative(flag: string, value: string, max: number, what: string): number {
-  const n = /^\s*[0-9]+(\.[0-9]+)?\s*$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 0 && n <= max)) throw bad(flag, value, `expected ${what} from 0 to ${max}`);
-  return n;
-}
-
+/** Retention and folding of `archive`, checked by the same rules as `run`'s settings (settings/archive.ts). */
 export function parseRetention(flags: RetentionFlags): {
   retentionDays?: number;
   maxDbMb?: number;
   foldRate?: number;
   freshIfDamaged?: boolean;
 } {
-  const out: { retentionDays?: number; maxDbMb?: number; foldRate?: number; freshIfDamaged?: boolean } = {};
-  if (flags.retentionDays !== undefined)
-    out.retentionDays = parsePositive('--retention-days', flags.retentionDays, 100_000, 'a number of days');
-  if (flags.maxDbMb !== undefined) out.maxDbMb = parseNonNegative('--max-db-mb', flags.maxDbMb, 100_000_000, 'a number of MiB (0: no cap)');
-  if (flags.foldRate !== undefined)
-    out.foldRate = parseNonNegative('--fold-rate', flags.foldRate, 1_000_000, 'events per second (0: never fold)');
-  if (flags.freshIfDamaged) out.freshIfDamaged = true;
-  return out;
+  return {
+    ...(flags.retentionDays !== undefined ? { retentionDays: flagValue('retentionDays', flags.retentionDays) } : {}),
+    ...(flags.maxDbMb !== undefined ? { maxDbMb: flagValue('maxDbMb', flags.maxDbMb) } : {}),
+    ...(flags.foldRate !== undefined ? { foldRate: flagValue('foldRate', flags.foldRate) } : {}),
+    ...(flags.freshIfDamaged ? { freshIfDamaged: true } : {}),
+  };
 }
 
 const UNIT_US: Record<string, number> = { s: 1e6, m: 60e6, h: 3600e6, d: 86_400e6, w: 7 * 86_400e6 };

@@ -57,7 +57,7 @@ describe('archive flags: --fold-rate, --fresh-if-damaged, --max-db-mb 0, query -
     [['run', '--data-dir', '/tmp/x', '--fold-rate', '-1'], /--fold-rate "-1": expected a number of events per second/],
     [
       ['archive', '--nats', 'nats://127.0.0.1:1', '--data-dir', '/tmp/x', '--fold-rate', 'x'],
-      /--fold-rate "x": expected events per second \(0: never fold\)/,
+      /--fold-rate "x": expected a number of events per second \(0: never fold\)/,
     ],
     [
       ['archive', '--nats', 'nats://127.0.0.1:1', '--data-dir', '/tmp/x', '--max-db-mb', '-2'],
